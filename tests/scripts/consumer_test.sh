@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the build into a scratch prefix and builds a small program against it twice:
+# with pkg-config and with CMake's find_package(SignalR).
+set -euo pipefail
+build=$1
+src=$2
+cc=${CC:-cc}
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install "$build" --prefix "$prefix" >/dev/null
+
+pcdir=$(dirname "$(find "$prefix" -name signalr.pc | head -n1)")
+libdir=$(dirname "$pcdir")
+export PKG_CONFIG_PATH=$pcdir
+echo "== pkg-config: $(pkg-config --modversion signalr)"
+# shellcheck disable=SC2046
+$cc -o "$prefix/consumer_pc" "$src/tests/consumer/consumer.c" $(pkg-config --cflags --libs signalr) -Wl,-rpath,"$libdir"
+"$prefix/consumer_pc"
+# shellcheck disable=SC2046
+$cc -o "$prefix/consumer_pc_static" "$src/tests/consumer/consumer.c" $(pkg-config --cflags signalr) \
+  "$libdir/libsignalr.a" $(pkg-config --libs-only-l --static signalr | sed 's/-lsignalr//')
+"$prefix/consumer_pc_static"
+
+echo "== find_package(SignalR)"
+cmake -S "$src/tests/consumer" -B "$prefix/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$prefix/cmake-build" >/dev/null
+"$prefix/cmake-build/consumer"
+"$prefix/cmake-build/consumer_static"
+echo "ok: installed tree consumed through pkg-config and find_package"
