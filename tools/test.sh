@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every test of libsignalr from a fresh clone: installs what is missing, builds,
+# then runs the unit, vector, oracle, packaging and interop tests (CTest, against the real
+# ASP.NET Core server in tests/server), the pytest suite, an ASan+UBSan build of the unit
+# tests, valgrind over them, and each libFuzzer target for a bounded time.
+#
+#   tools/test.sh            everything (what CI runs)
+#   FUZZ_SECONDS=60 tools/test.sh   longer fuzzing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+jobs=$(nproc 2>/dev/null || echo 2)
+fuzz_seconds=${FUZZ_SECONDS:-10}
+passed=0
+failed=0
+stage() { echo; echo "=== $* ==="; }
+ok() { passed=$((passed + 1)); }
+
+stage "bootstrap"
+bash tools/bootstrap.sh
+
+stage "build (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+stage "ctest: unit, vectors, oracle, packaging, interop"
+(cd build && ctest --output-on-failure -j"$jobs") && ok
+
+if [[ -d tests/python ]]; then
+  stage "pytest (Debian python3)"
+  SIGNALR_BUILD_DIR=$root/build /usr/bin/python3 -m pytest tests/python -q -p no:cacheprovider && ok
+fi
+
+stage "unit tests under valgrind"
+valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+  build/tests/signalr_unit_tests --gtest_brief=1 && ok
+
+stage "unit tests with ASan + UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSIGNALR_SANITIZE=address,undefined \
+  -DSIGNALR_BUILD_TOOLS=OFF -DSIGNALR_INTEROP=OFF >/dev/null
+cmake --build build-asan -j"$jobs" --target signalr_unit_tests
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  build-asan/tests/signalr_unit_tests --gtest_brief=1 && ok
+
+if [[ -x tools/fuzz.sh ]]; then
+  stage "libFuzzer targets, ${fuzz_seconds}s each"
+  tools/fuzz.sh "$fuzz_seconds" "$root/build-fuzz" && ok
+fi
+
+echo
+echo "tools/test.sh stages: $passed passed, $failed failed"
