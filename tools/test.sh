@@ -13,8 +13,13 @@ jobs=$(nproc 2>/dev/null || echo 2)
 fuzz_seconds=${FUZZ_SECONDS:-10}
 passed=0
 failed=0
+failed_stages=()
 stage() { echo; echo "=== $* ==="; }
-ok() { passed=$((passed + 1)); }
+# run NAME CMD...: a stage that fails is recorded and the others still run.
+run() {
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=("$name"); fi
+}
 
 stage "bootstrap"
 bash tools/bootstrap.sh
@@ -24,28 +29,30 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 
 stage "ctest: unit, vectors, oracle, packaging, interop"
-(cd build && ctest --output-on-failure -j"$jobs") && ok
+run ctest bash -c "cd build && ctest --output-on-failure -j$jobs"
 
 if [[ -d tests/python ]]; then
   stage "pytest (Debian python3)"
-  SIGNALR_BUILD_DIR=$root/build /usr/bin/python3 -m pytest tests/python -q -p no:cacheprovider && ok
+  run pytest env SIGNALR_BUILD_DIR="$root/build" /usr/bin/python3 -m pytest tests/python -q -p no:cacheprovider
 fi
 
 stage "unit tests under valgrind"
-valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-  build/tests/signalr_unit_tests --gtest_brief=1 && ok
+run valgrind valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+  build/tests/signalr_unit_tests --gtest_brief=1
 
 stage "unit tests with ASan + UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSIGNALR_SANITIZE=address,undefined \
   -DSIGNALR_BUILD_TOOLS=OFF -DSIGNALR_INTEROP=OFF >/dev/null
 cmake --build build-asan -j"$jobs" --target signalr_unit_tests
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  build-asan/tests/signalr_unit_tests --gtest_brief=1 && ok
+run asan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  build-asan/tests/signalr_unit_tests --gtest_brief=1
 
 if [[ -x tools/fuzz.sh ]]; then
   stage "libFuzzer targets, ${fuzz_seconds}s each"
-  tools/fuzz.sh "$fuzz_seconds" "$root/build-fuzz" && ok
+  run fuzz tools/fuzz.sh "$fuzz_seconds" "$root/build-fuzz"
 fi
 
 echo
-echo "tools/test.sh stages: $passed passed, $failed failed"
+((failed == 0)) || echo "failed stages: ${failed_stages[*]}"
+echo "stages: $passed passed, $failed failed"
+exit $((failed > 0))

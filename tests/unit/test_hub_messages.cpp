@@ -14,12 +14,17 @@ struct Dec {
   sr_hub_message m;
   Dec() { sr_decoder_init(&d); }
   ~Dec() { sr_decoder_free(&d); }
-  int json(const std::string &rec) { return sr_json_decode(&d, (const uint8_t *)rec.data(), rec.size(), &m); }
+  // The decoded message borrows from its input, so the input is kept here.
+  int json(const std::string &rec) {
+    text = rec;
+    return sr_json_decode(&d, (const uint8_t *)text.data(), text.size(), &m);
+  }
   int mp(const char *hexbody) {
     body = from_hex(hexbody);
     return sr_msgpack_decode(&d, body.data(), body.size(), &m);
   }
   std::vector<uint8_t> body;
+  std::string text;
 };
 
 sr_str S(const char *s) { return sr_str{s, strlen(s)}; }
@@ -101,8 +106,8 @@ TEST(JsonDecode, PayloadsAreZeroCopySpansAndNulsSurvive) {
   ASSERT_EQ(d.json(rec), 0) << d.d.error;
   EXPECT_EQ(str(d.m.target), std::string("t\0x", 3));
   EXPECT_EQ(std::string((const char *)d.m.arguments.data, d.m.arguments.len), "[ \"a\\u0000b\", 1 ]");
-  EXPECT_GE((const char *)d.m.arguments.data, rec.data());
-  EXPECT_LT((const char *)d.m.arguments.data, rec.data() + rec.size());
+  EXPECT_GE((const char *)d.m.arguments.data, d.text.data());
+  EXPECT_LT((const char *)d.m.arguments.data, d.text.data() + d.text.size());
 }
 
 TEST(JsonDecode, DeepNestingIsBounded) {
