@@ -1,0 +1,134 @@
+/* The hub connection state machine, sans-I/O: it takes bytes, transport events and the
+ * time, and answers with bytes to send, transport requests and events. It never touches a
+ * socket or reads a clock, so every protocol rule and timer path is testable with a fake
+ * transport and a fake clock.
+ *
+ * Threading: an engine is used from one thread at a time (the runtime's I/O thread). */
+#ifndef SR_ENGINE_ENGINE_H
+#define SR_ENGINE_ENGINE_H
+
+#include <stdint.h>
+
+#include "engine/call_table.h"
+#include "engine/error_info.h"
+#include "protocol/framing.h"
+#include "protocol/hub_message.h"
+#include "protocol/negotiate.h"
+
+enum {
+  SR_STATE_DISCONNECTED = 0,
+  SR_STATE_CONNECTING = 1,
+  SR_STATE_CONNECTED = 2,
+  SR_STATE_RECONNECTING = 3,
+  SR_STATE_DISCONNECTING = 4,
+};
+
+typedef struct sr_engine_config {
+  char *url;
+  int transports;   /* SR_TRANSPORT_* bits; 0 = all */
+  int protocol;     /* SIGNALR_ENCODING_JSON or SIGNALR_ENCODING_MSGPACK */
+  int skip_negotiation;
+  int32_t handshake_timeout_ms;
+  int32_t server_timeout_ms;
+  int32_t keep_alive_interval_ms;
+  size_t max_message_size;
+} sr_engine_config;
+
+void sr_engine_config_defaults(sr_engine_config *c);
+
+enum {
+  SR_EV_START_COMPLETED = 1, /* error NULL: connected */
+  SR_EV_CLOSED,              /* error NULL: stopped by the application */
+  SR_EV_SLOW,                /* nothing received for 2/3 of the server timeout */
+  SR_EV_INVOCATION,          /* the server calls a client method (msg) */
+  SR_EV_COMPLETION,          /* a call ended: msg (result or hub error) or error (closed...) */
+  SR_EV_STREAM_ITEM,         /* msg->item for the stream `call` */
+};
+
+typedef struct sr_engine_event {
+  int type;
+  const sr_error_info *error;
+  uint64_t call;              /* COMPLETION / STREAM_ITEM: the caller's token */
+  const sr_hub_message *msg;  /* borrowed for the duration of the event */
+} sr_engine_event;
+
+/* What the engine asks of the runtime. Each returns 0 or a SIGNALR_E* code. Answers come
+ * back through the sr_engine_on_* entry points, later (never from inside these calls). */
+typedef struct sr_engine_io {
+  void *ud;
+  /* POST url (negotiate). bearer: a token to use instead of the configured one (a
+   * negotiate redirect's accessToken), or NULL. Answer: sr_engine_on_negotiate. */
+  int (*negotiate)(void *ud, const char *url, const char *bearer);
+  /* Opens the transport. Answer: sr_engine_on_open, or sr_engine_on_closed on failure. */
+  int (*open)(void *ud, int transport, const char *url, const char *bearer, int binary);
+  int (*send)(void *ud, const uint8_t *data, size_t len);
+  /* Closes the transport or cancels the negotiate in flight; sr_engine_on_closed follows
+   * for an open or opening transport. */
+  void (*close)(void *ud);
+  void (*event)(void *ud, const sr_engine_event *ev);
+} sr_engine_io;
+
+typedef struct sr_engine {
+  sr_engine_config cfg;
+  sr_engine_io io;
+  int state;
+  int transport;         /* the one in use */
+  int binary;            /* MessagePack */
+  int handshake_done;
+  int transport_open;
+  int negotiating;
+  int stopping;          /* the application asked to stop */
+  int redirects;
+  char *base_url;        /* after redirects */
+  char *bearer;          /* a redirect's access token */
+  char *connection_id;
+  uint64_t next_id;      /* invocation and stream ids share one counter */
+  sr_call_table calls;
+  sr_framer framer;
+  sr_decoder decoder;
+  sr_buf out;            /* reused for every outgoing message */
+  sr_buf scratch;        /* URLs and short texts */
+  int64_t handshake_deadline;
+  int64_t last_sent;
+  int64_t last_received;
+  int slow_warned;
+  sr_error_info close_reason; /* why the connection is closing (code 0: stopped) */
+  int start_pending;          /* SR_EV_START_COMPLETED not yet emitted */
+} sr_engine;
+
+int sr_engine_init(sr_engine *e, const sr_engine_config *cfg, const sr_engine_io *io);
+void sr_engine_free(sr_engine *e);
+
+/* Application side. */
+int sr_engine_start(sr_engine *e, int64_t now);
+int sr_engine_stop(sr_engine *e, int64_t now);
+/* Invocation without id (send), with id (invoke: kind SR_CALL_INVOKE) or a server stream
+ * (kind SR_CALL_STREAM). args: the arguments array; stream_ids: upload streams to attach. */
+int sr_engine_send(sr_engine *e, int64_t now, const char *target, const sr_payload *args,
+                   const sr_str *stream_ids, size_t stream_count);
+int sr_engine_invoke(sr_engine *e, int64_t now, int kind, const char *target,
+                     const sr_payload *args, const sr_str *stream_ids, size_t stream_count,
+                     uint64_t token);
+/* Cancels a server stream: CancelInvocation is sent and no further event comes for it
+ * except its SR_EV_COMPLETION with SIGNALR_ECANCELED. */
+int sr_engine_cancel(sr_engine *e, int64_t now, uint64_t token);
+/* A new upload-stream id (decimal text in out, NUL-terminated). */
+int sr_engine_new_stream_id(sr_engine *e, char *out, size_t outlen);
+int sr_engine_stream_item(sr_engine *e, int64_t now, const char *stream_id, const sr_payload *item);
+int sr_engine_stream_complete(sr_engine *e, int64_t now, const char *stream_id, const char *error);
+/* Replies to a server invocation that carried an id (client results). */
+int sr_engine_client_result(sr_engine *e, int64_t now, const sr_str *invocation_id,
+                            const sr_payload *result, const char *error);
+
+/* Runtime side. */
+void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *body, size_t len,
+                            const sr_error_info *failure);
+void sr_engine_on_open(sr_engine *e, int64_t now);
+void sr_engine_on_data(sr_engine *e, int64_t now, const uint8_t *data, size_t len);
+/* The transport closed (failure NULL: cleanly). */
+void sr_engine_on_closed(sr_engine *e, int64_t now, const sr_error_info *failure);
+void sr_engine_on_timer(sr_engine *e, int64_t now);
+/* When sr_engine_on_timer must next be called (INT64_MAX: no timer). */
+int64_t sr_engine_deadline(const sr_engine *e);
+
+#endif

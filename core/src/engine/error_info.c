@@ -1,0 +1,83 @@
+#include "engine/error_info.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "signalr/signalr.h"
+
+void sr_error_set(sr_error_info *e, int code, int http_status, const char *fmt, ...) {
+  memset(e, 0, sizeof *e);
+  e->code = code;
+  e->http_status = http_status;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(e->message, sizeof e->message, fmt, ap);
+  va_end(ap);
+}
+
+int sr_error_code_for_http(int s) {
+  if (s == 401 || s == 403) return SIGNALR_EAUTH;
+  if (s == 404) return SIGNALR_ENOTFOUND;
+  if (s >= 300 && s < 400) return SIGNALR_EREDIRECT;
+  return SIGNALR_EHTTP;
+}
+
+const char *sr_error_hint(int stage, int code, int s) {
+  switch (s) {
+    case 404:
+      return stage == SR_STAGE_NEGOTIATE
+                 ? "Nothing answers negotiate at this URL: check the hub path (the one the server "
+                   "maps with MapHub), or a proxy is blocking the connection."
+                 : "The connection id is unknown to the server: it expired (the server restarted or "
+                   "dropped it), or several server instances run without sticky sessions. Enable "
+                   "sticky sessions, or use WebSockets with skip_negotiation.";
+    case 400:
+    case 503:
+      if (stage == SR_STAGE_TRANSPORT)
+        return "The server refused the WebSocket upgrade: WebSockets are probably not enabled on "
+               "the server (or a proxy drops the Upgrade headers). Enable them, or allow the "
+               "ServerSentEvents / LongPolling transports.";
+      break;
+    case 301: case 302: case 303: case 307: case 308:
+      return "The server redirects this URL, most often from HTTP to HTTPS (UseHttpsRedirection): "
+             "connect to the https:// URL directly.";
+    case 405:
+      return "The endpoint does not accept this HTTP method: the URL probably points at something "
+             "other than the hub (check the path).";
+    case 413: case 414: case 431:
+      return "The request is too large, usually because of an oversized access token: shorten the "
+             "token (fewer claims) or raise the server's request header limits.";
+    case 401:
+      return "Authentication failed: give a valid access token (access_token or an access-token "
+             "provider); the hub requires an authenticated user.";
+    case 403:
+      return "The user is authenticated but not authorized for this hub.";
+    default:
+      break;
+  }
+  switch (code) {
+    case SIGNALR_ECONNREFUSED:
+      return "Nothing is listening at this address: check the host and port, and that the server "
+             "is running.";
+    case SIGNALR_ETLS:
+      return "The server's TLS certificate is not trusted: set tls_ca_file to the CA that signed "
+             "it (tls_insecure=true disables verification, for testing only).";
+    case SIGNALR_EHANDSHAKE:
+      return "The server refused the hub protocol: check that it is enabled on the server "
+             "(AddMessagePackProtocol for messagepack) and that the transport can carry it.";
+    case SIGNALR_ETIMEOUT:
+      if (stage == SR_STAGE_CONNECTED)
+        return "No message arrived from the server within server_timeout_ms: the server's "
+               "KeepAliveInterval must be at most half the client's server timeout, or the "
+               "network dropped the connection.";
+      return "The server did not answer in time: check that the URL points at a SignalR hub and "
+             "that the network lets the connection through.";
+    case SIGNALR_ELEGACY:
+      return "This client speaks ASP.NET Core SignalR; the server is the older ASP.NET SignalR.";
+    case SIGNALR_EREDIRECT:
+      return "Negotiate redirected more than 100 times: the redirect endpoints form a loop.";
+    default:
+      return NULL;
+  }
+}

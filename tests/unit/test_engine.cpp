@@ -1,0 +1,466 @@
+// The hub connection engine with a fake transport and a fake clock: every protocol rule and
+// timer path, in microseconds.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "../support/vector_check.h"
+
+extern "C" {
+#include "engine/engine.h"
+}
+
+namespace {
+
+struct Ev {
+  int type;
+  int code;
+  std::string message;
+  std::string hint;
+  int http;
+  int allow_reconnect;
+  uint64_t call;
+  std::string target, id, payload, error;
+};
+
+struct Fake {
+  sr_engine e;
+  int64_t now = 1000;
+  std::vector<std::string> negotiated, opened, sent;
+  std::vector<std::string> bearers;
+  int open_transport = 0, open_binary = -1, closes = 0;
+  std::vector<Ev> events;
+
+  static Fake *self(void *ud) { return static_cast<Fake *>(ud); }
+  static int negotiate(void *ud, const char *url, const char *bearer) {
+    self(ud)->negotiated.push_back(url);
+    self(ud)->bearers.push_back(bearer ? bearer : "");
+    return 0;
+  }
+  static int open(void *ud, int transport, const char *url, const char *bearer, int binary) {
+    self(ud)->opened.push_back(url);
+    self(ud)->bearers.push_back(bearer ? bearer : "");
+    self(ud)->open_transport = transport;
+    self(ud)->open_binary = binary;
+    return 0;
+  }
+  static int send(void *ud, const uint8_t *d, size_t n) {
+    self(ud)->sent.emplace_back((const char *)d, n);
+    return 0;
+  }
+  static void close(void *ud) { self(ud)->closes++; }
+  static void event(void *ud, const sr_engine_event *ev) {
+    Ev e{ev->type, 0, "", "", 0, 0, ev->call, "", "", "", ""};
+    if (ev->error) {
+      e.code = ev->error->code;
+      e.message = ev->error->message;
+      e.hint = ev->error->hint ? ev->error->hint : "";
+      e.http = ev->error->http_status;
+      e.allow_reconnect = ev->error->allow_reconnect;
+    }
+    if (ev->msg) {
+      e.target = srtest::str(ev->msg->target);
+      e.id = srtest::str(ev->msg->invocation_id);
+      e.error = srtest::str(ev->msg->error);
+      const sr_payload &p = ev->type == SR_EV_INVOCATION ? ev->msg->arguments
+                            : ev->type == SR_EV_STREAM_ITEM ? ev->msg->item : ev->msg->result;
+      e.payload = srtest::payload_json(p);
+    }
+    self(ud)->events.push_back(e);
+  }
+
+  explicit Fake(const char *url = "http://h/hub", int protocol = SIGNALR_ENCODING_JSON, int skip = 0,
+                int transports = 0) {
+    sr_engine_config c;
+    sr_engine_config_defaults(&c);
+    c.url = const_cast<char *>(url);
+    c.protocol = protocol;
+    c.skip_negotiation = skip;
+    c.transports = transports;
+    sr_engine_io io{this, negotiate, open, send, close, event};
+    EXPECT_EQ(sr_engine_init(&e, &c, &io), 0);
+  }
+  ~Fake() { sr_engine_free(&e); }
+
+  void data(const std::string &s) { sr_engine_on_data(&e, now, (const uint8_t *)s.data(), s.size()); }
+  void negotiate_reply(int status, const std::string &body) {
+    sr_engine_on_negotiate(&e, now, status, body.data(), body.size(), nullptr);
+  }
+  void advance(int64_t ms) {
+    int64_t until = now + ms;
+    while (sr_engine_deadline(&e) <= until) {
+      now = std::max(now, sr_engine_deadline(&e));
+      sr_engine_on_timer(&e, now);
+    }
+    now = until;
+  }
+  // Negotiate + open + handshake: a connected engine.
+  void connect() {
+    ASSERT_EQ(sr_engine_start(&e, now), 0);
+    negotiate_reply(200, kNegotiate);
+    sr_engine_on_open(&e, now);
+    data("{}\x1e");
+    ASSERT_EQ(e.state, SR_STATE_CONNECTED);
+    sent.clear();
+    events.clear();
+  }
+  static constexpr const char *kNegotiate =
+      "{\"negotiateVersion\":1,\"connectionId\":\"cid\",\"connectionToken\":\"tok/1\","
+      "\"availableTransports\":[{\"transport\":\"WebSockets\",\"transferFormats\":[\"Text\",\"Binary\"]},"
+      "{\"transport\":\"LongPolling\",\"transferFormats\":[\"Text\",\"Binary\"]}]}";
+  sr_payload args(const char *json) { return sr_payload{(const uint8_t *)json, strlen(json), SIGNALR_ENCODING_JSON}; }
+};
+
+}  // namespace
+
+TEST(Engine, StartNegotiatesOpensWebSocketsAndHandshakes) {
+  Fake f("http://h/hub?x=1");
+  ASSERT_EQ(sr_engine_start(&f.e, f.now), 0);
+  ASSERT_EQ(f.negotiated, (std::vector<std::string>{"http://h/hub/negotiate?x=1&negotiateVersion=1"}));
+  f.negotiate_reply(200, Fake::kNegotiate);
+  ASSERT_EQ(f.opened, (std::vector<std::string>{"ws://h/hub?x=1&id=tok%2F1"}));
+  EXPECT_EQ(f.open_transport, SR_TRANSPORT_WEBSOCKETS);
+  EXPECT_EQ(f.open_binary, 0);
+  sr_engine_on_open(&f.e, f.now);
+  ASSERT_EQ(f.sent, (std::vector<std::string>{"{\"protocol\":\"json\",\"version\":1}\x1e"}));
+  EXPECT_EQ(f.e.state, SR_STATE_CONNECTING);
+  f.data("{}\x1e");
+  EXPECT_EQ(f.e.state, SR_STATE_CONNECTED);
+  ASSERT_EQ(f.events.size(), 1u);
+  EXPECT_EQ(f.events[0].type, SR_EV_START_COMPLETED);
+  EXPECT_EQ(f.events[0].code, 0);
+  EXPECT_STREQ(f.e.connection_id, "cid");
+  // The first Ping follows the handshake at once.
+  EXPECT_EQ(f.sent.back(), "{\"type\":6}\x1e");
+}
+
+TEST(Engine, HandshakeAndMessagesInOneChunkAndSplitAcrossChunks) {
+  Fake f;
+  ASSERT_EQ(sr_engine_start(&f.e, f.now), 0);
+  f.negotiate_reply(200, Fake::kNegotiate);
+  sr_engine_on_open(&f.e, f.now);
+  f.data("{}\x1e{\"type\":1,\"target\":\"Hello\",\"arguments\":[1]}\x1e{\"type\":1,\"tar");
+  f.data("get\":\"Hello\",\"arguments\":[2]}\x1e");
+  ASSERT_EQ(f.events.size(), 3u);
+  EXPECT_EQ(f.events[1].type, SR_EV_INVOCATION);
+  EXPECT_EQ(f.events[1].payload, "[1]");
+  EXPECT_EQ(f.events[2].payload, "[2]");
+}
+
+TEST(Engine, InvokeCompletesWithResultOrHubError) {
+  Fake f;
+  f.connect();
+  auto a = f.args("[\"hi\"]");
+  ASSERT_EQ(sr_engine_invoke(&f.e, f.now, SR_CALL_INVOKE, "Echo", &a, nullptr, 0, 77), 0);
+  ASSERT_EQ(sr_engine_invoke(&f.e, f.now, SR_CALL_INVOKE, "Throw", &a, nullptr, 0, 78), 0);
+  EXPECT_EQ(f.sent[0], "{\"type\":1,\"invocationId\":\"1\",\"target\":\"Echo\",\"arguments\":[\"hi\"]}\x1e");
+  EXPECT_EQ(f.sent[1], "{\"type\":1,\"invocationId\":\"2\",\"target\":\"Throw\",\"arguments\":[\"hi\"]}\x1e");
+  f.data("{\"type\":3,\"invocationId\":\"2\",\"error\":\"boom\"}\x1e{\"type\":3,\"invocationId\":\"1\",\"result\":\"hi\"}\x1e");
+  ASSERT_EQ(f.events.size(), 2u);
+  EXPECT_EQ(f.events[0].call, 78u);
+  EXPECT_EQ(f.events[0].error, "boom");
+  EXPECT_EQ(f.events[1].call, 77u);
+  EXPECT_EQ(f.events[1].payload, "\"hi\"");
+  // A completion for an unknown id is ignored.
+  f.data("{\"type\":3,\"invocationId\":\"99\",\"result\":1}\x1e");
+  EXPECT_EQ(f.events.size(), 2u);
+  EXPECT_EQ(f.e.state, SR_STATE_CONNECTED);
+}
+
+TEST(Engine, SendHasNoIdAndNotConnectedIsAStateError) {
+  Fake f;
+  auto a = f.args("[]");
+  EXPECT_EQ(sr_engine_send(&f.e, f.now, "X", &a, nullptr, 0), SIGNALR_ESTATE);
+  EXPECT_EQ(sr_engine_invoke(&f.e, f.now, SR_CALL_INVOKE, "X", &a, nullptr, 0, 1), SIGNALR_ESTATE);
+  f.connect();
+  ASSERT_EQ(sr_engine_send(&f.e, f.now, "X", &a, nullptr, 0), 0);
+  EXPECT_EQ(f.sent[0], "{\"type\":1,\"target\":\"X\",\"arguments\":[]}\x1e");
+  auto bad = f.args("[1,");
+  EXPECT_EQ(sr_engine_send(&f.e, f.now, "X", &bad, nullptr, 0), SIGNALR_EENCODING);
+  EXPECT_EQ(sr_engine_send(&f.e, f.now, "", &a, nullptr, 0), SIGNALR_EINVAL);
+}
+
+TEST(Engine, ServerStreamsItemsCompletionAndCancel) {
+  Fake f;
+  f.connect();
+  auto a = f.args("[3]");
+  ASSERT_EQ(sr_engine_invoke(&f.e, f.now, SR_CALL_STREAM, "Counter", &a, nullptr, 0, 5), 0);
+  EXPECT_EQ(f.sent[0], "{\"type\":4,\"invocationId\":\"1\",\"target\":\"Counter\",\"arguments\":[3]}\x1e");
+  f.data("{\"type\":2,\"invocationId\":\"1\",\"item\":0}\x1e{\"type\":2,\"invocationId\":\"1\",\"item\":1}\x1e"
+         "{\"type\":3,\"invocationId\":\"1\"}\x1e");
+  ASSERT_EQ(f.events.size(), 3u);
+  EXPECT_EQ(f.events[0].type, SR_EV_STREAM_ITEM);
+  EXPECT_EQ(f.events[1].payload, "1");
+  EXPECT_EQ(f.events[2].type, SR_EV_COMPLETION);
+  // Cancel: CancelInvocation goes out, the stream completes as canceled, late items are dropped.
+  ASSERT_EQ(sr_engine_invoke(&f.e, f.now, SR_CALL_STREAM, "Infinite", &a, nullptr, 0, 6), 0);
+  f.events.clear();
+  ASSERT_EQ(sr_engine_cancel(&f.e, f.now, 6), 0);
+  EXPECT_EQ(f.sent.back(), "{\"type\":5,\"invocationId\":\"2\"}\x1e");
+  ASSERT_EQ(f.events.size(), 1u);
+  EXPECT_EQ(f.events[0].code, SIGNALR_ECANCELED);
+  f.data("{\"type\":2,\"invocationId\":\"2\",\"item\":9}\x1e{\"type\":3,\"invocationId\":\"2\"}\x1e");
+  EXPECT_EQ(f.events.size(), 1u);
+  // A stream item for a plain invocation fails that invocation.
+  ASSERT_EQ(sr_engine_invoke(&f.e, f.now, SR_CALL_INVOKE, "Echo", &a, nullptr, 0, 7), 0);
+  f.data("{\"type\":2,\"invocationId\":\"3\",\"item\":9}\x1e");
+  EXPECT_EQ(f.events.back().code, SIGNALR_EPROTO);
+  EXPECT_EQ(f.events.back().call, 7u);
+}
+
+TEST(Engine, UploadStreamsAndClientResults) {
+  Fake f;
+  f.connect();
+  char sid[24];
+  ASSERT_EQ(sr_engine_new_stream_id(&f.e, sid, sizeof sid), 0);
+  sr_str ids[] = {{sid, strlen(sid)}};
+  auto a = f.args("[]");
+  ASSERT_EQ(sr_engine_invoke(&f.e, f.now, SR_CALL_INVOKE, "UploadConcat", &a, ids, 1, 1), 0);
+  auto item = f.args("\"a\"");
+  ASSERT_EQ(sr_engine_stream_item(&f.e, f.now, sid, &item), 0);
+  ASSERT_EQ(sr_engine_stream_complete(&f.e, f.now, sid, nullptr), 0);
+  EXPECT_EQ(f.sent[0], "{\"type\":1,\"invocationId\":\"2\",\"target\":\"UploadConcat\",\"arguments\":[],\"streamIds\":[\"1\"]}\x1e");
+  EXPECT_EQ(f.sent[1], "{\"type\":2,\"invocationId\":\"1\",\"item\":\"a\"}\x1e");
+  EXPECT_EQ(f.sent[2], "{\"type\":3,\"invocationId\":\"1\"}\x1e");
+  ASSERT_EQ(sr_engine_stream_complete(&f.e, f.now, sid, "bad"), 0);
+  EXPECT_EQ(f.sent[3], "{\"type\":3,\"invocationId\":\"1\",\"error\":\"bad\"}\x1e");
+  // The server asks for a client result; the reply goes back with the server's id.
+  f.data("{\"type\":1,\"invocationId\":\"s1\",\"target\":\"GetValue\",\"arguments\":[]}\x1e");
+  ASSERT_EQ(f.events.back().type, SR_EV_INVOCATION);
+  EXPECT_EQ(f.events.back().id, "s1");
+  sr_str sid1{"s1", 2};
+  auto r = f.args("42");
+  ASSERT_EQ(sr_engine_client_result(&f.e, f.now, &sid1, &r, nullptr), 0);
+  EXPECT_EQ(f.sent.back(), "{\"type\":3,\"invocationId\":\"s1\",\"result\":42}\x1e");
+  ASSERT_EQ(sr_engine_client_result(&f.e, f.now, &sid1, nullptr, "Client didn't provide a result."), 0);
+  EXPECT_EQ(f.sent.back(), "{\"type\":3,\"invocationId\":\"s1\",\"error\":\"Client didn't provide a result.\"}\x1e");
+}
+
+TEST(Engine, NegotiateFailuresCarryStatusAndHints) {
+  {
+    Fake f;
+    sr_engine_start(&f.e, f.now);
+    f.negotiate_reply(404, "");
+    ASSERT_EQ(f.events.size(), 1u);
+    EXPECT_EQ(f.events[0].type, SR_EV_START_COMPLETED);
+    EXPECT_EQ(f.events[0].code, SIGNALR_ENOTFOUND);
+    EXPECT_EQ(f.events[0].http, 404);
+    EXPECT_NE(f.events[0].hint.find("hub path"), std::string::npos);
+    EXPECT_EQ(f.e.state, SR_STATE_DISCONNECTED);
+  }
+  {
+    Fake f;
+    sr_engine_start(&f.e, f.now);
+    f.negotiate_reply(200, "{\"error\":\"This connection is not allowed.\"}");
+    EXPECT_EQ(f.events[0].code, SIGNALR_ENEGOTIATE);
+    EXPECT_EQ(f.events[0].message, "This connection is not allowed.");
+  }
+  {
+    Fake f;
+    sr_engine_start(&f.e, f.now);
+    f.negotiate_reply(307, "");
+    EXPECT_EQ(f.events[0].code, SIGNALR_EREDIRECT);
+    EXPECT_NE(f.events[0].hint.find("https://"), std::string::npos);
+  }
+  {
+    Fake f;
+    sr_engine_start(&f.e, f.now);
+    f.negotiate_reply(200, "{\"ProtocolVersion\":\"1.5\"}");
+    EXPECT_EQ(f.events[0].code, SIGNALR_ELEGACY);
+  }
+  {
+    Fake f("http://h/hub", SIGNALR_ENCODING_MSGPACK);
+    sr_engine_start(&f.e, f.now);
+    f.negotiate_reply(200, "{\"negotiateVersion\":1,\"connectionId\":\"a\",\"connectionToken\":\"b\","
+                           "\"availableTransports\":[{\"transport\":\"ServerSentEvents\",\"transferFormats\":[\"Text\"]}]}");
+    EXPECT_EQ(f.events[0].code, SIGNALR_EUNSUPPORTED);
+  }
+}
+
+TEST(Engine, RedirectsSwitchUrlAndTokenAndAreBounded) {
+  Fake f;
+  sr_engine_start(&f.e, f.now);
+  f.negotiate_reply(200, "{\"url\":\"https://svc/client/?hub=chat\",\"accessToken\":\"jwt\"}");
+  ASSERT_EQ(f.negotiated.size(), 2u);
+  EXPECT_EQ(f.negotiated[1], "https://svc/client/negotiate?hub=chat&negotiateVersion=1");
+  EXPECT_EQ(f.bearers[1], "jwt");
+  f.negotiate_reply(200, Fake::kNegotiate);
+  EXPECT_EQ(f.opened[0], "wss://svc/client/?hub=chat&id=tok%2F1");
+  EXPECT_EQ(f.bearers.back(), "jwt");
+
+  Fake loop;
+  sr_engine_start(&loop.e, loop.now);
+  for (int i = 0; i < 200 && loop.events.empty(); i++) loop.negotiate_reply(200, "{\"url\":\"http://h/again\"}");
+  EXPECT_EQ(loop.negotiated.size(), 101u);
+  ASSERT_EQ(loop.events.size(), 1u);
+  EXPECT_EQ(loop.events[0].code, SIGNALR_EREDIRECT);
+}
+
+TEST(Engine, HandshakeRejectedWithTheServersText) {
+  Fake f;
+  sr_engine_start(&f.e, f.now);
+  f.negotiate_reply(200, Fake::kNegotiate);
+  sr_engine_on_open(&f.e, f.now);
+  f.data("{\"error\":\"The protocol 'messagepack' is not supported.\"}\x1e");
+  EXPECT_EQ(f.closes, 1);
+  EXPECT_TRUE(f.events.empty());  // reported once the transport is down
+  sr_engine_on_closed(&f.e, f.now, nullptr);
+  ASSERT_EQ(f.events.size(), 1u);
+  EXPECT_EQ(f.events[0].type, SR_EV_START_COMPLETED);
+  EXPECT_EQ(f.events[0].code, SIGNALR_EHANDSHAKE);
+  EXPECT_NE(f.events[0].message.find("The protocol 'messagepack' is not supported."), std::string::npos);
+  EXPECT_NE(f.events[0].hint, "");
+}
+
+TEST(Engine, HandshakeTimeoutAndEarlyClose) {
+  Fake f;
+  sr_engine_start(&f.e, f.now);
+  f.negotiate_reply(200, Fake::kNegotiate);
+  sr_engine_on_open(&f.e, f.now);
+  f.advance(14999);
+  EXPECT_EQ(f.closes, 0);
+  f.advance(1);
+  EXPECT_EQ(f.closes, 1);
+  sr_engine_on_closed(&f.e, f.now, nullptr);
+  EXPECT_EQ(f.events[0].code, SIGNALR_ETIMEOUT);
+
+  Fake g;
+  sr_engine_start(&g.e, g.now);
+  g.negotiate_reply(200, Fake::kNegotiate);
+  sr_engine_on_open(&g.e, g.now);
+  sr_engine_on_closed(&g.e, g.now, nullptr);
+  EXPECT_EQ(g.events[0].code, SIGNALR_ECLOSED);
+  EXPECT_NE(g.events[0].message.find("before the hub handshake"), std::string::npos);
+}
+
+TEST(Engine, KeepAliveSlowWarningAndServerTimeout) {
+  Fake f;
+  f.connect();
+  f.advance(14999);
+  EXPECT_TRUE(f.sent.empty());
+  f.advance(1);
+  ASSERT_EQ(f.sent.size(), 1u);  // keep-alive ping after 15 s without sending
+  EXPECT_EQ(f.sent[0], "{\"type\":6}\x1e");
+  f.advance(4999);  // 19.999 s since the last receive
+  EXPECT_TRUE(f.events.empty());
+  f.advance(1);     // 2/3 of 30 s
+  ASSERT_EQ(f.events.size(), 1u);
+  EXPECT_EQ(f.events[0].type, SR_EV_SLOW);
+  f.data("{\"type\":6}\x1e");  // traffic resets both
+  f.advance(29999);
+  EXPECT_EQ(f.closes, 0);
+  f.advance(1);
+  EXPECT_EQ(f.closes, 1);
+  sr_engine_on_closed(&f.e, f.now, nullptr);
+  EXPECT_EQ(f.events.back().type, SR_EV_CLOSED);
+  EXPECT_EQ(f.events.back().code, SIGNALR_ETIMEOUT);
+  EXPECT_NE(f.events.back().message.find("Server timeout elapsed"), std::string::npos);
+  EXPECT_EQ(sr_engine_deadline(&f.e), INT64_MAX);
+}
+
+TEST(Engine, ServerCloseFailsPendingCallsWithAClearError) {
+  Fake f;
+  f.connect();
+  auto a = f.args("[]");
+  sr_engine_invoke(&f.e, f.now, SR_CALL_INVOKE, "Slow", &a, nullptr, 0, 11);
+  f.data("{\"type\":7,\"error\":\"Connection closed with an error.\",\"allowReconnect\":true}\x1e");
+  EXPECT_EQ(f.closes, 1);
+  sr_engine_on_closed(&f.e, f.now, nullptr);
+  ASSERT_EQ(f.events.size(), 2u);
+  EXPECT_EQ(f.events[0].type, SR_EV_COMPLETION);
+  EXPECT_EQ(f.events[0].call, 11u);
+  EXPECT_EQ(f.events[0].code, SIGNALR_ECLOSED);
+  EXPECT_EQ(f.events[1].type, SR_EV_CLOSED);
+  EXPECT_EQ(f.events[1].message, "The server closed the connection with the following error: Connection closed with an error.");
+  EXPECT_EQ(f.events[1].allow_reconnect, 1);
+  EXPECT_EQ(f.e.state, SR_STATE_DISCONNECTED);
+}
+
+TEST(Engine, StopSendsCloseAndFailsPendingCalls) {
+  Fake f;
+  f.connect();
+  auto a = f.args("[]");
+  sr_engine_invoke(&f.e, f.now, SR_CALL_INVOKE, "Slow", &a, nullptr, 0, 3);
+  ASSERT_EQ(sr_engine_stop(&f.e, f.now), 0);
+  EXPECT_EQ(f.sent.back(), "{\"type\":7}\x1e");
+  EXPECT_EQ(f.e.state, SR_STATE_DISCONNECTING);
+  sr_engine_on_closed(&f.e, f.now, nullptr);
+  ASSERT_EQ(f.events.size(), 2u);
+  EXPECT_EQ(f.events[0].code, SIGNALR_ECLOSED);
+  EXPECT_EQ(f.events[1].type, SR_EV_CLOSED);
+  EXPECT_EQ(f.events[1].code, 0);  // stopped by the application
+  // Restart works, with a fresh negotiate.
+  ASSERT_EQ(sr_engine_start(&f.e, f.now), 0);
+  EXPECT_EQ(f.negotiated.size(), 2u);
+}
+
+TEST(Engine, StopDuringNegotiateCancelsTheStart) {
+  Fake f;
+  sr_engine_start(&f.e, f.now);
+  sr_engine_stop(&f.e, f.now);
+  ASSERT_EQ(f.events.size(), 1u);
+  EXPECT_EQ(f.events[0].code, SIGNALR_ECANCELED);
+  EXPECT_EQ(f.events[0].message, "The connection was stopped during negotiation.");
+  f.negotiate_reply(200, Fake::kNegotiate);  // a late answer changes nothing
+  EXPECT_TRUE(f.opened.empty());
+  EXPECT_EQ(f.e.state, SR_STATE_DISCONNECTED);
+}
+
+TEST(Engine, MalformedOrOversizedServerMessagesCloseWithProtocolErrors) {
+  Fake f;
+  f.connect();
+  f.data("{\"type\":1,\"target\":5}\x1e");
+  sr_engine_on_closed(&f.e, f.now, nullptr);
+  EXPECT_EQ(f.events.back().code, SIGNALR_EPROTO);
+  EXPECT_NE(f.events.back().message.find("'target' must be a string"), std::string::npos);
+
+  Fake g;
+  g.e.cfg.max_message_size = 100;
+  g.connect();
+  g.data(std::string(200, 'x'));
+  sr_engine_on_closed(&g.e, g.now, nullptr);
+  EXPECT_EQ(g.events.back().code, SIGNALR_ETOOBIG);
+}
+
+TEST(Engine, MessagePackAfterTheJsonHandshake) {
+  Fake f("http://h/hub", SIGNALR_ENCODING_MSGPACK);
+  sr_engine_start(&f.e, f.now);
+  f.negotiate_reply(200, Fake::kNegotiate);
+  EXPECT_EQ(f.open_binary, 1);
+  sr_engine_on_open(&f.e, f.now);
+  EXPECT_EQ(f.sent[0], "{\"protocol\":\"messagepack\",\"version\":1}\x1e");
+  // Handshake response and a MessagePack completion in the same chunk.
+  auto a = f.args("[\"hi\"]");
+  f.data(std::string("{}\x1e") + std::string("\x02\x91\x06", 3));
+  ASSERT_EQ(f.e.state, SR_STATE_CONNECTED);
+  EXPECT_EQ(f.sent.back(), std::string("\x02\x91\x06", 3));
+  ASSERT_EQ(sr_engine_invoke(&f.e, f.now, SR_CALL_INVOKE, "Echo", &a, nullptr, 0, 1), 0);
+  EXPECT_EQ(srtest::to_hex((const uint8_t *)f.sent.back().data(), f.sent.back().size()),
+            "0e 95 01 80 a1 31 a4 45 63 68 6f 91 a2 68 69");
+  std::vector<uint8_t> done = srtest::from_hex("09 95 03 80 a1 31 03 a2 68 69");
+  f.data(std::string(done.begin(), done.end()));
+  EXPECT_EQ(f.events.back().type, SR_EV_COMPLETION);
+  EXPECT_EQ(f.events.back().payload, "\"hi\"");
+}
+
+TEST(Engine, SkipNegotiationIsWebSocketsOnly) {
+  Fake bad("http://h/hub", SIGNALR_ENCODING_JSON, 1, 0);
+  EXPECT_EQ(sr_engine_start(&bad.e, bad.now), SIGNALR_EINVAL);
+  Fake f("https://h/hub", SIGNALR_ENCODING_JSON, 1, SR_TRANSPORT_WEBSOCKETS);
+  ASSERT_EQ(sr_engine_start(&f.e, f.now), 0);
+  EXPECT_TRUE(f.negotiated.empty());
+  EXPECT_EQ(f.opened, (std::vector<std::string>{"wss://h/hub"}));
+}
+
+TEST(Engine, TransportFailureDuringStartCarriesItsHint) {
+  Fake f;
+  sr_engine_start(&f.e, f.now);
+  f.negotiate_reply(200, Fake::kNegotiate);
+  sr_error_info err;
+  sr_error_set(&err, SIGNALR_EHTTP, 503, "WebSocket upgrade refused");
+  sr_engine_on_closed(&f.e, f.now, &err);
+  ASSERT_EQ(f.events.size(), 1u);
+  EXPECT_EQ(f.events[0].http, 503);
+  EXPECT_NE(f.events[0].hint.find("WebSockets are probably not enabled"), std::string::npos);
+}
