@@ -4,8 +4,13 @@
 
 #include "signalr/signalr.h"
 
+/* Stands in for a NULL chunk: NULL + 0 is undefined behaviour in C, and an empty chunk
+ * (e.g. an empty std::vector's data()) may well be NULL. */
+static const uint8_t no_data[1];
+
 void sr_framer_init(sr_framer *f, int kind, size_t max_size) {
   memset(f, 0, sizeof *f);
+  f->chunk = no_data;
   f->kind = kind;
   f->max_size = max_size ? max_size : SR_DEFAULT_MAX_MESSAGE_SIZE;
 }
@@ -15,8 +20,8 @@ void sr_framer_free(sr_framer *f) { sr_buf_free(&f->partial); }
 void sr_framer_set_kind(sr_framer *f, int kind) { f->kind = kind; }
 
 void sr_framer_feed(sr_framer *f, const uint8_t *data, size_t len) {
-  f->chunk = data;
-  f->chunk_len = len;
+  f->chunk = data ? data : no_data;
+  f->chunk_len = data ? len : 0;
   f->chunk_pos = 0;
 }
 

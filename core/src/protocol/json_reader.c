@@ -24,6 +24,27 @@ static int read_u16(const uint8_t *p, const uint8_t *end, uint32_t *out) {
   return 0;
 }
 
+/* 1: a byte that stands for itself inside a string (printable ASCII but '"' and '\\');
+ * everything else takes the slow path (end, escape, control character, UTF-8 check). */
+static const uint8_t STR_PLAIN[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 int sr_json_string(sr_json_reader *r, const uint8_t **raw, size_t *raw_len, int *escaped) {
   const uint8_t *p = r->p, *end = r->end;
   if (p >= end || *p != '"') return SIGNALR_EENCODING;
@@ -31,6 +52,11 @@ int sr_json_string(sr_json_reader *r, const uint8_t **raw, size_t *raw_len, int 
   const uint8_t *start = p;
   int esc = 0;
   while (p < end) {
+    if (STR_PLAIN[*p]) { /* the common case, one table load per byte */
+      p++;
+      while (p < end && STR_PLAIN[*p]) p++;
+      continue;
+    }
     uint8_t c = *p;
     if (c == '"') {
       *raw = start;

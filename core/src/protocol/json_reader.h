@@ -24,7 +24,7 @@ typedef struct sr_json_reader {
 
 static inline void sr_json_reader_init(sr_json_reader *r, const void *p, size_t n) {
   r->p = (const uint8_t *)p;
-  r->end = r->p + n;
+  r->end = n ? r->p + n : r->p; /* (NULL, 0) is an empty span; NULL + 0 is UB */
 }
 
 static inline void sr_json_ws(sr_json_reader *r) {

@@ -34,7 +34,7 @@ typedef struct sr_mp_reader {
 
 static inline void sr_mp_reader_init(sr_mp_reader *r, const void *p, size_t n) {
   r->p = (const uint8_t *)p;
-  r->end = r->p + n;
+  r->end = n ? r->p + n : r->p; /* (NULL, 0) is an empty span; NULL + 0 is UB */
 }
 
 /* Reads one item; for arrays and maps only the header. 0 or SIGNALR_EENCODING (truncated,

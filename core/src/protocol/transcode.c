@@ -8,8 +8,22 @@
 #include "signalr/signalr.h"
 #include "util/base64.h"
 
+/* msgpack-c calls this for every header and scalar, mostly with 1-9 bytes: constant-size
+ * copies inline, where a memcpy call would cost more than the copy. */
 static int buf_write(void *data, const char *p, size_t n) {
-  return sr_buf_append((sr_buf *)data, p, n) ? -1 : 0;
+  sr_buf *b = (sr_buf *)data;
+  if (sr_buf_reserve(b, n)) return -1;
+  uint8_t *d = b->data + b->len;
+  switch (n) {
+    case 1: d[0] = (uint8_t)p[0]; break;
+    case 2: memcpy(d, p, 2); break;
+    case 3: memcpy(d, p, 3); break;
+    case 5: memcpy(d, p, 5); break;
+    case 9: memcpy(d, p, 9); break;
+    default: if (n) memcpy(d, p, n); break;
+  }
+  b->len += n;
+  return 0;
 }
 
 void sr_packer_init(msgpack_packer *pk, sr_buf *out) { msgpack_packer_init(pk, out, buf_write); }
