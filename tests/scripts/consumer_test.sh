@@ -17,8 +17,10 @@ echo "== pkg-config: $(pkg-config --modversion signalr)"
 $cc -o "$prefix/consumer_pc" "$src/tests/consumer/consumer.c" $(pkg-config --cflags --libs signalr) -Wl,-rpath,"$libdir"
 "$prefix/consumer_pc"
 # shellcheck disable=SC2046
+# Static libsignalr over shared dependencies: link the private requirements' own libraries
+# (--static would also pull in every transitive static library, which a distro may not ship).
 $cc -o "$prefix/consumer_pc_static" "$src/tests/consumer/consumer.c" $(pkg-config --cflags signalr) \
-  "$libdir/libsignalr.a" $(pkg-config --libs-only-l --static signalr | sed 's/-lsignalr//')
+  "$libdir/libsignalr.a" $(pkg-config --libs $(pkg-config --print-requires-private signalr | awk '{print $1}')) -lm -pthread
 "$prefix/consumer_pc_static"
 
 echo "== find_package(SignalR)"
