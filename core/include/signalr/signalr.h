@@ -117,6 +117,186 @@ SIGNALR_API int signalr_msgpack_to_json(const uint8_t *msgpack, size_t msgpack_l
 /* Releases memory the library handed to the caller. NULL is allowed. Thread-safe. */
 SIGNALR_API void signalr_free(void *ptr);
 
+
+/* ================================================================= connections
+ *
+ * Threading model. A signalr_context owns one I/O thread shared by its connections.
+ * The I/O thread never runs application code unless the context was created with
+ * SIGNALR_CONTEXT_DIRECT: events (handler calls, completions, stream items, lifecycle
+ * events, logs) are queued and run by signalr_context_poll() on the application's thread.
+ * signalr_context_wakeup_fd() becomes readable while events are waiting, for event loops.
+ *
+ * Every signalr_connection_* function is thread-safe. Inputs are copied before the call
+ * returns. Values handed to a callback are borrowed for the duration of the callback.
+ * Every operation with a completion (start, stop, invoke, stream) completes exactly once. */
+
+typedef struct signalr_context signalr_context;
+typedef struct signalr_builder signalr_builder;
+typedef struct signalr_connection signalr_connection;
+typedef struct signalr_error signalr_error;
+typedef struct signalr_value signalr_value;
+
+/* ------------------------------------------------------------------ context */
+
+/* Flag for signalr_context_new: run callbacks directly on the I/O thread (lowest latency;
+ * callbacks must not block, and blocking calls from them return SIGNALR_ERECURSIVE). */
+#define SIGNALR_CONTEXT_DIRECT 1
+
+/* Creates a context and starts its I/O thread. flags: 0 or SIGNALR_CONTEXT_DIRECT. */
+SIGNALR_API int signalr_context_new(signalr_context **out, int flags);
+
+/* Stops the I/O thread and frees the context. Every connection must have been freed first
+ * (SIGNALR_ESTATE otherwise, and nothing is freed). Not callable from a callback
+ * (SIGNALR_ERECURSIVE). Blocks until the I/O thread has exited. */
+SIGNALR_API int signalr_context_free(signalr_context *ctx);
+
+/* Runs queued callbacks on the calling thread, waiting up to timeout_ms (-1: until at least
+ * one event or an interrupt; 0: do not wait) for the first one. Returns how many callbacks
+ * ran (0 on timeout or interrupt), or SIGNALR_ERECURSIVE when called from a callback.
+ * Call it from one thread at a time. */
+SIGNALR_API int signalr_context_poll(signalr_context *ctx, int32_t timeout_ms);
+
+/* Makes a signalr_context_poll() that is waiting return at once. Thread-safe. */
+SIGNALR_API int signalr_context_interrupt(signalr_context *ctx);
+
+/* A file descriptor that is readable while events are queued (level-triggered; reading it
+ * is not needed: poll drains it). Owned by the context. Thread-safe. */
+SIGNALR_API int signalr_context_wakeup_fd(signalr_context *ctx);
+
+/* ------------------------------------------------------------------ error detail */
+
+/* Details of a failure, attached to completions and lifecycle events (borrowed there) or
+ * returned through out-parameters (then owned by the caller: signalr_error_free). */
+SIGNALR_API int signalr_error_code(const signalr_error *err);
+/* The message: the server's text where there is one (hub errors, Close, handshake). */
+SIGNALR_API const char *signalr_error_message(const signalr_error *err);
+/* The HTTP status involved, or 0. */
+SIGNALR_API int signalr_error_http_status(const signalr_error *err);
+/* What to do about it, from the troubleshooting guide, or NULL. */
+SIGNALR_API const char *signalr_error_hint(const signalr_error *err);
+/* 1 when the server closed the connection and allowed the client to reconnect. */
+SIGNALR_API int signalr_error_allow_reconnect(const signalr_error *err);
+SIGNALR_API signalr_error *signalr_error_copy(const signalr_error *err);
+SIGNALR_API void signalr_error_free(signalr_error *err);
+
+/* ------------------------------------------------------------------ received values */
+
+/* Received arguments (an array), a result or a stream item, in the wire's encoding.
+ * Borrowed: valid during the callback that received it. */
+SIGNALR_API int signalr_value_encoding(const signalr_value *v);
+SIGNALR_API const uint8_t *signalr_value_data(const signalr_value *v, size_t *len);
+/* The value as JSON text (NUL-terminated; converted on first use for MessagePack). */
+SIGNALR_API int signalr_value_json(const signalr_value *v, const char **json, size_t *len);
+
+/* ------------------------------------------------------------------ builder */
+
+/* Options are string keys and values, listed by signalr_option_next. */
+SIGNALR_API int signalr_builder_new(signalr_builder **out);
+SIGNALR_API void signalr_builder_free(signalr_builder *b);
+
+/* Sets an option. Errors: SIGNALR_EINVAL with the reason in errbuf (unknown key, bad value).
+ * errbuf may be NULL. Not thread-safe for one builder. */
+SIGNALR_API int signalr_builder_set(signalr_builder *b, const char *key, const char *value,
+                                    char *errbuf, size_t errlen);
+
+/* Iterates the option table: *cursor = 0 first; returns 1 with static strings, 0 at the end. */
+SIGNALR_API int signalr_option_next(size_t *cursor, const char **name, const char **type,
+                                    const char **default_value, const char **description);
+
+/* Log levels (the official clients' names: trace, debug, information, warning, error,
+ * critical, none). */
+#define SIGNALR_LOG_TRACE 0
+#define SIGNALR_LOG_DEBUG 1
+#define SIGNALR_LOG_INFORMATION 2
+#define SIGNALR_LOG_WARNING 3
+#define SIGNALR_LOG_ERROR 4
+#define SIGNALR_LOG_CRITICAL 5
+#define SIGNALR_LOG_NONE 6
+
+typedef void (*signalr_log_fn)(void *user_data, int level, const char *message);
+/* Where logs go (queued to the application's thread like every event). */
+SIGNALR_API int signalr_builder_set_log(signalr_builder *b, signalr_log_fn fn, void *user_data,
+                                        void (*free_user_data)(void *));
+
+/* Lifecycle events. */
+#define SIGNALR_EVENT_CONNECTED 1    /* err NULL */
+#define SIGNALR_EVENT_CLOSED 2       /* err NULL: stopped by the application */
+#define SIGNALR_EVENT_SLOW 3         /* nothing received for 2/3 of server_timeout_ms */
+#define SIGNALR_EVENT_RECONNECTING 4 /* err: why the connection was lost */
+#define SIGNALR_EVENT_RECONNECTED 5
+
+typedef void (*signalr_lifecycle_fn)(void *user_data, signalr_connection *conn, int event,
+                                     const signalr_error *err);
+SIGNALR_API int signalr_builder_set_lifecycle(signalr_builder *b, signalr_lifecycle_fn fn,
+                                              void *user_data, void (*free_user_data)(void *));
+
+/* Creates a connection (disconnected) on ctx with a copy of the builder's options; the
+ * builder can be reused or freed. errbuf may be NULL. */
+SIGNALR_API int signalr_builder_build(signalr_builder *b, signalr_context *ctx,
+                                      signalr_connection **out, char *errbuf, size_t errlen);
+
+/* ------------------------------------------------------------------ connection */
+
+#define SIGNALR_STATE_DISCONNECTED 0
+#define SIGNALR_STATE_CONNECTING 1
+#define SIGNALR_STATE_CONNECTED 2
+#define SIGNALR_STATE_RECONNECTING 3
+#define SIGNALR_STATE_DISCONNECTING 4
+
+/* Completion of start, stop and invoke: result is the invoke's return value (NULL for start,
+ * stop, void methods, and on error); err NULL on success (a hub method's exception arrives
+ * as SIGNALR_EHUB with the server's text). */
+typedef void (*signalr_completion_fn)(void *user_data, signalr_connection *conn,
+                                      const signalr_value *result, const signalr_error *err);
+
+/* Starts connecting; cb (may be NULL) runs once when connected or failed. */
+SIGNALR_API int signalr_connection_start(signalr_connection *conn, signalr_completion_fn cb,
+                                         void *user_data);
+/* Starts and waits up to timeout_ms (-1: no limit). *err (may be NULL) receives the detail
+ * of a failure, to free with signalr_error_free. SIGNALR_ERECURSIVE from a callback. */
+SIGNALR_API int signalr_connection_start_blocking(signalr_connection *conn, int32_t timeout_ms,
+                                                  signalr_error **err);
+/* Stops: sends Close, closes the transport; pending invocations complete with
+ * SIGNALR_ECLOSED. cb (may be NULL) runs once stopped. */
+SIGNALR_API int signalr_connection_stop(signalr_connection *conn, signalr_completion_fn cb,
+                                        void *user_data);
+SIGNALR_API int signalr_connection_stop_blocking(signalr_connection *conn, int32_t timeout_ms);
+
+/* SIGNALR_STATE_*. */
+SIGNALR_API int signalr_connection_state(signalr_connection *conn);
+/* Copies the connection id (empty when none, e.g. skip_negotiation) into buf. */
+SIGNALR_API int signalr_connection_id(signalr_connection *conn, char *buf, size_t buflen);
+
+/* Calls a hub method without waiting for a result. args: an array, as JSON text or
+ * MessagePack bytes (encoding: SIGNALR_ENCODING_*). */
+SIGNALR_API int signalr_connection_send(signalr_connection *conn, const char *method,
+                                        const void *args, size_t args_len, int encoding);
+/* Calls a hub method; cb runs once with its result or error. */
+SIGNALR_API int signalr_connection_invoke(signalr_connection *conn, const char *method,
+                                          const void *args, size_t args_len, int encoding,
+                                          signalr_completion_fn cb, void *user_data);
+
+/* A handler for a client method the server calls. To answer a server invocation that
+ * expects a result (client results), set result, result_len and result_encoding to a buffer
+ * the library copies after the call, or return a negative code with *error set to a message
+ * (copied) to send an error. Returning 0 without a result to a call that expects one sends
+ * "Client didn't provide a result." */
+typedef int (*signalr_handler_fn)(void *user_data, signalr_connection *conn,
+                                  const signalr_value *args, const void **result,
+                                  size_t *result_len, int *result_encoding, const char **error);
+
+/* Registers a handler (method names are case-insensitive; several handlers per method run
+ * in registration order). *handle identifies it for signalr_connection_off. */
+SIGNALR_API int signalr_connection_on(signalr_connection *conn, const char *method,
+                                      signalr_handler_fn fn, void *user_data,
+                                      void (*free_user_data)(void *), uint64_t *handle);
+SIGNALR_API int signalr_connection_off(signalr_connection *conn, uint64_t handle);
+
+/* Frees the connection: stops it if needed, drops its queued events and handlers. Safe from
+ * any thread, also from inside its own callbacks; after it returns no new callback for the
+ * connection starts. */
+SIGNALR_API void signalr_connection_free(signalr_connection *conn);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,115 @@
+/* The objects behind the public handles. */
+#ifndef SR_API_INTERNAL_H
+#define SR_API_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "engine/engine.h"
+#include "signalr/signalr.h"
+#include "util/buf.h"
+
+struct signalr_error {
+  sr_error_info info;
+};
+
+struct signalr_value {
+  const uint8_t *data;
+  size_t len;
+  int encoding;
+  sr_buf json; /* the JSON view, made on first use */
+};
+
+signalr_error *sr_error_new(const sr_error_info *info);
+
+/* A callback with its user_data, shared by a builder and the connections built from it:
+ * free_user_data runs once, when the last holder lets go. */
+typedef struct sr_callback {
+  atomic_int refs;
+  void (*fn)(void);
+  void *user_data;
+  void (*free_user_data)(void *);
+} sr_callback;
+
+sr_callback *sr_callback_new(void (*fn)(void), void *ud, void (*free_ud)(void *));
+sr_callback *sr_callback_ref(sr_callback *cb);
+void sr_callback_unref(sr_callback *cb);
+
+/* The settings a connection copies from its builder. */
+typedef struct sr_settings {
+  sr_engine_config engine;   /* engine.url is owned */
+  char *access_token;
+  char **headers;            /* "Name: value" */
+  size_t header_count;
+  char *ca_file;
+  int insecure;
+  int32_t close_timeout_ms;
+  int log_level;
+  sr_callback *log;
+  sr_callback *lifecycle;
+} sr_settings;
+
+void sr_settings_init(sr_settings *s);
+int sr_settings_copy(sr_settings *dst, const sr_settings *src);
+void sr_settings_free(sr_settings *s);
+
+struct signalr_builder {
+  sr_settings s;
+};
+
+#endif
+
+/* ------------------------------------------------------------ events and the context */
+
+typedef struct sr_loop sr_loop;
+
+enum {
+  SR_APP_COMPLETION = 1, /* start / stop / invoke completion */
+  SR_APP_LIFECYCLE,      /* connected, closed, slow ... */
+  SR_APP_HANDLER,        /* the server calls a client method */
+  SR_APP_LOG,
+};
+
+/* One event for the application's thread. Recycled through the context's free list, with
+ * its buffers, so the steady state allocates nothing per message. */
+typedef struct sr_app_event {
+  struct sr_app_event *next;
+  int kind;
+  int internal;                 /* runs on the I/O thread: library code, never the app's */
+  signalr_connection *conn;     /* holds a reference */
+  signalr_completion_fn done;   /* SR_APP_COMPLETION */
+  void *done_ud;
+  void (*internal_fn)(struct sr_app_event *ev);
+  int lifecycle;                /* SIGNALR_EVENT_* */
+  int level;                    /* SR_APP_LOG */
+  int has_error;
+  sr_error_info error;
+  int has_value;
+  int encoding;
+  sr_buf value;                 /* payload bytes, or the log text */
+  sr_buf target;                /* SR_APP_HANDLER: the method (NUL-terminated) */
+  sr_buf invocation_id;         /* SR_APP_HANDLER: non-empty when a result is expected */
+} sr_app_event;
+
+struct signalr_context {
+  sr_loop *loop;
+  int flags;
+  int wake_fd;
+  pthread_mutex_t mu;
+  sr_app_event *head, *tail, *free_list;
+  size_t free_count;
+  atomic_int interrupted;
+  atomic_int connections;
+};
+
+sr_app_event *sr_event_alloc(signalr_context *ctx);
+/* Queues ev for the application (or runs it now in direct mode / when internal). */
+void sr_event_push(signalr_context *ctx, sr_app_event *ev);
+void sr_event_release(signalr_context *ctx, sr_app_event *ev);
+
+/* 1 while this thread runs a callback of the library (blocking calls then refuse). */
+int sr_in_callback(void);
+
+/* Runs the event's callback; defined by the connection module. */
+void sr_connection_dispatch(sr_app_event *ev);
+void sr_connection_unref(signalr_connection *conn);

@@ -1,0 +1,654 @@
+/* The I/O thread: lws service loop + epoll for foreign fds (curl) + one timer min-heap.
+ * See loop.h for the design. */
+#include "runtime/loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "signalr/signalr.h"
+
+struct sr_timer {
+  int64_t deadline;
+  uint64_t seq;
+  size_t idx; /* position in the heap */
+  void (*fn)(void *arg);
+  void *arg;
+  sr_timer *next_free;
+};
+
+typedef struct post_node {
+  void (*fn)(void *arg);
+  void *arg;
+  struct post_node *next;
+} post_node;
+
+typedef struct fd_watch {
+  void (*cb)(void *arg, int fd, int revents);
+  void *arg;
+  int events;
+  int active;
+  int in_epoll;
+} fd_watch;
+
+typedef struct vhost_entry {
+  char *ca_file; /* NULL: system store */
+  struct lws_vhost *vh;
+  struct vhost_entry *next;
+} vhost_entry;
+
+typedef struct exit_hook {
+  void (*fn)(void *arg);
+  void *arg;
+  struct exit_hook *next;
+} exit_hook;
+
+struct sr_loop {
+  /* sr_lws_handler first: the epoll raw-file wsi's opaque user data points at the loop. */
+  sr_lws_handler handler;
+  struct lws_context *ctx;
+  vhost_entry *vhosts;
+  struct lws_vhost *vh_base; /* plain connections and the epoll descriptor */
+  pthread_t thread;
+  int thread_started;
+
+  pthread_mutex_t mu;
+  post_node *head, *tail; /* under mu */
+  int stopping;           /* under mu */
+  atomic_int has_posts;
+  post_node *free_posts; /* under mu: recycled nodes */
+  size_t nfree_posts;
+
+  sr_timer **heap;
+  size_t nheap, capheap;
+  uint64_t seq;
+  sr_timer *free_timers;
+  size_t nfree_timers;
+  int running_timers;
+  lws_sorted_usec_list_t sul;
+  int64_t sul_deadline; /* deadline the sul is armed for; INT64_MAX: not armed */
+
+  int epfd;
+  struct lws *ep_wsi;
+  fd_watch *watches;
+  size_t nwatches;
+
+  void *slots[SR_LOOP_SLOT_COUNT];
+  exit_hook *hooks;
+};
+
+static _Thread_local sr_loop *tl_loop;
+
+#define SR_MAX_FREE_TIMERS 4096
+#define SR_MAX_FREE_POSTS 1024
+
+/* ------------------------------------------------------------------ clock */
+
+int64_t sr_loop_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ------------------------------------------------------------------ lws protocol */
+
+static int lws_dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+  sr_lws_handler *h = wsi ? (sr_lws_handler *)lws_get_opaque_user_data(wsi) : NULL;
+  if (h && h->cb) return h->cb(h, wsi, (int)reason, in, len);
+  return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols sr_protocols[] = {
+    {SR_LWS_PROTOCOL, lws_dispatch, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* ------------------------------------------------------------------ timers (binary min-heap) */
+
+static int timer_less(const sr_timer *a, const sr_timer *b) {
+  return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
+}
+
+static void heap_set(sr_loop *l, size_t i, sr_timer *t) {
+  l->heap[i] = t;
+  t->idx = i;
+}
+
+static void heap_up(sr_loop *l, size_t i) {
+  sr_timer *t = l->heap[i];
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!timer_less(t, l->heap[p])) break;
+    heap_set(l, i, l->heap[p]);
+    i = p;
+  }
+  heap_set(l, i, t);
+}
+
+static void heap_down(sr_loop *l, size_t i) {
+  sr_timer *t = l->heap[i];
+  size_t n = l->nheap;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && timer_less(l->heap[c + 1], l->heap[c])) c++;
+    if (!timer_less(l->heap[c], t)) break;
+    heap_set(l, i, l->heap[c]);
+    i = c;
+  }
+  heap_set(l, i, t);
+}
+
+static void heap_remove(sr_loop *l, sr_timer *t) {
+  size_t i = t->idx;
+  sr_timer *last = l->heap[--l->nheap];
+  if (i == l->nheap) return;
+  heap_set(l, i, last);
+  if (i > 0 && timer_less(last, l->heap[(i - 1) / 2]))
+    heap_up(l, i);
+  else
+    heap_down(l, i);
+}
+
+static void timer_release(sr_loop *l, sr_timer *t) {
+  if (l->nfree_timers < SR_MAX_FREE_TIMERS) {
+    t->next_free = l->free_timers;
+    l->free_timers = t;
+    l->nfree_timers++;
+  } else {
+    free(t);
+  }
+}
+
+static void sul_fired(lws_sorted_usec_list_t *sul);
+
+/* Mirrors the heap's earliest deadline into the lws sul, so poll() wakes up for it. */
+static void timers_rearm(sr_loop *l) {
+  if (l->running_timers || !l->ctx) return;
+  if (l->nheap == 0) {
+    if (l->sul_deadline != INT64_MAX) {
+      lws_sul_schedule(l->ctx, 0, &l->sul, sul_fired, LWS_SET_TIMER_USEC_CANCEL);
+      l->sul_deadline = INT64_MAX;
+    }
+    return;
+  }
+  int64_t d = l->heap[0]->deadline;
+  if (d == l->sul_deadline) return;
+  int64_t us = d * 1000 - now_us();
+  if (us < 1) us = 1;
+  lws_sul_schedule(l->ctx, 0, &l->sul, sul_fired, (lws_usec_t)us);
+  l->sul_deadline = d;
+}
+
+static void timers_run(sr_loop *l) {
+  int64_t now = sr_loop_now_ms();
+  uint64_t seq_limit = l->seq; /* timers started by a callback wait for the next turn */
+  l->running_timers = 1;
+  while (l->nheap && l->heap[0]->deadline <= now && l->heap[0]->seq < seq_limit) {
+    sr_timer *t = l->heap[0];
+    heap_remove(l, t);
+    void (*fn)(void *) = t->fn;
+    void *arg = t->arg;
+    timer_release(l, t);
+    fn(arg);
+  }
+  l->running_timers = 0;
+  timers_rearm(l);
+}
+
+static void sul_fired(lws_sorted_usec_list_t *sul) {
+  sr_loop *l = lws_container_of(sul, sr_loop, sul);
+  l->sul_deadline = INT64_MAX;
+  timers_run(l);
+}
+
+sr_timer *sr_loop_timer_start(sr_loop *l, int64_t deadline_ms, void (*fn)(void *arg), void *arg) {
+  if (!l || !fn) return NULL;
+  if (l->nheap == l->capheap) {
+    size_t cap = l->capheap ? l->capheap * 2 : 64;
+    sr_timer **h = realloc(l->heap, cap * sizeof(*h));
+    if (!h) return NULL;
+    l->heap = h;
+    l->capheap = cap;
+  }
+  sr_timer *t = l->free_timers;
+  if (t) {
+    l->free_timers = t->next_free;
+    l->nfree_timers--;
+  } else {
+    t = malloc(sizeof(*t));
+    if (!t) return NULL;
+  }
+  t->deadline = deadline_ms;
+  t->seq = l->seq++;
+  t->fn = fn;
+  t->arg = arg;
+  t->next_free = NULL;
+  l->heap[l->nheap] = t;
+  t->idx = l->nheap++;
+  heap_up(l, t->idx);
+  if (t->idx == 0) timers_rearm(l);
+  return t;
+}
+
+void sr_loop_timer_cancel(sr_loop *l, sr_timer *t) {
+  if (!l || !t) return;
+  int was_min = t->idx == 0;
+  heap_remove(l, t);
+  timer_release(l, t);
+  if (was_min) timers_rearm(l);
+}
+
+size_t sr_loop_timer_count(sr_loop *l) { return l ? l->nheap : 0; }
+
+/* ------------------------------------------------------------------ fd watching (epoll) */
+
+static int to_epoll(int events) {
+  return ((events & SR_FD_READ) ? EPOLLIN : 0) | ((events & SR_FD_WRITE) ? EPOLLOUT : 0);
+}
+
+int sr_loop_fd_watch(sr_loop *l, int fd, int events, void (*cb)(void *arg, int fd, int revents), void *arg) {
+  if (!l || fd < 0 || !cb || l->epfd < 0) return SIGNALR_EINVAL;
+  if ((size_t)fd >= l->nwatches) {
+    size_t n = l->nwatches ? l->nwatches : 64;
+    while (n <= (size_t)fd) n *= 2;
+    fd_watch *w = realloc(l->watches, n * sizeof(*w));
+    if (!w) return SIGNALR_ENOMEM;
+    memset(w + l->nwatches, 0, (n - l->nwatches) * sizeof(*w));
+    l->watches = w;
+    l->nwatches = n;
+  }
+  fd_watch *w = &l->watches[fd];
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof(ev));
+  ev.events = (uint32_t)to_epoll(events);
+  ev.data.fd = fd;
+  if (events) {
+    int op = w->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(l->epfd, op, fd, &ev) != 0) {
+      /* a stale registration (fd closed and reused without unwatch) */
+      if (op == EPOLL_CTL_ADD && errno == EEXIST)
+        op = EPOLL_CTL_MOD;
+      else if (op == EPOLL_CTL_MOD && errno == ENOENT)
+        op = EPOLL_CTL_ADD;
+      else
+        return SIGNALR_ETRANSPORT;
+      if (epoll_ctl(l->epfd, op, fd, &ev) != 0) return SIGNALR_ETRANSPORT;
+    }
+    w->in_epoll = 1;
+  } else if (w->in_epoll) {
+    /* no interest: leave epoll entirely (it would still report HUP/ERR forever) */
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, &ev);
+    w->in_epoll = 0;
+  }
+  w->cb = cb;
+  w->arg = arg;
+  w->events = events;
+  w->active = 1;
+  return 0;
+}
+
+void sr_loop_fd_unwatch(sr_loop *l, int fd) {
+  if (!l || fd < 0 || (size_t)fd >= l->nwatches) return;
+  fd_watch *w = &l->watches[fd];
+  if (w->in_epoll) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof(ev));
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, &ev);
+  }
+  memset(w, 0, sizeof(*w));
+}
+
+static void epoll_dispatch(sr_loop *l) {
+  struct epoll_event evs[64];
+  int n = epoll_wait(l->epfd, evs, 64, 0);
+  for (int i = 0; i < n; i++) {
+    int fd = evs[i].data.fd;
+    /* looked up by fd each time: an earlier callback may have unwatched it */
+    if (fd < 0 || (size_t)fd >= l->nwatches || !l->watches[fd].active) continue;
+    fd_watch *w = &l->watches[fd];
+    int rev = 0;
+    if (evs[i].events & EPOLLIN) rev |= SR_FD_READ;
+    if (evs[i].events & EPOLLOUT) rev |= SR_FD_WRITE;
+    if (evs[i].events & (EPOLLERR | EPOLLHUP)) rev |= SR_FD_ERROR;
+    w->cb(w->arg, fd, rev);
+  }
+}
+
+static int loop_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in, size_t len) {
+  sr_loop *l = (sr_loop *)self;
+  switch (reason) {
+    case LWS_CALLBACK_RAW_RX_FILE:
+      epoll_dispatch(l);
+      return 0;
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+      /* lws closes the adopted descriptor itself (it is a dup of epfd) */
+      l->ep_wsi = NULL;
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+/* ------------------------------------------------------------------ vhosts */
+
+static const char *system_ca_file(void) {
+  const char *env = getenv("SSL_CERT_FILE");
+  if (env && *env && access(env, R_OK) == 0) return env;
+  static const char *const paths[] = {
+      "/etc/ssl/certs/ca-certificates.crt",                /* Debian, Ubuntu, Gentoo, Arch */
+      "/etc/pki/tls/certs/ca-bundle.crt",                  /* Fedora, RHEL 6 */
+      "/etc/ssl/ca-bundle.pem",                            /* openSUSE */
+      "/etc/pki/tls/cacert.pem",                           /* OpenELEC */
+      "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* CentOS, RHEL 7 */
+      "/etc/ssl/cert.pem",                                 /* Alpine, macOS, BSD */
+      NULL,
+  };
+  for (int i = 0; paths[i]; i++)
+    if (access(paths[i], R_OK) == 0) return paths[i];
+  return NULL;
+}
+
+static struct lws_vhost *vhost_create(sr_loop *l, const char *name, int client_tls, const char *ca_path) {
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof(info));
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.protocols = sr_protocols;
+  info.vhost_name = name;
+  /* TCP connect phase: our callers' own timers (sr_ws connect_timeout_ms) decide; lws' must
+   * not fire first, or a timeout would be reported like a refused connection */
+  info.connect_timeout_secs = 600;
+  if (client_tls) {
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.client_ssl_ca_filepath = ca_path;
+  }
+  return lws_create_vhost(l->ctx, &info);
+}
+
+struct lws_vhost *sr_loop_vhost(sr_loop *l, int tls, const char *ca_file) {
+  if (!l || !l->ctx) return NULL;
+  if (!tls) return l->vh_base;
+  for (vhost_entry *e = l->vhosts; e; e = e->next) {
+    if ((!ca_file && !e->ca_file) || (ca_file && e->ca_file && strcmp(ca_file, e->ca_file) == 0)) return e->vh;
+  }
+  if (ca_file && access(ca_file, R_OK) != 0) return NULL;
+  vhost_entry *e = calloc(1, sizeof(*e));
+  if (!e) return NULL;
+  if (ca_file && !(e->ca_file = strdup(ca_file))) {
+    free(e);
+    return NULL;
+  }
+  char name[32];
+  int n = 0;
+  for (vhost_entry *x = l->vhosts; x; x = x->next) n++;
+  snprintf(name, sizeof(name), "sr-tls-%d", n);
+  /* loading a CA bundle takes tens of ms: done on first use, once per CA file */
+  e->vh = vhost_create(l, name, 1, ca_file ? ca_file : system_ca_file());
+  if (!e->vh) {
+    free(e->ca_file);
+    free(e);
+    return NULL;
+  }
+  e->next = l->vhosts;
+  l->vhosts = e;
+  return e->vh;
+}
+
+/* ------------------------------------------------------------------ posting */
+
+static int drain_posts(sr_loop *l) {
+  int ran = 0;
+  for (;;) {
+    if (!atomic_load_explicit(&l->has_posts, memory_order_acquire)) return ran;
+    pthread_mutex_lock(&l->mu);
+    post_node *n = l->head;
+    l->head = l->tail = NULL;
+    atomic_store_explicit(&l->has_posts, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&l->mu);
+    while (n) {
+      post_node *next = n->next;
+      n->fn(n->arg);
+      pthread_mutex_lock(&l->mu);
+      if (l->nfree_posts < SR_MAX_FREE_POSTS) {
+        n->next = l->free_posts;
+        l->free_posts = n;
+        l->nfree_posts++;
+        n = NULL;
+      }
+      pthread_mutex_unlock(&l->mu);
+      free(n);
+      n = next;
+      ran++;
+    }
+  }
+}
+
+int sr_loop_post(sr_loop *l, void (*fn)(void *arg), void *arg) {
+  if (!l || !fn) return SIGNALR_EINVAL;
+  pthread_mutex_lock(&l->mu);
+  if (l->stopping) {
+    pthread_mutex_unlock(&l->mu);
+    return SIGNALR_ECLOSED;
+  }
+  post_node *n = l->free_posts;
+  if (n) {
+    l->free_posts = n->next;
+    l->nfree_posts--;
+  } else if (!(n = malloc(sizeof(*n)))) {
+    pthread_mutex_unlock(&l->mu);
+    return SIGNALR_ENOMEM;
+  }
+  n->fn = fn;
+  n->arg = arg;
+  n->next = NULL;
+  if (l->tail)
+    l->tail->next = n;
+  else
+    l->head = n;
+  l->tail = n;
+  int was_empty = !atomic_exchange_explicit(&l->has_posts, 1, memory_order_release);
+  /* Under the lock: sr_loop_free sets stopping under it before the context can go away.
+   * Only the first post of a batch needs to wake the thread. Also from the I/O thread itself:
+   * a post made by a timer callback (which lws runs before poll()) must not wait for I/O. */
+  if (was_empty) lws_cancel_service(l->ctx);
+  pthread_mutex_unlock(&l->mu);
+  return 0;
+}
+
+int sr_loop_is_io_thread(sr_loop *l) { return l && tl_loop == l; }
+
+struct lws_context *sr_loop_lws(sr_loop *l) { return l ? l->ctx : NULL; }
+
+void **sr_loop_slot(sr_loop *l, int slot) {
+  if (!l || slot < 0 || slot >= SR_LOOP_SLOT_COUNT) return NULL;
+  return &l->slots[slot];
+}
+
+int sr_loop_at_exit(sr_loop *l, void (*fn)(void *arg), void *arg) {
+  exit_hook *h = malloc(sizeof(*h));
+  if (!h) return SIGNALR_ENOMEM;
+  h->fn = fn;
+  h->arg = arg;
+  h->next = l->hooks;
+  l->hooks = h;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ the thread */
+
+static int stop_requested(sr_loop *l) {
+  pthread_mutex_lock(&l->mu);
+  int s = l->stopping;
+  pthread_mutex_unlock(&l->mu);
+  return s;
+}
+
+static void *loop_main(void *arg) {
+  sr_loop *l = arg;
+  tl_loop = l;
+  for (;;) {
+    drain_posts(l);
+    if (stop_requested(l)) break;
+    /* Blocks in poll() until an fd, the sul (timers) or lws_cancel_service() wakes it.
+     * (lws >= 3.2 ignores a non-negative timeout and uses its sul list.) */
+    if (lws_service(l->ctx, 0) < 0) break;
+  }
+  /* posts accepted before stopping was set */
+  drain_posts(l);
+  while (l->hooks) {
+    exit_hook *h = l->hooks;
+    l->hooks = h->next;
+    h->fn(h->arg);
+    free(h);
+  }
+  drain_posts(l); /* nothing new can be accepted, but be thorough */
+  if (l->sul_deadline != INT64_MAX) {
+    lws_sul_schedule(l->ctx, 0, &l->sul, sul_fired, LWS_SET_TIMER_USEC_CANCEL);
+    l->sul_deadline = INT64_MAX;
+  }
+  l->running_timers = 1; /* no rearm while tearing down */
+  lws_context_destroy(l->ctx);
+  l->ctx = NULL;
+  tl_loop = NULL;
+  return NULL;
+}
+
+static void lws_log_silent(int level, const char *line) {
+  (void)level;
+  (void)line;
+}
+
+static pthread_once_t lws_log_once = PTHREAD_ONCE_INIT;
+static void lws_log_setup(void) {
+  const char *dbg = getenv("SIGNALR_LWS_LOG");
+  if (dbg && *dbg)
+    lws_set_log_level(atoi(dbg), NULL);
+  else
+    lws_set_log_level(0, lws_log_silent);
+}
+
+static void loop_destroy_resources(sr_loop *l) {
+  if (l->ctx) lws_context_destroy(l->ctx);
+  while (l->vhosts) {
+    vhost_entry *e = l->vhosts;
+    l->vhosts = e->next;
+    free(e->ca_file);
+    free(e);
+  }
+  while (l->hooks) {
+    exit_hook *h = l->hooks;
+    l->hooks = h->next;
+    free(h);
+  }
+  for (size_t i = 0; i < l->nheap; i++) free(l->heap[i]);
+  free(l->heap);
+  while (l->free_timers) {
+    sr_timer *t = l->free_timers;
+    l->free_timers = t->next_free;
+    free(t);
+  }
+  while (l->head) {
+    post_node *n = l->head;
+    l->head = n->next;
+    free(n);
+  }
+  while (l->free_posts) {
+    post_node *n = l->free_posts;
+    l->free_posts = n->next;
+    free(n);
+  }
+  free(l->watches);
+  if (l->epfd >= 0) close(l->epfd);
+  pthread_mutex_destroy(&l->mu);
+  free(l);
+}
+
+int sr_loop_new(sr_loop **out) {
+  if (!out) return SIGNALR_EINVAL;
+  *out = NULL;
+  pthread_once(&lws_log_once, lws_log_setup);
+  sr_loop *l = calloc(1, sizeof(*l));
+  if (!l) return SIGNALR_ENOMEM;
+  l->handler.cb = loop_lws_cb;
+  l->epfd = -1;
+  l->sul_deadline = INT64_MAX;
+  pthread_mutex_init(&l->mu, NULL);
+  atomic_init(&l->has_posts, 0);
+
+  l->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (l->epfd < 0) {
+    loop_destroy_resources(l);
+    return SIGNALR_ETRANSPORT;
+  }
+
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof(info));
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+  info.gid = -1;
+  info.uid = -1;
+  info.user = l;
+  info.count_threads = 1;
+  /* The client handshake (request line + headers) is built in this per-thread buffer: big
+   * enough for large Authorization / Cookie headers (Kestrel's limit is 32 KB; a 64 KB
+   * header must reach the server to be refused with 431, not fail locally). */
+  info.pt_serv_buf_size = 96 * 1024;
+  info.max_http_header_data = 16 * 1024; /* response headers of the upgrade */
+  l->ctx = lws_create_context(&info);
+  if (!l->ctx) {
+    loop_destroy_resources(l);
+    return SIGNALR_ETRANSPORT;
+  }
+  struct lws_vhost *vh = l->vh_base = vhost_create(l, "sr-base", 0, NULL);
+  if (!vh) {
+    loop_destroy_resources(l);
+    return SIGNALR_ETRANSPORT;
+  }
+  int dupfd = fcntl(l->epfd, F_DUPFD_CLOEXEC, 0);
+  if (dupfd < 0) {
+    loop_destroy_resources(l);
+    return SIGNALR_ETRANSPORT;
+  }
+  lws_sock_file_fd_type fdt;
+  memset(&fdt, 0, sizeof(fdt));
+  fdt.filefd = dupfd;
+  l->ep_wsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fdt, SR_LWS_PROTOCOL, NULL);
+  if (!l->ep_wsi) {
+    close(dupfd);
+    loop_destroy_resources(l);
+    return SIGNALR_ETRANSPORT;
+  }
+  lws_set_opaque_user_data(l->ep_wsi, &l->handler);
+
+  if (pthread_create(&l->thread, NULL, loop_main, l) != 0) {
+    loop_destroy_resources(l);
+    return SIGNALR_ETRANSPORT;
+  }
+  l->thread_started = 1;
+  *out = l;
+  return 0;
+}
+
+void sr_loop_free(sr_loop *l) {
+  if (!l) return;
+  if (tl_loop == l) return; /* cannot join ourselves: documented no-op */
+  pthread_mutex_lock(&l->mu);
+  l->stopping = 1;
+  lws_cancel_service(l->ctx);
+  pthread_mutex_unlock(&l->mu);
+  if (l->thread_started) pthread_join(l->thread, NULL);
+  loop_destroy_resources(l);
+}

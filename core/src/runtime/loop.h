@@ -1,0 +1,125 @@
+/* The I/O thread: one per signalr_context, shared by all of its connections.
+ *
+ * One thread runs libwebsockets' service loop (a single client-only lws_context). Everything
+ * else the runtime waits for is folded into that one poll():
+ *
+ *  - an epoll descriptor, adopted into lws as a RAW file descriptor, holds every other fd the
+ *    runtime watches (libcurl's sockets, through sr_loop_fd_watch). lws reports it readable
+ *    when any watched fd is ready; the loop then runs epoll_wait(0) and dispatches. libcurl is
+ *    driven with its event API (curl_multi_socket_action), so HTTP adds no latency and no
+ *    polling: it is as event-driven as the WebSockets.
+ *  - one binary min-heap holds every timer of every connection. Its earliest deadline is
+ *    mirrored into one lws "sorted usec list" entry (lws_sul_schedule), which is how lws 4.x
+ *    bounds its poll() timeout (lws_service()'s timeout argument is ignored since lws 3.2).
+ *  - sr_loop_post() appends to a mutex-protected FIFO and calls lws_cancel_service(), which
+ *    writes lws' internal wake pipe: poll() returns at once and the queue is drained.
+ *
+ * Idle, the thread sleeps in poll() with no timeout (~0 CPU). Timer resolution is the
+ * millisecond; the only added latency is one epoll_wait(0) syscall per batch of curl events.
+ *
+ * All functions marked "I/O thread only" must be called on the loop's thread (from a posted
+ * function, a timer, or a transport callback). */
+#ifndef SR_RUNTIME_LOOP_H
+#define SR_RUNTIME_LOOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct lws_context;
+struct lws_vhost;
+
+typedef struct sr_loop sr_loop;
+typedef struct sr_timer sr_timer;
+
+/* Creates the lws context and starts the I/O thread. 0, SIGNALR_ENOMEM or
+ * SIGNALR_ETRANSPORT (lws context / thread creation failed). */
+int sr_loop_new(sr_loop **out);
+
+/* Stops the I/O thread and joins it, then frees the loop. From any thread except the I/O
+ * thread itself (there it returns without doing anything: post the free to another thread).
+ * Order of teardown, all on the I/O thread:
+ *   1. every function posted before sr_loop_free() started runs (posts made after that fail
+ *      with SIGNALR_ECLOSED);
+ *   2. at-exit hooks run (sr_loop_at_exit, most recent first) - the transports use them to
+ *      abort what is left: pending HTTP requests complete with SIGNALR_ECANCELED, open
+ *      WebSockets get on_close with SIGNALR_ECANCELED;
+ *   3. the lws context is destroyed; timers still pending are discarded without firing.
+ * Owners should free their transports before (from a posted function) so nothing is left. */
+void sr_loop_free(sr_loop *loop);
+
+/* Thread-safe, also from the I/O thread: runs fn(arg) on the I/O thread soon, in FIFO order
+ * with every other post. 0, SIGNALR_EINVAL, SIGNALR_ENOMEM, or SIGNALR_ECLOSED once
+ * sr_loop_free() has started (fn will then never run). A successful post always runs
+ * exactly once, even when sr_loop_free() follows immediately. */
+int sr_loop_post(sr_loop *loop, void (*fn)(void *arg), void *arg);
+
+/* 1 when called on the loop's I/O thread. */
+int sr_loop_is_io_thread(sr_loop *loop);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t sr_loop_now_ms(void);
+
+/* I/O thread only. Starts a one-shot timer firing fn(arg) on the I/O thread once
+ * sr_loop_now_ms() >= deadline_ms (a deadline in the past fires on the next loop turn, never
+ * inside this call). Timers with equal deadlines fire in start order. NULL on ENOMEM.
+ * The timer is freed by the loop right before fn runs: a fired timer handle is dangling. */
+sr_timer *sr_loop_timer_start(sr_loop *loop, int64_t deadline_ms, void (*fn)(void *arg), void *arg);
+
+/* I/O thread only. Cancels a timer that has NOT fired yet (fn will not run) and frees it.
+ * Calling it after the timer fired (including from inside its own fn) is a use-after-free:
+ * clear the handle in fn. NULL is ignored. */
+void sr_loop_timer_cancel(sr_loop *loop, sr_timer *t);
+
+/* Number of pending timers (tests, diagnostics). I/O thread only. */
+size_t sr_loop_timer_count(sr_loop *loop);
+
+/* The lws context (client only, no listening port). */
+struct lws_context *sr_loop_lws(sr_loop *loop);
+
+/* ---- fd watching (libcurl's sockets; later: anything else that needs poll()) ----
+ * I/O thread only. events is a mask of SR_FD_READ | SR_FD_WRITE (0: keep registered, no
+ * events). cb(arg, fd, revents) runs on the I/O thread with revents from SR_FD_READ,
+ * SR_FD_WRITE, SR_FD_ERROR. Calling sr_loop_fd_watch again for the same fd replaces the
+ * mask/callback. sr_loop_fd_unwatch must be called before the fd is closed. Callbacks may
+ * watch/unwatch any fd, including their own. */
+#define SR_FD_READ  1
+#define SR_FD_WRITE 2
+#define SR_FD_ERROR 4
+int sr_loop_fd_watch(sr_loop *loop, int fd, int events, void (*cb)(void *arg, int fd, int revents), void *arg);
+void sr_loop_fd_unwatch(sr_loop *loop, int fd);
+
+/* ---- per-loop state of other modules ---- */
+enum { SR_LOOP_SLOT_HTTP = 0, SR_LOOP_SLOT_WS = 1, SR_LOOP_SLOT_COUNT = 4 };
+/* A pointer-sized slot a module keeps its per-loop state in (NULL initially). I/O thread only. */
+void **sr_loop_slot(sr_loop *loop, int slot);
+/* Registers fn(arg) to run on the I/O thread during sr_loop_free(), after the posted queue is
+ * drained and before the lws context is destroyed; most recent registration first.
+ * I/O thread only. 0 or SIGNALR_ENOMEM. */
+int sr_loop_at_exit(sr_loop *loop, void (*fn)(void *arg), void *arg);
+
+/* ---- lws callbacks ----
+ * Every wsi the runtime creates carries, as lws opaque user data, a pointer to a struct whose
+ * first member is an sr_lws_handler; the loop's single lws protocol (SR_LWS_PROTOCOL) forwards
+ * each callback to it. A wsi whose opaque user data is NULL (detached: its owner was freed)
+ * gets lws' default handling. The return value is lws': nonzero closes the wsi. */
+#define SR_LWS_PROTOCOL "signalr"
+struct lws;
+typedef struct sr_lws_handler {
+  int (*cb)(struct sr_lws_handler *self, struct lws *wsi, int reason, void *in, size_t len);
+} sr_lws_handler;
+
+/* The lws client vhost to connect with. tls=0: the plain vhost. tls=1: the vhost for a CA file
+ * (NULL: the system trust store, found at the usual distribution paths or $SSL_CERT_FILE);
+ * TLS vhosts are created on first use (loading a CA bundle costs tens of ms) and live as long
+ * as the loop. NULL on failure (unreadable CA file). I/O thread only. */
+struct lws_vhost *sr_loop_vhost(sr_loop *loop, int tls, const char *ca_file);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

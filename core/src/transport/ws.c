@@ -1,0 +1,571 @@
+/* WebSocket client over libwebsockets. See ws.h. */
+#include "transport/ws.h"
+
+#include <ctype.h>
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "signalr/signalr.h"
+#include "transport/http.h"
+#include "util/buf.h"
+
+#define WS_DEFAULT_CONNECT_TIMEOUT_MS 30000
+#define WS_DEFAULT_MAX_MESSAGE (1u << 20)
+#define WS_DEFAULT_MAX_QUEUE (16u << 20)
+#define WS_QUEUE_KEEP_MAX (1u << 20) /* an emptied send queue bigger than this is released */
+
+/* Send queue record: header, LWS_PRE bytes lws may use for framing, payload, pad to 8. */
+typedef struct rec_hdr {
+  uint32_t len;
+  uint32_t binary;
+} rec_hdr;
+#define REC_PAYLOAD_OFF (sizeof(rec_hdr) + LWS_PRE)
+#define ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
+
+typedef struct ws_registry {
+  sr_ws *head; /* live connections of the loop (for shutdown) */
+  int hooked;
+} ws_registry;
+
+struct sr_ws {
+  sr_lws_handler handler; /* first: the wsi's opaque user data points here */
+  sr_loop *loop;
+  struct lws *wsi;
+  sr_ws_callbacks cb;
+  void *ud;
+  sr_ws *prev, *next; /* registry */
+
+  char *host;       /* address to connect to */
+  char *host_hdr;   /* Host: header */
+  char *path;       /* path + query */
+  char **headers;   /* NULL-terminated copies */
+  int port;
+  int tls;
+  int insecure;
+  size_t max_message;
+  size_t max_queue;
+
+  /* state */
+  int in_connect; /* inside sr_ws_connect: callbacks are deferred */
+  int opened;
+  int closing;      /* sr_ws_close called after open */
+  int close_code;   /* ours when closing */
+  int peer_closed;  /* the peer started the close handshake */
+  int peer_code;
+  int finished;     /* on_close delivered or scheduled */
+  int delivered;
+  sr_timer *connect_timer;
+  sr_timer *defer_timer;
+
+  sr_buf rx; /* reassembly buffer, reused */
+
+  uint8_t *q; /* send queue */
+  size_t qhead, qtail, qcap, qbytes;
+
+  sr_ws_close_info info;
+  char reason[160];
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static ws_registry *registry(sr_loop *loop) {
+  void **slot = sr_loop_slot(loop, SR_LOOP_SLOT_WS);
+  return slot ? (ws_registry *)*slot : NULL;
+}
+
+static void registry_shutdown(void *arg);
+
+static int registry_add(sr_ws *ws) {
+  void **slot = sr_loop_slot(ws->loop, SR_LOOP_SLOT_WS);
+  ws_registry *r = *slot;
+  if (!r) {
+    r = calloc(1, sizeof(*r));
+    if (!r) return SIGNALR_ENOMEM;
+    if (sr_loop_at_exit(ws->loop, registry_shutdown, ws->loop) != 0) {
+      free(r);
+      return SIGNALR_ENOMEM;
+    }
+    *slot = r;
+  }
+  ws->next = r->head;
+  if (r->head) r->head->prev = ws;
+  r->head = ws;
+  return 0;
+}
+
+static void registry_remove(sr_ws *ws) {
+  ws_registry *r = registry(ws->loop);
+  if (!r) return;
+  if (ws->prev)
+    ws->prev->next = ws->next;
+  else if (r->head == ws)
+    r->head = ws->next;
+  if (ws->next) ws->next->prev = ws->prev;
+  ws->prev = ws->next = NULL;
+}
+
+/* Detaches the wsi from us; kill=1 also asks lws to close it on its next turn. */
+static void ws_detach(sr_ws *ws, int kill) {
+  if (!ws->wsi) return;
+  lws_set_opaque_user_data(ws->wsi, NULL);
+  if (kill) lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  ws->wsi = NULL;
+}
+
+static void ws_deliver(sr_ws *ws) {
+  if (ws->delivered) return;
+  ws->delivered = 1;
+  if (ws->cb.on_close) ws->cb.on_close(ws->ud, &ws->info); /* may free ws */
+}
+
+static void ws_deferred(void *arg) {
+  sr_ws *ws = arg;
+  ws->defer_timer = NULL;
+  ws_deliver(ws);
+}
+
+/* Records the outcome and delivers on_close (deferred to the next loop turn when we are inside
+ * an sr_ws_* call). The caller must not touch ws afterwards unless defer was forced. */
+static void ws_finish(sr_ws *ws, int error, int http_status, int close_code, const char *reason, int defer) {
+  if (ws->finished) return;
+  ws->finished = 1;
+  if (ws->connect_timer) {
+    sr_loop_timer_cancel(ws->loop, ws->connect_timer);
+    ws->connect_timer = NULL;
+  }
+  snprintf(ws->reason, sizeof(ws->reason), "%s", reason ? reason : "");
+  ws->info.error = error;
+  ws->info.http_status = http_status;
+  ws->info.close_code = close_code;
+  ws->info.reason = ws->reason;
+  ws->info.opened = ws->opened;
+  registry_remove(ws);
+  if (defer || ws->in_connect) {
+    ws->defer_timer = sr_loop_timer_start(ws->loop, 0, ws_deferred, ws);
+    if (ws->defer_timer) return;
+  }
+  ws_deliver(ws);
+}
+
+static void registry_shutdown(void *arg) {
+  sr_loop *loop = arg;
+  void **slot = sr_loop_slot(loop, SR_LOOP_SLOT_WS);
+  ws_registry *r = *slot;
+  if (!r) return;
+  while (r->head) {
+    sr_ws *ws = r->head;
+    ws_detach(ws, 1);
+    ws_finish(ws, SIGNALR_ECANCELED, 0, ws->opened ? 1006 : 0, "the I/O loop is shutting down", 0);
+  }
+  free(r);
+  *slot = NULL;
+}
+
+/* Classifies a libwebsockets connection-error text. */
+static int classify_error_text(const char *t) {
+  if (!t) return SIGNALR_ETRANSPORT;
+  char low[256];
+  size_t i = 0;
+  for (; t[i] && i < sizeof(low) - 1; i++) low[i] = (char)tolower((unsigned char)t[i]);
+  low[i] = 0;
+  /* lws 4.1 reports every failed TCP connect as "Unable to connect" after closing the socket,
+   * so errno is lost. Its own connect timeout is set far beyond ours (loop.c), so this text means
+   * the attempt was actively rejected: RST (refused) or ICMP unreachable. */
+  if (strstr(low, "refused") || strstr(low, "unable to connect")) return SIGNALR_ECONNREFUSED;
+  if (strstr(low, "tls") || strstr(low, "ssl") || strstr(low, "cert") || strstr(low, "x509"))
+    return SIGNALR_ETLS;
+  if (strstr(low, "timed out") || strstr(low, "timeout")) return SIGNALR_ETIMEOUT;
+  return SIGNALR_ETRANSPORT;
+}
+
+/* ------------------------------------------------------------------ send queue */
+
+static int q_push(sr_ws *ws, const uint8_t *data, size_t len, int binary) {
+  if (len > UINT32_MAX) return SIGNALR_ETOOBIG;
+  if (ws->qbytes + len > ws->max_queue) return SIGNALR_EAGAIN;
+  size_t rec = ALIGN8(REC_PAYLOAD_OFF + len);
+  if (ws->qcap - ws->qtail < rec && ws->qhead > 0) {
+    memmove(ws->q, ws->q + ws->qhead, ws->qtail - ws->qhead);
+    ws->qtail -= ws->qhead;
+    ws->qhead = 0;
+  }
+  if (ws->qcap - ws->qtail < rec) {
+    size_t cap = ws->qcap ? ws->qcap : 4096;
+    while (cap - ws->qtail < rec) cap *= 2;
+    uint8_t *q = realloc(ws->q, cap);
+    if (!q) return SIGNALR_ENOMEM;
+    ws->q = q;
+    ws->qcap = cap;
+  }
+  rec_hdr h = {(uint32_t)len, (uint32_t)(binary != 0)};
+  memcpy(ws->q + ws->qtail, &h, sizeof(h));
+  if (len) memcpy(ws->q + ws->qtail + REC_PAYLOAD_OFF, data, len);
+  ws->qtail += rec;
+  ws->qbytes += len;
+  return 0;
+}
+
+size_t sr_ws_queued_bytes(const sr_ws *ws) { return ws ? ws->qbytes : 0; }
+
+/* Writes one queued message. -1: the write failed. */
+static int q_write_one(sr_ws *ws, struct lws *wsi) {
+  rec_hdr h;
+  memcpy(&h, ws->q + ws->qhead, sizeof(h));
+  uint8_t *payload = ws->q + ws->qhead + REC_PAYLOAD_OFF;
+  int n = lws_write(wsi, payload, h.len, h.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+  /* lws buffers whatever the socket did not take: the record is consumed either way */
+  ws->qhead += ALIGN8(REC_PAYLOAD_OFF + h.len);
+  ws->qbytes -= h.len;
+  if (ws->qhead == ws->qtail) {
+    ws->qhead = ws->qtail = 0;
+    if (ws->qcap > WS_QUEUE_KEEP_MAX) {
+      free(ws->q);
+      ws->q = NULL;
+      ws->qcap = 0;
+    }
+  }
+  return n < (int)h.len ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ lws callback */
+
+static int append_headers(sr_ws *ws, struct lws *wsi, unsigned char **p, unsigned char *end) {
+  int have_ua = 0;
+  char name[256];
+  for (char **h = ws->headers; h && *h; h++) {
+    const char *colon = strchr(*h, ':');
+    if (!colon || colon == *h || (size_t)(colon - *h) >= sizeof(name) - 1) continue;
+    size_t nlen = (size_t)(colon - *h);
+    memcpy(name, *h, nlen);
+    name[nlen] = ':';
+    name[nlen + 1] = 0;
+    if (nlen == 10 && strncasecmp(*h, "user-agent", 10) == 0) have_ua = 1;
+    const char *v = colon + 1;
+    while (*v == ' ' || *v == '\t') v++;
+    if (lws_add_http_header_by_name(wsi, (const unsigned char *)name, (const unsigned char *)v, (int)strlen(v), p,
+                                    end))
+      return -1;
+  }
+  if (!have_ua) {
+    const char *ua = sr_user_agent();
+    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"User-Agent:", (const unsigned char *)ua,
+                                    (int)strlen(ua), p, end))
+      return -1;
+  }
+  return 0;
+}
+
+static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in, size_t len) {
+  sr_ws *ws = (sr_ws *)self;
+  switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+      unsigned char **p = (unsigned char **)in;
+      if (append_headers(ws, wsi, p, *p + len)) {
+        ws_detach(ws, 0);
+        ws_finish(ws, SIGNALR_ETOOBIG, 0, 0, "the request headers do not fit the handshake buffer", 0);
+        return -1;
+      }
+      return 0;
+    }
+
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+      ws->opened = 1;
+      if (ws->connect_timer) {
+        sr_loop_timer_cancel(ws->loop, ws->connect_timer);
+        ws->connect_timer = NULL;
+      }
+      if (ws->cb.on_open) ws->cb.on_open(ws->ud); /* may close or free ws */
+      return 0;
+
+    case LWS_CALLBACK_CLIENT_RECEIVE: {
+      int fin = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+      if (ws->rx.len == 0 && fin) {
+        if (len > ws->max_message) goto too_big;
+        if (ws->cb.on_message) ws->cb.on_message(ws->ud, (const uint8_t *)in, len);
+        return 0;
+      }
+      if (ws->rx.len + len > ws->max_message) goto too_big;
+      if (sr_buf_append(&ws->rx, in, len) != 0) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, NULL, 0);
+        ws_detach(ws, 0);
+        ws_finish(ws, SIGNALR_ENOMEM, 0, 1011, "out of memory reassembling a message", 0);
+        return -1;
+      }
+      if (fin) {
+        /* the buffer stays owned by ws: reset before the callback, which may free ws */
+        size_t n = ws->rx.len;
+        ws->rx.len = 0;
+        if (ws->cb.on_message) ws->cb.on_message(ws->ud, ws->rx.data, n);
+      }
+      return 0;
+    too_big:
+      ws->rx.len = 0;
+      lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+      ws_detach(ws, 0);
+      ws_finish(ws, SIGNALR_ETOOBIG, 0, 1009, "a received WebSocket message exceeds the maximum message size", 0);
+      return -1;
+    }
+
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+      if (ws->qhead < ws->qtail) {
+        if (q_write_one(ws, wsi) != 0) {
+          ws_detach(ws, 0);
+          ws_finish(ws, SIGNALR_ETRANSPORT, 0, 1006, "WebSocket write failed", 0);
+          return -1;
+        }
+        if (ws->qhead < ws->qtail || ws->closing) lws_callback_on_writable(wsi);
+        return 0;
+      }
+      if (ws->closing) {
+        lws_close_reason(wsi, (enum lws_close_status)ws->close_code, NULL, 0);
+        return -1; /* lws sends the close frame; CLIENT_CLOSED follows */
+      }
+      return 0;
+
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
+      const uint8_t *b = in;
+      ws->peer_closed = 1;
+      ws->peer_code = len >= 2 ? (b[0] << 8 | b[1]) : 1005;
+      size_t rl = len > 2 ? len - 2 : 0;
+      if (rl >= sizeof(ws->reason)) rl = sizeof(ws->reason) - 1;
+      memcpy(ws->reason, len > 2 ? b + 2 : b, rl);
+      ws->reason[rl] = 0;
+      return 0; /* lws echoes the close */
+    }
+
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+      int status = lws_http_client_http_response(wsi);
+      char text[200];
+      int err;
+      if (status >= 300 || (status > 0 && status != 101)) {
+        err = sr_http_status_error(status);
+        if (!err) err = SIGNALR_EHTTP;
+        snprintf(text, sizeof(text), "WebSocket upgrade rejected with HTTP %d", status);
+      } else {
+        const char *t = in ? (const char *)in : "connection failed";
+        err = classify_error_text(t);
+        snprintf(text, sizeof(text), "WebSocket connection failed: %.*s", (int)(in ? strnlen(t, len ? len : 150) : strlen(t)),
+                 t);
+        status = 0;
+      }
+      ws_detach(ws, 0);
+      ws_finish(ws, err, status, 0, text, 0);
+      return 0;
+    }
+
+    case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY: {
+      ws_detach(ws, 0);
+      if (!ws->opened)
+        ws_finish(ws, SIGNALR_ETRANSPORT, 0, 0, "WebSocket connection closed before the upgrade completed", 0);
+      else if (ws->peer_closed)
+        ws_finish(ws, 0, 0, ws->peer_code, ws->reason, 0);
+      else if (ws->closing)
+        ws_finish(ws, 0, 0, ws->close_code, "", 0);
+      else
+        ws_finish(ws, SIGNALR_ETRANSPORT, 0, 1006, "WebSocket connection lost (closed without a close frame)", 0);
+      return 0;
+    }
+
+    default:
+      return 0;
+  }
+}
+
+/* ------------------------------------------------------------------ API */
+
+static void connect_timed_out(void *arg) {
+  sr_ws *ws = arg;
+  ws->connect_timer = NULL;
+  ws_detach(ws, 1);
+  ws_finish(ws, SIGNALR_ETIMEOUT, 0, 0, "WebSocket connect timed out", 0);
+}
+
+static int parse_url(sr_ws *ws, const char *url) {
+  const char *p;
+  if (strncasecmp(url, "wss://", 6) == 0) {
+    ws->tls = 1;
+    p = url + 6;
+  } else if (strncasecmp(url, "ws://", 5) == 0) {
+    p = url + 5;
+  } else if (strncasecmp(url, "https://", 8) == 0) {
+    ws->tls = 1;
+    p = url + 8;
+  } else if (strncasecmp(url, "http://", 7) == 0) {
+    p = url + 7;
+  } else {
+    return SIGNALR_EINVAL;
+  }
+  const char *auth_end = p + strcspn(p, "/?#");
+  const char *at = memchr(p, '@', (size_t)(auth_end - p));
+  if (at) p = at + 1; /* user info is not supported: dropped */
+  const char *hs = p, *he, *port_s = NULL;
+  if (*p == '[') {
+    he = memchr(p, ']', (size_t)(auth_end - p));
+    if (!he) return SIGNALR_EINVAL;
+    hs = p + 1;
+    if (he + 1 < auth_end && he[1] == ':') port_s = he + 2;
+  } else {
+    const char *colon = memchr(p, ':', (size_t)(auth_end - p));
+    he = colon ? colon : auth_end;
+    if (colon) port_s = colon + 1;
+  }
+  if (he == hs) return SIGNALR_EINVAL;
+  ws->port = ws->tls ? 443 : 80;
+  if (port_s && port_s < auth_end) {
+    long port = 0;
+    for (const char *c = port_s; c < auth_end; c++) {
+      if (*c < '0' || *c > '9') return SIGNALR_EINVAL;
+      port = port * 10 + (*c - '0');
+      if (port > 65535) return SIGNALR_EINVAL;
+    }
+    if (port == 0) return SIGNALR_EINVAL;
+    ws->port = (int)port;
+  }
+  ws->host = strndup(hs, (size_t)(he - hs));
+  ws->host_hdr = strndup(p, (size_t)(auth_end - p));
+  const char *frag = strchr(auth_end, '#');
+  size_t plen = frag ? (size_t)(frag - auth_end) : strlen(auth_end);
+  if (plen == 0 || *auth_end == '?') {
+    ws->path = malloc(plen + 2);
+    if (ws->path) {
+      ws->path[0] = '/';
+      memcpy(ws->path + 1, auth_end, plen);
+      ws->path[plen + 1] = 0;
+    }
+  } else {
+    ws->path = strndup(auth_end, plen);
+  }
+  if (!ws->host || !ws->host_hdr || !ws->path) return SIGNALR_ENOMEM;
+  return 0;
+}
+
+static void ws_destroy(sr_ws *ws) {
+  free(ws->host);
+  free(ws->host_hdr);
+  free(ws->path);
+  if (ws->headers) {
+    for (char **h = ws->headers; *h; h++) free(*h);
+    free(ws->headers);
+  }
+  sr_buf_free(&ws->rx);
+  free(ws->q);
+  free(ws);
+}
+
+int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks *cb, void *ud, sr_ws **out) {
+  if (out) *out = NULL;
+  if (!loop || !cfg || !cfg->url || !cb || !out) return SIGNALR_EINVAL;
+  sr_ws *ws = calloc(1, sizeof(*ws));
+  if (!ws) return SIGNALR_ENOMEM;
+  ws->handler.cb = ws_lws_cb;
+  ws->loop = loop;
+  ws->cb = *cb;
+  ws->ud = ud;
+  ws->insecure = cfg->insecure;
+  ws->max_message = cfg->max_message_size ? cfg->max_message_size : WS_DEFAULT_MAX_MESSAGE;
+  ws->max_queue = cfg->max_send_queue ? cfg->max_send_queue : WS_DEFAULT_MAX_QUEUE;
+  int rc = parse_url(ws, cfg->url);
+  if (rc) {
+    ws_destroy(ws);
+    return rc;
+  }
+  if (cfg->headers) {
+    size_t n = 0;
+    while (cfg->headers[n]) n++;
+    ws->headers = calloc(n + 1, sizeof(char *));
+    if (!ws->headers) {
+      ws_destroy(ws);
+      return SIGNALR_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+      if (!(ws->headers[i] = strdup(cfg->headers[i]))) {
+        ws_destroy(ws);
+        return SIGNALR_ENOMEM;
+      }
+    }
+  }
+  struct lws_vhost *vh = sr_loop_vhost(loop, ws->tls, cfg->ca_file);
+  if (!vh) {
+    ws_destroy(ws);
+    return cfg->ca_file ? SIGNALR_EINVAL : SIGNALR_ETRANSPORT;
+  }
+  if (registry_add(ws) != 0) {
+    ws_destroy(ws);
+    return SIGNALR_ENOMEM;
+  }
+  int32_t to = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : WS_DEFAULT_CONNECT_TIMEOUT_MS;
+  ws->connect_timer = sr_loop_timer_start(loop, sr_loop_now_ms() + to, connect_timed_out, ws);
+  if (!ws->connect_timer) {
+    registry_remove(ws);
+    ws_destroy(ws);
+    return SIGNALR_ENOMEM;
+  }
+
+  struct lws_client_connect_info i;
+  memset(&i, 0, sizeof(i));
+  i.context = sr_loop_lws(loop);
+  i.vhost = vh;
+  i.address = ws->host;
+  i.port = ws->port;
+  i.path = ws->path;
+  i.host = ws->host_hdr;
+  i.origin = NULL;
+  i.protocol = NULL; /* SignalR requests no sub-protocol */
+  i.local_protocol_name = SR_LWS_PROTOCOL;
+  i.opaque_user_data = &ws->handler;
+  i.pwsi = &ws->wsi;
+  if (ws->tls) {
+    i.ssl_connection = LCCSCF_USE_SSL;
+    if (ws->insecure)
+      i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK | LCCSCF_ALLOW_EXPIRED |
+                          LCCSCF_ALLOW_INSECURE;
+    i.alpn = "http/1.1"; /* never WebSockets over h2 */
+  }
+  ws->in_connect = 1;
+  struct lws *wsi = lws_client_connect_via_info(&i);
+  ws->in_connect = 0;
+  if (ws->finished) ws->wsi = NULL; /* failed inside the call: lws may have stored it in pwsi after we detached */
+  if (!wsi) {
+    ws->wsi = NULL;
+    /* lws may already have reported the failure (deferred by in_connect) */
+    ws_finish(ws, SIGNALR_ETRANSPORT, 0, 0, "WebSocket connection could not be started", 1);
+  }
+  *out = ws;
+  return 0;
+}
+
+int sr_ws_send(sr_ws *ws, const uint8_t *data, size_t len, int binary) {
+  if (!ws || (!data && len)) return SIGNALR_EINVAL;
+  if (!ws->opened || ws->closing || ws->finished || !ws->wsi) return SIGNALR_ESTATE;
+  int was_empty = ws->qhead == ws->qtail;
+  int rc = q_push(ws, data, len, binary);
+  if (rc) return rc;
+  if (was_empty) lws_callback_on_writable(ws->wsi);
+  return 0;
+}
+
+void sr_ws_close(sr_ws *ws, int code) {
+  if (!ws || ws->finished || ws->closing) return;
+  if (code <= 0) code = 1000;
+  if (!ws->opened || !ws->wsi) {
+    ws_detach(ws, 1);
+    ws_finish(ws, SIGNALR_ECANCELED, 0, 0, "WebSocket connect canceled", 1);
+    return;
+  }
+  ws->closing = 1;
+  ws->close_code = code;
+  lws_callback_on_writable(ws->wsi);
+}
+
+void sr_ws_free(sr_ws *ws) {
+  if (!ws) return;
+  ws_detach(ws, 1);
+  if (ws->connect_timer) sr_loop_timer_cancel(ws->loop, ws->connect_timer);
+  if (ws->defer_timer) sr_loop_timer_cancel(ws->loop, ws->defer_timer);
+  ws->connect_timer = ws->defer_timer = NULL;
+  if (!ws->finished) registry_remove(ws); /* finished: already out, and the loop may be gone */
+  ws_destroy(ws);
+}

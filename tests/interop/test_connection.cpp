@@ -1,0 +1,208 @@
+// The public C API end to end against the real ASP.NET Core server over WebSockets.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../support/test_server.h"
+#include "signalr/signalr.h"
+
+namespace {
+
+struct Result {
+  bool done = false;
+  int code = 0;
+  std::string json, message, hint;
+  int http = 0;
+};
+
+void on_done(void *ud, signalr_connection *, const signalr_value *v, const signalr_error *e) {
+  auto *r = static_cast<Result *>(ud);
+  r->done = true;
+  r->code = signalr_error_code(e);
+  if (e) {
+    r->message = signalr_error_message(e);
+    r->hint = signalr_error_hint(e) ? signalr_error_hint(e) : "";
+    r->http = signalr_error_http_status(e);
+  }
+  const char *j;
+  size_t n;
+  if (v && signalr_value_json(v, &j, &n) == 0) r->json.assign(j, n);
+}
+
+struct Client {
+  signalr_context *ctx = nullptr;
+  signalr_connection *conn = nullptr;
+  std::vector<std::string> lifecycle;
+
+  static void on_life(void *ud, signalr_connection *, int event, const signalr_error *e) {
+    auto *c = static_cast<Client *>(ud);
+    c->lifecycle.push_back(std::to_string(event) + (e ? std::string(":") + signalr_error_message(e) : ""));
+  }
+
+  explicit Client(const std::string &path, std::vector<std::pair<const char *, std::string>> opts = {}) {
+    EXPECT_EQ(signalr_context_new(&ctx, 0), 0);
+    signalr_builder *b;
+    EXPECT_EQ(signalr_builder_new(&b), 0);
+    char err[256];
+    EXPECT_EQ(signalr_builder_set(b, "url", (srtest::test_server().http + path).c_str(), err, sizeof err), 0) << err;
+    EXPECT_EQ(signalr_builder_set(b, "transports", "websockets", err, sizeof err), 0) << err;
+    for (auto &o : opts) EXPECT_EQ(signalr_builder_set(b, o.first, o.second.c_str(), err, sizeof err), 0) << err;
+    signalr_builder_set_lifecycle(b, on_life, this, nullptr);
+    EXPECT_EQ(signalr_builder_build(b, ctx, &conn, err, sizeof err), 0) << err;
+    signalr_builder_free(b);
+  }
+  ~Client() {
+    signalr_connection_free(conn);
+    EXPECT_EQ(signalr_context_free(ctx), 0);
+  }
+  // Polls until r is done (or 10 s).
+  void wait(const Result &r) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!r.done && std::chrono::steady_clock::now() < until) signalr_context_poll(ctx, 100);
+  }
+  Result invoke(const char *method, const char *args) {
+    Result r;
+    EXPECT_EQ(signalr_connection_invoke(conn, method, args, strlen(args), SIGNALR_ENCODING_JSON, on_done, &r), 0);
+    wait(r);
+    EXPECT_TRUE(r.done) << method << " did not complete";
+    return r;
+  }
+};
+
+}  // namespace
+
+TEST(Connection, StartInvokeStopOverWebSockets) {
+  SIGNALR_NEED_SERVER();
+  Client c("/hubs/test");
+  signalr_error *err = nullptr;
+  ASSERT_EQ(signalr_connection_start_blocking(c.conn, 10000, &err), 0) << signalr_error_message(err);
+  EXPECT_EQ(signalr_connection_state(c.conn), SIGNALR_STATE_CONNECTED);
+  char id[128];
+  ASSERT_EQ(signalr_connection_id(c.conn, id, sizeof id), 0);
+  EXPECT_GT(strlen(id), 0u);
+
+  EXPECT_EQ(c.invoke("Echo", "[\"h\xc3\xa9llo \xe4\xb8\xad\"]").json, "\"h\xc3\xa9llo \xe4\xb8\xad\"");
+  EXPECT_EQ(c.invoke("Add", "[2, 40]").json, "42");
+  EXPECT_EQ(c.invoke("EchoNull", "[]").json, "null");
+  EXPECT_EQ(c.invoke("EchoAny", "[{\"a\":[1,2.5,true]}]").json, "{\"a\":[1,2.5,true]}");
+  Result void_call = c.invoke("NoReturn", "[]");
+  EXPECT_EQ(void_call.code, 0);
+  EXPECT_EQ(c.invoke("EchoBytes", "[\"AQID\"]").json, "\"AQID\"");
+  EXPECT_EQ(c.invoke("GetConnectionId", "[]").json, std::string("\"") + id + "\"");
+  EXPECT_EQ(c.invoke("GetTransport", "[]").json, "\"WebSockets\"");
+
+  Result thrown = c.invoke("ThrowHubException", "[\"nope\"]");
+  EXPECT_EQ(thrown.code, SIGNALR_EHUB);
+  EXPECT_NE(thrown.message.find("nope"), std::string::npos) << thrown.message;
+
+  Result unknown = c.invoke("NoSuchMethod", "[]");
+  EXPECT_EQ(unknown.code, SIGNALR_EHUB);
+  EXPECT_NE(unknown.message.find("Method does not exist"), std::string::npos) << unknown.message;
+
+  ASSERT_EQ(signalr_connection_stop_blocking(c.conn, 10000), 0);
+  EXPECT_EQ(signalr_connection_state(c.conn), SIGNALR_STATE_DISCONNECTED);
+  signalr_context_poll(c.ctx, 0);
+  ASSERT_GE(c.lifecycle.size(), 2u);
+  EXPECT_EQ(c.lifecycle.front(), "1");
+  EXPECT_EQ(c.lifecycle.back(), "2");  // closed, no error: stopped by the application
+}
+
+TEST(Connection, ServerCallsHandlersCaseInsensitively) {
+  SIGNALR_NEED_SERVER();
+  Client c("/hubs/test");
+  ASSERT_EQ(signalr_connection_start_blocking(c.conn, 10000, nullptr), 0);
+  struct Seen { std::vector<std::string> calls; } seen;
+  auto h = [](void *ud, signalr_connection *, const signalr_value *args, const void **, size_t *, int *,
+              const char **) -> int {
+    const char *j;
+    size_t n;
+    signalr_value_json(args, &j, &n);
+    static_cast<Seen *>(ud)->calls.emplace_back(j, n);
+    return 0;
+  };
+  uint64_t h1, h2;
+  ASSERT_EQ(signalr_connection_on(c.conn, "callback", h, &seen, nullptr, &h1), 0);
+  ASSERT_EQ(signalr_connection_on(c.conn, "CALLBACK", h, &seen, nullptr, &h2), 0);
+  c.invoke("Callback", "[\"x\"]");
+  for (int i = 0; i < 20 && seen.calls.size() < 2; i++) signalr_context_poll(c.ctx, 100);
+  EXPECT_EQ(seen.calls, (std::vector<std::string>{"[\"x\"]", "[\"x\"]"}));
+  ASSERT_EQ(signalr_connection_off(c.conn, h2), 0);
+  c.invoke("Callback", "[\"y\"]");
+  for (int i = 0; i < 20 && seen.calls.size() < 3; i++) signalr_context_poll(c.ctx, 100);
+  EXPECT_EQ(seen.calls.size(), 3u);
+}
+
+TEST(Connection, ClientResultsAnswerTheServer) {
+  SIGNALR_NEED_SERVER();
+  Client c("/hubs/test");
+  ASSERT_EQ(signalr_connection_start_blocking(c.conn, 10000, nullptr), 0);
+  auto h = [](void *, signalr_connection *, const signalr_value *, const void **result, size_t *len, int *enc,
+              const char **) -> int {
+    static const char answer[] = "\"from C\"";
+    *result = answer;
+    *len = sizeof answer - 1;
+    *enc = SIGNALR_ENCODING_JSON;
+    return 0;
+  };
+  uint64_t handle;
+  ASSERT_EQ(signalr_connection_on(c.conn, "GetValue", h, nullptr, nullptr, &handle), 0);
+  EXPECT_EQ(c.invoke("GetClientResultNoArgs", "[\"GetValue\"]").json, "\"from C\"");
+  // No handler: the server hears "Client didn't provide a result."
+  Result missing = c.invoke("GetClientResultNoArgs", "[\"Missing\"]");
+  EXPECT_NE(missing.json.find("didn't provide a result"), std::string::npos) << missing.json << missing.message;
+}
+
+TEST(Connection, ErrorsCarryStatusAndHints) {
+  SIGNALR_NEED_SERVER();
+  {
+    Client c("/no/such/hub");
+    signalr_error *err = nullptr;
+    EXPECT_EQ(signalr_connection_start_blocking(c.conn, 10000, &err), SIGNALR_ENOTFOUND);
+    ASSERT_NE(err, nullptr);
+    EXPECT_EQ(signalr_error_http_status(err), 404);
+    EXPECT_NE(std::string(signalr_error_hint(err)).find("hub path"), std::string::npos);
+    signalr_error_free(err);
+  }
+  {
+    Client c("/negotiate-error");
+    signalr_error *err = nullptr;
+    EXPECT_EQ(signalr_connection_start_blocking(c.conn, 10000, &err), SIGNALR_ENEGOTIATE);
+    EXPECT_STREQ(signalr_error_message(err), "This connection is not allowed.");
+    signalr_error_free(err);
+  }
+  {
+    Client c("/hubs/ws-rejected");
+    signalr_error *err = nullptr;
+    EXPECT_NE(signalr_connection_start_blocking(c.conn, 10000, &err), 0);
+    EXPECT_EQ(signalr_error_http_status(err), 503) << signalr_error_message(err);
+    signalr_error_free(err);
+  }
+}
+
+TEST(Connection, FreeWithCallsPendingAndFromInsideACallback) {
+  SIGNALR_NEED_SERVER();
+  signalr_context *ctx;
+  ASSERT_EQ(signalr_context_new(&ctx, 0), 0);
+  signalr_builder *b;
+  signalr_builder_new(&b);
+  signalr_builder_set(b, "url", (srtest::test_server().http + "/hubs/test").c_str(), nullptr, 0);
+  signalr_connection *conn;
+  ASSERT_EQ(signalr_builder_build(b, ctx, &conn, nullptr, 0), 0);
+  signalr_builder_free(b);
+  ASSERT_EQ(signalr_connection_start_blocking(conn, 10000, nullptr), 0);
+  static std::atomic<int> freed_in_callback{0};
+  auto free_me = [](void *, signalr_connection *c, const signalr_value *, const signalr_error *) {
+    EXPECT_EQ(signalr_connection_start_blocking(c, 1000, nullptr), SIGNALR_ERECURSIVE);
+    signalr_connection_free(c);
+    freed_in_callback++;
+  };
+  ASSERT_EQ(signalr_connection_invoke(conn, "Echo", "[1]", 3, SIGNALR_ENCODING_JSON, free_me, nullptr), 0);
+  for (int i = 0; i < 50 && !freed_in_callback; i++) signalr_context_poll(ctx, 100);
+  EXPECT_EQ(freed_in_callback, 1);
+  EXPECT_EQ(signalr_context_free(ctx), 0);
+}
