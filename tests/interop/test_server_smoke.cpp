@@ -2,6 +2,7 @@
 // and cJSON directly (not libsignalr). Reads the server description written by
 // tests/harness/testserver.py at $SIGNALR_SERVER_STATE.
 
+#include "../support/test_server.h"
 #include <gtest/gtest.h>
 
 #include <cjson/cJSON.h>
@@ -15,54 +16,10 @@
 
 namespace {
 
-struct Server {
-  bool loaded = false;
-  std::string skipped;  // non-empty: the harness skipped the server
-  std::string error;    // non-empty: state unreadable
-  std::string http, https, cert;
-};
-
-const Server& server() {
-  static Server s = [] {
-    Server r;
-    const char* path = std::getenv("SIGNALR_SERVER_STATE");
-    if (!path || !*path) {
-      r.error = "SIGNALR_SERVER_STATE is not set (run through ctest: server_start fixture)";
-      return r;
-    }
-    std::ifstream in(path);
-    if (!in) {
-      r.error = std::string("cannot read server state file ") + path;
-      return r;
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    cJSON* doc = cJSON_Parse(ss.str().c_str());
-    if (!doc) {
-      r.error = std::string("state file is not JSON: ") + path;
-      return r;
-    }
-    auto str = [&](const char* k) {
-      const cJSON* v = cJSON_GetObjectItemCaseSensitive(doc, k);
-      return cJSON_IsString(v) ? std::string(v->valuestring) : std::string();
-    };
-    r.skipped = str("skipped");
-    if (cJSON_HasObjectItem(doc, "skipped") && r.skipped.empty()) r.skipped = "skipped";
-    r.http = str("http");
-    r.https = str("https");
-    r.cert = str("cert");
-    r.loaded = r.skipped.empty() && !r.http.empty();
-    if (!r.loaded && r.skipped.empty()) r.error = "state file has no http URL";
-    cJSON_Delete(doc);
-    return r;
-  }();
-  return s;
-}
-
-bool require_server() {
-  const char* v = std::getenv("SIGNALR_REQUIRE_SERVER");
-  return v && *v && std::string(v) != "0";
-}
+// The server's state file is read by tests/support/test_server.h.
+using Server = srtest::TestServer;
+const Server& server() { return srtest::test_server(); }
+bool require_server() { return srtest::server_required(); }
 
 struct Response {
   long status = 0;
@@ -153,7 +110,7 @@ class ServerSmoke : public ::testing::Test {
       }
       GTEST_SKIP() << "*** SKIPPING interop tests: " << s.skipped << " ***";
     }
-    ASSERT_TRUE(s.loaded) << s.error;
+    ASSERT_TRUE(s.ok()) << s.error;
   }
   const std::string& http() const { return server().http; }
   Response negotiate(const std::string& path, const std::string& query = "negotiateVersion=1",

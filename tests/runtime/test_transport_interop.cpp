@@ -1,6 +1,7 @@
 // The runtime's transports against the real ASP.NET Core SignalR server (tests/server):
 // negotiate over sr_http, the raw SignalR exchange over sr_ws, and every failure mapping.
 
+#include "../support/test_server.h"
 #include <gtest/gtest.h>
 
 #include <cjson/cJSON.h>
@@ -34,52 +35,10 @@ namespace {
 
 // ------------------------------------------------------------------ server state (fixture)
 
-struct Server {
-  bool loaded = false;
-  std::string skipped, error, http, https, cert;
-};
-
-const Server& server() {
-  static Server s = [] {
-    Server r;
-    const char* path = std::getenv("SIGNALR_SERVER_STATE");
-    if (!path || !*path) {
-      r.error = "SIGNALR_SERVER_STATE is not set (run through ctest: server_start fixture)";
-      return r;
-    }
-    std::ifstream in(path);
-    if (!in) {
-      r.error = std::string("cannot read server state file ") + path;
-      return r;
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    cJSON* doc = cJSON_Parse(ss.str().c_str());
-    if (!doc) {
-      r.error = std::string("state file is not JSON: ") + path;
-      return r;
-    }
-    auto str = [&](const char* k) {
-      const cJSON* v = cJSON_GetObjectItemCaseSensitive(doc, k);
-      return cJSON_IsString(v) ? std::string(v->valuestring) : std::string();
-    };
-    r.skipped = str("skipped");
-    if (cJSON_HasObjectItem(doc, "skipped") && r.skipped.empty()) r.skipped = "skipped";
-    r.http = str("http");
-    r.https = str("https");
-    r.cert = str("cert");
-    r.loaded = r.skipped.empty() && !r.http.empty();
-    if (!r.loaded && r.skipped.empty()) r.error = "state file has no http URL";
-    cJSON_Delete(doc);
-    return r;
-  }();
-  return s;
-}
-
-bool require_server() {
-  const char* v = std::getenv("SIGNALR_REQUIRE_SERVER");
-  return v && *v && std::string(v) != "0";
-}
+// The server's state file is read by tests/support/test_server.h.
+using Server = srtest::TestServer;
+const Server& server() { return srtest::test_server(); }
+bool require_server() { return srtest::server_required(); }
 
 std::string to_ws(const std::string& url) {
   if (url.rfind("https://", 0) == 0) return "wss://" + url.substr(8);
@@ -351,7 +310,7 @@ class Transport : public ::testing::Test {
       if (require_server()) FAIL() << "SignalR test server was skipped (" << s.skipped << ") but SIGNALR_REQUIRE_SERVER=1";
       GTEST_SKIP() << "*** SKIPPING interop tests: " << s.skipped << " ***";
     }
-    ASSERT_TRUE(s.loaded) << s.error;
+    ASSERT_TRUE(s.ok()) << s.error;
     ASSERT_EQ(sr_loop_new(&loop), 0);
   }
   void TearDown() override {
