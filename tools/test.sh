@@ -40,6 +40,21 @@ stage "unit tests under valgrind"
 run valgrind valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
   build/tests/signalr_unit_tests --gtest_brief=1
 
+stage "public API against the real server, under valgrind"
+vg_api() {
+  local state
+  state=$(mktemp)
+  python3 tests/harness/testserver.py start --build-dir build/tests/server-bin --state "$state" \
+    --log build/tests/valgrind-server.log --parent-pid $$ >/dev/null || return 1
+  SIGNALR_SERVER_STATE=$state valgrind --quiet --error-exitcode=1 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect build/tests/test_connection --gtest_brief=1
+  local rc=$?
+  python3 tests/harness/testserver.py stop --state "$state" >/dev/null 2>&1 || true
+  rm -f "$state"
+  return $rc
+}
+if command -v dotnet >/dev/null; then run valgrind-api vg_api; fi
+
 stage "unit tests with ASan + UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSIGNALR_SANITIZE=address,undefined \
   -DSIGNALR_BUILD_TOOLS=OFF -DSIGNALR_INTEROP=OFF >/dev/null

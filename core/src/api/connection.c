@@ -283,8 +283,6 @@ static void ws_on_message(void *ud, const uint8_t *data, size_t len) {
 
 static void ws_on_close(void *ud, const sr_ws_close_info *info) {
   signalr_connection *c = ud;
-  sr_ws_free(c->ws);
-  c->ws = NULL;
   sr_error_info err, *failure = NULL;
   if (info->error) {
     sr_error_set(&err, info->error, info->http_status, "WebSocket %s: %s",
@@ -295,6 +293,8 @@ static void ws_on_close(void *ud, const sr_ws_close_info *info) {
                  info->reason);
     failure = &err;
   }
+  sr_ws_free(c->ws); /* info lives in the sr_ws: read it all first */
+  c->ws = NULL;
   sr_engine_on_closed(&c->engine, sr_loop_now_ms(), failure);
   arm_timer(c);
 }
