@@ -206,3 +206,84 @@ TEST(Connection, FreeWithCallsPendingAndFromInsideACallback) {
   EXPECT_EQ(freed_in_callback, 1);
   EXPECT_EQ(signalr_context_free(ctx), 0);
 }
+
+namespace {
+struct StreamSeen {
+  std::vector<std::string> items;
+  Result end;
+};
+void on_item(void *ud, signalr_connection *, const signalr_value *v) {
+  const char *j;
+  size_t n;
+  ASSERT_EQ(signalr_value_json(v, &j, &n), 0);
+  static_cast<StreamSeen *>(ud)->items.emplace_back(j, n);
+}
+void on_stream_done(void *ud, signalr_connection *c, const signalr_value *v, const signalr_error *e) {
+  on_done(&static_cast<StreamSeen *>(ud)->end, c, v, e);
+}
+}  // namespace
+
+TEST(Connection, ServerStreamsItemsErrorsAndCancel) {
+  SIGNALR_NEED_SERVER();
+  Client c("/hubs/test");
+  ASSERT_EQ(signalr_connection_start_blocking(c.conn, 10000, nullptr), 0);
+
+  StreamSeen counter;
+  ASSERT_EQ(signalr_connection_stream(c.conn, "Counter", "[3,0]", 5, SIGNALR_ENCODING_JSON, on_item,
+                                      on_stream_done, &counter, nullptr), 0);
+  c.wait(counter.end);
+  EXPECT_EQ(counter.items, (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(counter.end.code, 0);
+
+  StreamSeen empty;
+  ASSERT_EQ(signalr_connection_stream(c.conn, "EmptyStream", nullptr, 0, SIGNALR_ENCODING_JSON, on_item,
+                                      on_stream_done, &empty, nullptr), 0);
+  c.wait(empty.end);
+  EXPECT_TRUE(empty.items.empty());
+  EXPECT_EQ(empty.end.code, 0);
+
+  // Items first, then the error.
+  StreamSeen failing;
+  const char *fail_args = "[2,\"broken\"]";
+  ASSERT_EQ(signalr_connection_stream(c.conn, "StreamThenFail", fail_args, strlen(fail_args), SIGNALR_ENCODING_JSON,
+                                      on_item, on_stream_done, &failing, nullptr), 0);
+  c.wait(failing.end);
+  EXPECT_EQ(failing.items, (std::vector<std::string>{"0", "1"}));
+  EXPECT_EQ(failing.end.code, SIGNALR_EHUB);
+  EXPECT_NE(failing.end.message.find("broken"), std::string::npos) << failing.end.message;
+
+  // Cancel: the server observes it, the stream ends as canceled.
+  StreamSeen infinite;
+  uint64_t handle = 0;
+  const char *inf_args = "[\"c-api\",5]";
+  ASSERT_EQ(signalr_connection_stream(c.conn, "InfiniteStream", inf_args, strlen(inf_args), SIGNALR_ENCODING_JSON,
+                                      on_item, on_stream_done, &infinite, &handle), 0);
+  for (int i = 0; i < 100 && infinite.items.size() < 2; i++) signalr_context_poll(c.ctx, 50);
+  ASSERT_GE(infinite.items.size(), 2u);
+  ASSERT_EQ(signalr_connection_stream_cancel(c.conn, handle), 0);
+  c.wait(infinite.end);
+  EXPECT_EQ(infinite.end.code, SIGNALR_ECANCELED);
+  std::string canceled;
+  for (int i = 0; i < 50 && canceled != "true"; i++) {
+    canceled = c.invoke("WasStreamCanceled", "[\"c-api\"]").json;
+    if (canceled != "true") std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(canceled, "true");
+}
+
+TEST(Connection, StopCompletesPendingInvocationsWithAClosedError) {
+  SIGNALR_NEED_SERVER();
+  Client c("/hubs/test");
+  ASSERT_EQ(signalr_connection_start_blocking(c.conn, 10000, nullptr), 0);
+  Result slow;
+  const char *args = "[5000,\"late\"]";
+  ASSERT_EQ(signalr_connection_invoke(c.conn, "DelayedEcho", args, strlen(args), SIGNALR_ENCODING_JSON, on_done, &slow), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(signalr_connection_stop_blocking(c.conn, 10000), 0);
+  c.wait(slow);
+  EXPECT_TRUE(slow.done);
+  EXPECT_EQ(slow.code, SIGNALR_ECLOSED);
+  // Invoking while disconnected is refused through the completion, not silently dropped.
+  Result refused = c.invoke("Echo", "[\"x\"]");
+  EXPECT_EQ(refused.code, SIGNALR_ESTATE);
+}

@@ -2,6 +2,7 @@
  *
  *   signalr call   URL METHOD [JSON_ARG...]   invoke and print the result as JSON
  *   signalr send   URL METHOD [JSON_ARG...]   invoke without waiting for a result
+ *   signalr stream URL METHOD [JSON_ARG...]   print a server stream's items as JSON lines
  *   signalr listen URL --on METHOD [--on METHOD...] [--invoke METHOD [JSON_ARG...]]
  *                                             print server calls as JSON lines until Ctrl-C
  *                                             (or --for MS)
@@ -26,7 +27,7 @@ static void on_sigint(int sig) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: signalr call|send URL METHOD [JSON_ARG...] [flags]\n"
+          "usage: signalr call|send|stream URL METHOD [JSON_ARG...] [flags]\n"
           "       signalr listen URL --on METHOD [--on METHOD...] [--invoke METHOD [JSON_ARG...]] [--for MS] [flags]\n"
           "flags: --transport T  --protocol json|messagepack  --header 'Name: value'  --token T\n"
           "       --skip-negotiation  --log-level LEVEL  --ca-file FILE  --insecure  --timeout MS\n");
@@ -78,6 +79,22 @@ static void on_done(void *ud, signalr_connection *c, const signalr_value *v, con
   fflush(stdout);
 }
 
+static void on_item(void *ud, signalr_connection *c, const signalr_value *v) {
+  (void)ud; (void)c;
+  const char *json;
+  size_t n;
+  if (signalr_value_json(v, &json, &n) == 0) printf("%s\n", json);
+  fflush(stdout);
+}
+
+static void on_stream_end(void *ud, signalr_connection *c, const signalr_value *v, const signalr_error *e) {
+  (void)c; (void)v;
+  call_state *st = ud;
+  st->done = 1;
+  st->rc = signalr_error_code(e);
+  if (e) st->err = signalr_error_copy(e);
+}
+
 static int on_call(void *ud, signalr_connection *c, const signalr_value *args, const void **r, size_t *rl, int *re,
                    const char **err) {
   (void)c; (void)r; (void)rl; (void)re; (void)err;
@@ -95,7 +112,8 @@ int main(int argc, char **argv) {
   }
   const char *cmd = argv[1], *url = argv[2];
   int listen = !strcmp(cmd, "listen"), call = !strcmp(cmd, "call"), send = !strcmp(cmd, "send");
-  if (!listen && !call && !send) {
+  int stream = !strcmp(cmd, "stream");
+  if (!listen && !call && !send && !stream) {
     usage();
     return 2;
   }
@@ -154,7 +172,7 @@ int main(int argc, char **argv) {
       positional[npos++] = argv[i];
     }
   }
-  if ((call || send) && !method) {
+  if ((call || send || stream) && !method) {
     usage();
     return 2;
   }
@@ -190,6 +208,20 @@ int main(int argc, char **argv) {
   if (method && send) {
     rc = signalr_connection_send(conn, method, args, strlen(args), SIGNALR_ENCODING_JSON);
     if (rc) { print_error("send", rc, NULL); status = 1; }
+  } else if (method && stream) {
+    call_state st = {0};
+    uint64_t handle = 0;
+    rc = signalr_connection_stream(conn, method, args, strlen(args), SIGNALR_ENCODING_JSON, on_item, on_stream_end, &st,
+                                   &handle);
+    while (!rc && !st.done && !interrupted) signalr_context_poll(ctx, 200);
+    if (!rc && !st.done) { /* Ctrl-C: cancel on the server too */
+      signalr_connection_stream_cancel(conn, handle);
+      for (int i = 0; i < 20 && !st.done; i++) signalr_context_poll(ctx, 100);
+    } else if (rc || st.rc) {
+      print_error(method, rc ? rc : st.rc, st.err);
+      status = 1;
+    }
+    signalr_error_free(st.err);
   } else if (method) {
     call_state st = {0};
     rc = signalr_connection_invoke(conn, method, args, strlen(args), SIGNALR_ENCODING_JSON, on_done, &st);

@@ -276,6 +276,23 @@ SIGNALR_API int signalr_connection_invoke(signalr_connection *conn, const char *
                                           const void *args, size_t args_len, int encoding,
                                           signalr_completion_fn cb, void *user_data);
 
+/* One item of a server-to-client stream, in the wire's encoding (borrowed for the call). */
+typedef void (*signalr_item_fn)(void *user_data, signalr_connection *conn, const signalr_value *item);
+
+/* Starts a server-to-client stream (the hub method returns IAsyncEnumerable or a
+ * ChannelReader). item runs for each item in order; done runs once at the end: err NULL when
+ * the stream completed, SIGNALR_EHUB with the server's text when it failed, SIGNALR_ECANCELED
+ * after signalr_connection_stream_cancel, SIGNALR_ECLOSED when the connection closed.
+ * *handle (may be NULL) identifies the stream for cancel. Thread-safe. */
+SIGNALR_API int signalr_connection_stream(signalr_connection *conn, const char *method,
+                                          const void *args, size_t args_len, int encoding,
+                                          signalr_item_fn item, signalr_completion_fn done,
+                                          void *user_data, uint64_t *handle);
+/* Cancels a stream: CancelInvocation goes to the server, items it sends later are dropped
+ * (items already queued for the application still run), and done
+ * runs with SIGNALR_ECANCELED (unless the stream had already ended). Thread-safe. */
+SIGNALR_API int signalr_connection_stream_cancel(signalr_connection *conn, uint64_t handle);
+
 /* A handler for a client method the server calls. To answer a server invocation that
  * expects a result (client results), set result, result_len and result_encoding to a buffer
  * the library copies after the call, or return a negative code with *error set to a message

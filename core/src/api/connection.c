@@ -24,6 +24,8 @@ typedef struct call_record {
   signalr_completion_fn fn;
   void *ud;
   int internal; /* a blocking call's waiter: runs on the I/O thread, never queued */
+  signalr_item_fn item; /* streams */
+  uint64_t handle;      /* streams: what signalr_connection_stream_cancel names */
 } call_record;
 
 struct signalr_connection {
@@ -31,6 +33,7 @@ struct signalr_connection {
   atomic_int refs;
   atomic_int freed;
   atomic_int state; /* mirror of the engine's, for signalr_connection_state */
+  atomic_uint_fast64_t next_stream_handle;
   sr_settings s;
   pthread_mutex_t mu; /* handlers, connection_id */
   handler *handlers;
@@ -122,6 +125,21 @@ static void push_completion(signalr_connection *c, call_record rec, const sr_err
       ev->has_error = 1;
       sr_error_set(&ev->error, SIGNALR_ENOMEM, 0, "out of memory copying the result");
     }
+  }
+  sr_event_push(c->ctx, ev);
+}
+
+static void push_item(signalr_connection *c, const call_record *rec, const sr_payload *item) {
+  sr_app_event *ev = event_for(c, SR_APP_ITEM);
+  if (!ev) return;
+  ev->item = rec->item;
+  ev->done_ud = rec->ud;
+  ev->has_value = 1;
+  ev->encoding = item->encoding;
+  if (sr_buf_append(&ev->value, item->data, item->len)) {
+    sr_event_release(c->ctx, ev);
+    sr_log(c, SIGNALR_LOG_ERROR, "out of memory: dropped a stream item");
+    return;
   }
   sr_event_push(c->ctx, ev);
 }
@@ -388,6 +406,11 @@ static void io_event(void *ud, const sr_engine_event *ev) {
       free(rec);
       break;
     }
+    case SR_EV_STREAM_ITEM: {
+      const call_record *rec = (const call_record *)(uintptr_t)ev->call;
+      if (rec->item) push_item(c, rec, &ev->msg->item);
+      break;
+    }
     default:
       break;
   }
@@ -395,7 +418,7 @@ static void io_event(void *ud, const sr_engine_event *ev) {
 
 /* ------------------------------------------------------------ commands to the I/O thread */
 
-enum { CMD_START = 1, CMD_STOP, CMD_SEND, CMD_INVOKE, CMD_RESULT, CMD_FREE };
+enum { CMD_START = 1, CMD_STOP, CMD_SEND, CMD_INVOKE, CMD_RESULT, CMD_FREE, CMD_STREAM, CMD_CANCEL };
 
 typedef struct command {
   int type;
@@ -446,13 +469,28 @@ static void run_command(void *arg) {
         rc = sr_engine_send(&c->engine, now, cmd->method, &args, NULL, 0);
         if (rc) sr_log(c, SIGNALR_LOG_ERROR, "send of '%s' failed: %s", cmd->method, signalr_strerror(rc));
         break;
-      case CMD_INVOKE: {
+      case CMD_INVOKE:
+      case CMD_STREAM: {
         call_record *rec = malloc(sizeof *rec);
         if (!rec) { rc = SIGNALR_ENOMEM; break; }
         *rec = cmd->rec;
-        rc = sr_engine_invoke(&c->engine, now, SR_CALL_INVOKE, cmd->method, &args, NULL, 0, (uint64_t)(uintptr_t)rec);
+        rc = sr_engine_invoke(&c->engine, now, cmd->type == CMD_STREAM ? SR_CALL_STREAM : SR_CALL_INVOKE,
+                              cmd->method, &args, NULL, 0, (uint64_t)(uintptr_t)rec);
         if (rc) free(rec);
         else cmd->rec.fn = NULL;
+        break;
+      }
+      case CMD_CANCEL: {
+        /* Streams are few per connection: a scan of the pending calls finds the handle. */
+        uint64_t token = 0;
+        for (size_t i = 0; i < c->engine.calls.cap && !token; i++) {
+          const sr_call *call = &c->engine.calls.slots[i];
+          if (call->id && call->kind == SR_CALL_STREAM &&
+              ((const call_record *)(uintptr_t)call->token)->handle == cmd->rec.handle)
+            token = call->token;
+        }
+        cmd->rec.fn = NULL;
+        if (token) rc = sr_engine_cancel(&c->engine, now, token); /* completes it: ECANCELED */
         break;
       }
       case CMD_RESULT: {
@@ -537,7 +575,7 @@ static int post_rec(signalr_connection *c, int type, const char *method, const v
 
 static int post(signalr_connection *c, int type, const char *method, const void *args, size_t len, int encoding,
                 signalr_completion_fn fn, void *ud, const char *error) {
-  return post_rec(c, type, method, args, len, encoding, (call_record){fn, ud, 0}, error);
+  return post_rec(c, type, method, args, len, encoding, (call_record){.fn = fn, .ud = ud}, error);
 }
 
 /* ------------------------------------------------------------ public API */
@@ -633,7 +671,7 @@ static int wait_for(signalr_connection *c, int type, int32_t timeout_ms, signalr
   pthread_cond_init(&w->cv, &attr);
   pthread_condattr_destroy(&attr);
   atomic_init(&w->refs, 2);
-  int rc = post_rec(c, type, NULL, NULL, 0, 0, (call_record){waiter_done, w, 1}, NULL);
+  int rc = post_rec(c, type, NULL, NULL, 0, 0, (call_record){.fn = waiter_done, .ud = w, .internal = 1}, NULL);
   if (rc) {
     waiter_unref(w);
     waiter_unref(w);
@@ -702,6 +740,24 @@ int signalr_connection_invoke(signalr_connection *c, const char *method, const v
   if (!args) { args = encoding == SIGNALR_ENCODING_MSGPACK ? (const void *)"\x90" : "[]"; len = encoding == SIGNALR_ENCODING_MSGPACK ? 1 : 2; }
   int rc = check_call(method, args, len, encoding);
   return rc ? rc : post(c, CMD_INVOKE, method, args, len, encoding, cb, ud, NULL);
+}
+
+int signalr_connection_stream(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
+                              signalr_item_fn item, signalr_completion_fn done, void *ud, uint64_t *handle) {
+  if (!args) { args = encoding == SIGNALR_ENCODING_MSGPACK ? (const void *)"\x90" : "[]"; len = encoding == SIGNALR_ENCODING_MSGPACK ? 1 : 2; }
+  int rc = check_call(method, args, len, encoding);
+  if (rc || !c) return rc ? rc : SIGNALR_EINVAL;
+  call_record rec = {done, ud, 0, item, atomic_fetch_add(&c->next_stream_handle, 1) + 1};
+  rc = post_rec(c, CMD_STREAM, method, args, len, encoding, rec, NULL);
+  if (!rc && handle) *handle = rec.handle;
+  return rc;
+}
+
+int signalr_connection_stream_cancel(signalr_connection *c, uint64_t handle) {
+  if (!c || !handle) return SIGNALR_EINVAL;
+  call_record rec = {0};
+  rec.handle = handle;
+  return post_rec(c, CMD_CANCEL, NULL, NULL, 0, 0, rec, NULL);
 }
 
 int signalr_connection_on(signalr_connection *c, const char *method, signalr_handler_fn fn, void *ud,
@@ -845,6 +901,12 @@ void sr_connection_dispatch(sr_app_event *ev) {
     case SR_APP_LOG:
       ((signalr_log_fn)c->s.log->fn)(c->s.log->user_data, ev->level, (const char *)ev->value.data);
       break;
+    case SR_APP_ITEM: {
+      signalr_value v = {ev->value.data, ev->value.len, ev->encoding, SR_BUF_INIT};
+      ev->item(ev->done_ud, c, &v);
+      sr_buf_free(&v.json);
+      break;
+    }
     default:
       break;
   }

@@ -68,6 +68,7 @@ enum {
   SR_APP_LIFECYCLE,      /* connected, closed, slow ... */
   SR_APP_HANDLER,        /* the server calls a client method */
   SR_APP_LOG,
+  SR_APP_ITEM,           /* a server stream's item */
 };
 
 /* One event for the application's thread. Recycled through the context's free list, with
@@ -78,6 +79,7 @@ typedef struct sr_app_event {
   int internal;                 /* runs on the I/O thread: library code, never the app's */
   signalr_connection *conn;     /* holds a reference */
   signalr_completion_fn done;   /* SR_APP_COMPLETION */
+  signalr_item_fn item;         /* SR_APP_ITEM */
   void *done_ud;
   void (*internal_fn)(struct sr_app_event *ev);
   int lifecycle;                /* SIGNALR_EVENT_* */
