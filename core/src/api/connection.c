@@ -723,29 +723,31 @@ int signalr_connection_id(signalr_connection *c, char *buf, size_t len) {
   return rc;
 }
 
-static int check_call(const char *method, const void *args, size_t len, int encoding) {
-  if (!method || !*method || (!args && len)) return SIGNALR_EINVAL;
+/* Checks a call's method and encoding; NULL arguments mean an empty array. */
+static int check_call(const char *method, const void **args, size_t *len, int encoding) {
+  if (!method || !*method) return SIGNALR_EINVAL;
   if (encoding != SIGNALR_ENCODING_JSON && encoding != SIGNALR_ENCODING_MSGPACK) return SIGNALR_EINVAL;
+  if (!*args) {
+    *args = encoding == SIGNALR_ENCODING_MSGPACK ? (const void *)"\x90" : "[]";
+    *len = encoding == SIGNALR_ENCODING_MSGPACK ? 1 : 2;
+  }
   return 0;
 }
 
 int signalr_connection_send(signalr_connection *c, const char *method, const void *args, size_t len, int encoding) {
-  if (!args) { args = encoding == SIGNALR_ENCODING_MSGPACK ? (const void *)"\x90" : "[]"; len = encoding == SIGNALR_ENCODING_MSGPACK ? 1 : 2; }
-  int rc = check_call(method, args, len, encoding);
+  int rc = check_call(method, &args, &len, encoding);
   return rc ? rc : post(c, CMD_SEND, method, args, len, encoding, NULL, NULL, NULL);
 }
 
 int signalr_connection_invoke(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
                               signalr_completion_fn cb, void *ud) {
-  if (!args) { args = encoding == SIGNALR_ENCODING_MSGPACK ? (const void *)"\x90" : "[]"; len = encoding == SIGNALR_ENCODING_MSGPACK ? 1 : 2; }
-  int rc = check_call(method, args, len, encoding);
+  int rc = check_call(method, &args, &len, encoding);
   return rc ? rc : post(c, CMD_INVOKE, method, args, len, encoding, cb, ud, NULL);
 }
 
 int signalr_connection_stream(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
                               signalr_item_fn item, signalr_completion_fn done, void *ud, uint64_t *handle) {
-  if (!args) { args = encoding == SIGNALR_ENCODING_MSGPACK ? (const void *)"\x90" : "[]"; len = encoding == SIGNALR_ENCODING_MSGPACK ? 1 : 2; }
-  int rc = check_call(method, args, len, encoding);
+  int rc = check_call(method, &args, &len, encoding);
   if (rc || !c) return rc ? rc : SIGNALR_EINVAL;
   call_record rec = {done, ud, 0, item, atomic_fetch_add(&c->next_stream_handle, 1) + 1};
   rc = post_rec(c, CMD_STREAM, method, args, len, encoding, rec, NULL);

@@ -42,6 +42,14 @@ int sr_decoder_fail(sr_decoder *d, int code, const char *fmt, ...) {
   return code;
 }
 
+int sr_payload_is_array(const sr_payload *p) {
+  const uint8_t *s = p->data, *e = s + p->len;
+  if (p->encoding == SIGNALR_ENCODING_MSGPACK)
+    return p->len && ((*s >= 0x90 && *s <= 0x9f) || *s == 0xdc || *s == 0xdd);
+  while (s < e && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')) s++;
+  return s < e && *s == '[';
+}
+
 const char *sr_message_type_name(int type) {
   static const char *const names[] = {"Unknown",          "Invocation", "StreamItem",
                                       "Completion",       "StreamInvocation",

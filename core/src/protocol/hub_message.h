@@ -80,6 +80,10 @@ int sr_decoder_stream_ids(sr_decoder *d, size_t n);
 int sr_decoder_fail(sr_decoder *d, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* 1 when the payload's first value is an array (JSON after leading whitespace, or a
+ * MessagePack array header); what Invocation arguments must be. */
+int sr_payload_is_array(const sr_payload *p);
+
 /* The message type's name, e.g. "Invocation"; "Unknown" for others. */
 const char *sr_message_type_name(int type);
 

@@ -24,14 +24,6 @@ int sr_json_write_payload(sr_buf *out, const sr_payload *p) {
   return rc;
 }
 
-static int payload_is_array(const sr_payload *p) {
-  const uint8_t *s = p->data, *e = s + p->len;
-  if (p->encoding == SIGNALR_ENCODING_MSGPACK)
-    return p->len && ((*s >= 0x90 && *s <= 0x9f) || *s == 0xdc || *s == 0xdd);
-  while (s < e && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')) s++;
-  return s < e && *s == '[';
-}
-
 #define W(call) \
   do { if ((rc = (call)) != 0) goto fail; } while (0)
 
@@ -69,7 +61,7 @@ int sr_json_encode(sr_buf *out, const sr_hub_message *m) {
     case SR_MSG_INVOCATION:
     case SR_MSG_STREAM_INVOCATION:
       if (!m->target.ptr || !m->target.len || !m->arguments.data) { rc = SIGNALR_EINVAL; goto fail; }
-      if (!payload_is_array(&m->arguments)) { rc = SIGNALR_EENCODING; goto fail; }
+      if (!sr_payload_is_array(&m->arguments)) { rc = SIGNALR_EENCODING; goto fail; }
       W(str_field(out, ",\"target\":", m->target));
       W(field(out, ",\"arguments\":"));
       W(sr_json_write_payload(out, &m->arguments));
@@ -229,7 +221,7 @@ static int check_fields(sr_decoder *d, sr_hub_message *m, unsigned seen) {
         return sr_decoder_fail(d, SIGNALR_EPROTO, "%s message has no 'target'", name);
       if (!(seen & F_ARGS))
         return sr_decoder_fail(d, SIGNALR_EPROTO, "%s message has no 'arguments'", name);
-      if (!payload_is_array(&m->arguments))
+      if (!sr_payload_is_array(&m->arguments))
         return sr_decoder_fail(d, SIGNALR_EPROTO, "%s message: 'arguments' must be an array", name);
       if (m->type == SR_MSG_STREAM_INVOCATION && !m->invocation_id.ptr)
         return sr_decoder_fail(d, SIGNALR_EPROTO, "%s message has no 'invocationId'", name);

@@ -49,15 +49,6 @@ static int pack_headers(msgpack_packer *pk, const sr_hub_message *m) {
   return 0;
 }
 
-static int is_array(const sr_payload *p) {
-  if (p->encoding == SIGNALR_ENCODING_JSON) {
-    const uint8_t *s = p->data, *e = s + p->len;
-    while (s < e && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')) s++;
-    return s < e && *s == '[';
-  }
-  return p->len && ((p->data[0] >= 0x90 && p->data[0] <= 0x9f) || p->data[0] == 0xdc || p->data[0] == 0xdd);
-}
-
 int sr_msgpack_encode(sr_buf *out, const sr_hub_message *m) {
   size_t mark = out->len;
   int rc = 0, t = m->type;
@@ -74,7 +65,7 @@ int sr_msgpack_encode(sr_buf *out, const sr_hub_message *m) {
     case SR_MSG_INVOCATION:
     case SR_MSG_STREAM_INVOCATION:
       if (!m->target.ptr || !m->target.len || !m->arguments.data) { rc = SIGNALR_EINVAL; goto fail; }
-      if (!is_array(&m->arguments)) { rc = SIGNALR_EENCODING; goto fail; }
+      if (!sr_payload_is_array(&m->arguments)) { rc = SIGNALR_EENCODING; goto fail; }
       PK(msgpack_pack_array(&pk, m->stream_id_count ? 6 : 5));
       PK(msgpack_pack_int(&pk, t));
       W(pack_headers(&pk, m));
@@ -229,8 +220,7 @@ int sr_msgpack_decode(sr_decoder *d, const uint8_t *body, size_t len, sr_hub_mes
         m->invocation_id.ptr = NULL;
       }
       if (!m->target.len) BAD("%s message has an empty target", name);
-      if (m->arguments.data[0] < 0x90 || (m->arguments.data[0] > 0x9f && m->arguments.data[0] != 0xdc &&
-                                          m->arguments.data[0] != 0xdd))
+      if (!sr_payload_is_array(&m->arguments))
         BAD("%s message: arguments must be an array", name);
       if (arr.len >= 6) {
         sr_mp_item ids;
