@@ -230,6 +230,29 @@ typedef void (*signalr_lifecycle_fn)(void *user_data, signalr_connection *conn, 
 SIGNALR_API int signalr_builder_set_lifecycle(signalr_builder *b, signalr_lifecycle_fn fn,
                                               void *user_data, void (*free_user_data)(void *));
 
+/* Access-token provider: asked for a token before each negotiate and each transport connect
+ * (again on every reconnect), except that after a negotiate redirect carrying an accessToken
+ * that token is used. Runs like any event: on the application's thread through
+ * signalr_context_poll (on the I/O thread in direct mode). Return 0 with *token set to a
+ * NUL-terminated token, copied as soon as the provider returns (NULL or "" sends none);
+ * or SIGNALR_EAGAIN to answer later, from any thread, with signalr_connection_answer_token
+ * (for asynchronous sources); or another negative code to fail the connect attempt with it.
+ * The provider replaces the access_token option. */
+typedef int (*signalr_token_fn)(void *user_data, signalr_connection *conn, const char **token);
+SIGNALR_API int signalr_builder_set_token_provider(signalr_builder *b, signalr_token_fn fn,
+                                                   void *user_data, void (*free_user_data)(void *));
+
+/* Retry policy for automatic reconnect (and for the first start with reconnect_on_start):
+ * attempt counts from 1, elapsed_ms is the time since the connection was lost (or since the
+ * start began), err the last failure (borrowed). Return the delay in milliseconds before the
+ * next attempt, or a negative value to give up (the connection then closes with err).
+ * Runs like any event (application thread unless direct). Setting it turns automatic
+ * reconnect on and replaces the reconnect_delays_ms option. */
+typedef int32_t (*signalr_retry_fn)(void *user_data, uint32_t attempt, int64_t elapsed_ms,
+                                    const signalr_error *err);
+SIGNALR_API int signalr_builder_set_retry_policy(signalr_builder *b, signalr_retry_fn fn,
+                                                 void *user_data, void (*free_user_data)(void *));
+
 /* Creates a connection (disconnected) on ctx with a copy of the builder's options; the
  * builder can be reused or freed. errbuf may be NULL. */
 SIGNALR_API int signalr_builder_build(signalr_builder *b, signalr_context *ctx,
@@ -292,6 +315,41 @@ SIGNALR_API int signalr_connection_stream(signalr_connection *conn, const char *
  * (items already queued for the application still run), and done
  * runs with SIGNALR_ECANCELED (unless the stream had already ended). Thread-safe. */
 SIGNALR_API int signalr_connection_stream_cancel(signalr_connection *conn, uint64_t handle);
+
+/* Client-to-server (upload) streams. A hub method that takes a ChannelReader<T> or an
+ * IAsyncEnumerable<T> receives one upload stream per such parameter; the official clients'
+ * "Subject"/"ChannelWriter" arguments. Open a stream, attach it to exactly one call with the
+ * *_with_uploads functions (the hub method receives the streams after args, in the given
+ * order), then write items and complete it. Thread-safe; inputs are copied.
+ *
+ * signalr_connection_upload_open: a new stream handle (not yet attached).
+ * signalr_connection_upload_write: one item, a single value as JSON text or MessagePack bytes.
+ *   SIGNALR_ESTATE before the stream is attached to a call or after it completed;
+ *   SIGNALR_EAGAIN when the connection's outgoing buffer is full (retry later);
+ *   SIGNALR_ECLOSED when the connection is not connected.
+ * signalr_connection_upload_complete: ends the stream; error NULL completes it normally, else
+ *   the hub method observes the stream failing with that message. The handle is released. */
+SIGNALR_API int signalr_connection_upload_open(signalr_connection *conn, uint64_t *stream);
+SIGNALR_API int signalr_connection_upload_write(signalr_connection *conn, uint64_t stream,
+                                                const void *item, size_t item_len, int encoding);
+SIGNALR_API int signalr_connection_upload_complete(signalr_connection *conn, uint64_t stream,
+                                                   const char *error);
+/* signalr_connection_send / _invoke with upload streams attached (uploads: handles from
+ * signalr_connection_upload_open, each attached to one call only: SIGNALR_ESTATE otherwise). */
+SIGNALR_API int signalr_connection_send_with_uploads(signalr_connection *conn, const char *method,
+                                                     const void *args, size_t args_len, int encoding,
+                                                     const uint64_t *uploads, size_t upload_count);
+SIGNALR_API int signalr_connection_invoke_with_uploads(signalr_connection *conn, const char *method,
+                                                       const void *args, size_t args_len,
+                                                       int encoding, const uint64_t *uploads,
+                                                       size_t upload_count,
+                                                       signalr_completion_fn cb, void *user_data);
+
+/* Answers a token provider that returned SIGNALR_EAGAIN: token (copied; NULL or "" for none),
+ * or error < 0 (token ignored) to fail the connect attempt with that code. Thread-safe, never
+ * blocks, callable from callbacks. SIGNALR_ESTATE when no token request is outstanding. */
+SIGNALR_API int signalr_connection_answer_token(signalr_connection *conn, const char *token,
+                                                int error);
 
 /* A handler for a client method the server calls. To answer a server invocation that
  * expects a result (client results), set result, result_len and result_encoding to a buffer

@@ -48,8 +48,15 @@ void sr_settings_free(sr_settings *s) {
   for (size_t i = 0; i < s->header_count; i++) free(s->headers[i]);
   free(s->headers);
   free(s->ca_file);
+  free(s->proxy);
+  free(s->client_cert);
+  free(s->client_key);
+  free(s->binding);
+  free(s->engine.reconnect_delays);
   sr_callback_unref(s->log);
   sr_callback_unref(s->lifecycle);
+  sr_callback_unref(s->token_provider);
+  sr_callback_unref(s->retry_policy);
   memset(s, 0, sizeof *s);
 }
 
@@ -63,14 +70,26 @@ static int dup_opt(char **dst, const char *src) {
 int sr_settings_copy(sr_settings *d, const sr_settings *s) {
   *d = *s;
   d->engine.url = NULL;
-  d->access_token = d->ca_file = NULL;
+  d->access_token = d->ca_file = d->proxy = d->client_cert = d->client_key = d->binding = NULL;
+  d->engine.reconnect_delays = NULL;
   d->headers = NULL;
   d->header_count = 0;
   d->log = sr_callback_ref(s->log);
   d->lifecycle = sr_callback_ref(s->lifecycle);
+  d->token_provider = sr_callback_ref(s->token_provider);
+  d->retry_policy = sr_callback_ref(s->retry_policy);
   int rc = dup_opt(&d->engine.url, s->engine.url);
   if (!rc) rc = dup_opt(&d->access_token, s->access_token);
   if (!rc) rc = dup_opt(&d->ca_file, s->ca_file);
+  if (!rc) rc = dup_opt(&d->proxy, s->proxy);
+  if (!rc) rc = dup_opt(&d->client_cert, s->client_cert);
+  if (!rc) rc = dup_opt(&d->client_key, s->client_key);
+  if (!rc) rc = dup_opt(&d->binding, s->binding);
+  if (!rc && s->engine.reconnect_delay_count) {
+    size_t bytes = s->engine.reconnect_delay_count * sizeof *s->engine.reconnect_delays;
+    if (!(d->engine.reconnect_delays = malloc(bytes))) rc = SIGNALR_ENOMEM;
+    else memcpy(d->engine.reconnect_delays, s->engine.reconnect_delays, bytes);
+  }
   if (!rc && s->header_count) {
     d->headers = calloc(s->header_count, sizeof *d->headers);
     if (!d->headers) rc = SIGNALR_ENOMEM;
@@ -190,8 +209,8 @@ static int set_header(sr_settings *s, const char *v, char *err, size_t n) {
                : 0;                                                                    \
   }
 MS_SETTER(set_handshake_timeout, engine.handshake_timeout_ms, 0)
-MS_SETTER(set_server_timeout, engine.server_timeout_ms, 0)
-MS_SETTER(set_keep_alive, engine.keep_alive_interval_ms, 0)
+MS_SETTER(set_server_timeout, engine.server_timeout_ms, 1)
+MS_SETTER(set_keep_alive, engine.keep_alive_interval_ms, 1)
 MS_SETTER(set_close_timeout, close_timeout_ms, 0)
 
 static int set_max_message(sr_settings *s, const char *v, char *err, size_t n) {
@@ -217,12 +236,94 @@ static int set_log_level(sr_settings *s, const char *v, char *err, size_t n) {
   return fail(err, n, "log_level must be trace, debug, information, warning, error, critical or none");
 }
 
-static int set_ca_file(sr_settings *s, const char *v, char *err, size_t n) {
-  (void)err; (void)n;
+/* Optional strings: "" clears them. */
+static int replace_str(char **slot, const char *v) {
   char *c = *v ? strdup(v) : NULL;
   if (*v && !c) return SIGNALR_ENOMEM;
-  free(s->ca_file);
-  s->ca_file = c;
+  free(*slot);
+  *slot = c;
+  return 0;
+}
+
+#define STR_SETTER(fname, field) \
+  static int fname(sr_settings *s, const char *v, char *err, size_t n) { return replace_str(&s->field, v); }
+STR_SETTER(set_ca_file, ca_file)
+STR_SETTER(set_client_cert, client_cert)
+STR_SETTER(set_client_key, client_key)
+STR_SETTER(set_binding, binding)
+
+static int set_proxy(sr_settings *s, const char *v, char *err, size_t n) {
+  if (*v && strncasecmp(v, "http://", 7) && strncasecmp(v, "https://", 8))
+    return fail(err, n, "proxy must be an http:// or https:// URL (or empty for none)");
+  return replace_str(&s->proxy, v);
+}
+
+#define BOOL_SETTER(fname, field, name)                                               \
+  static int fname(sr_settings *s, const char *v, char *err, size_t n) {              \
+    return parse_bool(v, &s->field) ? fail(err, n, name " must be true or false") : 0; \
+  }
+BOOL_SETTER(set_reconnect_on_start, engine.reconnect_on_start, "reconnect_on_start")
+BOOL_SETTER(set_stateful, engine.stateful_reconnect, "stateful_reconnect")
+
+static const int32_t DEFAULT_DELAYS[] = {0, 2000, 10000, 30000};
+
+static int set_delays(sr_settings *s, const int32_t *d, size_t count) {
+  int32_t *copy = NULL;
+  if (count && !(copy = malloc(count * sizeof *copy))) return SIGNALR_ENOMEM;
+  if (count) memcpy(copy, d, count * sizeof *copy);
+  free(s->engine.reconnect_delays);
+  s->engine.reconnect_delays = copy;
+  s->engine.reconnect_delay_count = count;
+  return 0;
+}
+
+static int set_reconnect(sr_settings *s, const char *v, char *err, size_t n) {
+  int on;
+  if (parse_bool(v, &on)) return fail(err, n, "reconnect must be true or false");
+  s->engine.reconnect = on;
+  if (on && !s->engine.reconnect_delay_count)
+    return set_delays(s, DEFAULT_DELAYS, sizeof DEFAULT_DELAYS / sizeof DEFAULT_DELAYS[0]);
+  return 0;
+}
+
+static int set_reconnect_delays(sr_settings *s, const char *v, char *err, size_t n) {
+  int32_t d[64];
+  size_t count = 0;
+  const char *p = v;
+  while (*p) {
+    size_t l = strcspn(p, ", ");
+    if (l) {
+      char num[16];
+      if (l >= sizeof num || count == 64) return fail(err, n, "reconnect_delays_ms: at most 64 delays, each in ms");
+      memcpy(num, p, l);
+      num[l] = 0;
+      if (parse_ms(num, &d[count], 1)) return fail(err, n, "reconnect_delays_ms: '%s' is not a delay in ms", num);
+      count++;
+    }
+    p += l;
+    if (*p) p++;
+  }
+  s->engine.reconnect = count > 0;
+  return set_delays(s, d, count);
+}
+
+static int set_jitter(sr_settings *s, const char *v, char *err, size_t n) {
+  char *end;
+  errno = 0;
+  double j = strtod(v, &end);
+  if (errno || end == v || *end || !(j >= 0.0 && j <= 1.0))
+    return fail(err, n, "reconnect_jitter must be a fraction from 0 to 1");
+  s->engine.reconnect_jitter = j;
+  return 0;
+}
+
+static int set_stateful_buffer(sr_settings *s, const char *v, char *err, size_t n) {
+  char *end;
+  errno = 0;
+  unsigned long long x = strtoull(v, &end, 10);
+  if (errno || end == v || *end || x < 1 || x > 0x7fffffff || *v == '-')
+    return fail(err, n, "stateful_reconnect_buffer_size must be a byte count from 1 to 2147483647");
+  s->engine.stateful_buffer_size = (size_t)x;
   return 0;
 }
 
@@ -247,6 +348,21 @@ static const option OPTIONS[] = {
      "Least severe log level delivered: trace, debug, information, warning, error, critical, none.", set_log_level},
     {"tls_ca_file", "string", "", "PEM file of the CAs trusted for https/wss (default: the system's).", set_ca_file},
     {"tls_insecure", "bool", "false", "Skip TLS certificate verification (testing only).", set_insecure},
+    {"tls_client_cert", "string", "", "PEM file of a client certificate for https/wss.", set_client_cert},
+    {"tls_client_key", "string", "", "PEM file of the client certificate's private key.", set_client_key},
+    {"proxy", "string", "", "HTTP proxy URL for every request (WebSockets tunnel through CONNECT).", set_proxy},
+    {"binding", "string", "C", "The language binding, reported in the User-Agent (e.g. 'Python 3.11').", set_binding},
+    {"reconnect", "bool", "false",
+     "Reconnect automatically when the connection is lost (delays 0, 2, 10, 30 s, then give up).", set_reconnect},
+    {"reconnect_delays_ms", "list", "0,2000,10000,30000",
+     "Delays before each reconnect attempt; setting it turns reconnect on; empty turns it off.", set_reconnect_delays},
+    {"reconnect_jitter", "float", "0", "Randomize each delay by up to this fraction (0 to 1).", set_jitter},
+    {"reconnect_on_start", "bool", "false",
+     "Apply the reconnect policy to the first start too (retry until the server is up).", set_reconnect_on_start},
+    {"stateful_reconnect", "bool", "false",
+     "Ask for stateful reconnect (ASP.NET Core 8+): messages survive a dropped WebSocket.", set_stateful},
+    {"stateful_reconnect_buffer_size", "int", "100000",
+     "Bytes of unacknowledged messages kept for replay; sends wait (EAGAIN) when full.", set_stateful_buffer},
 };
 #define OPTION_COUNT (sizeof OPTIONS / sizeof OPTIONS[0])
 
@@ -296,6 +412,20 @@ static int set_cb(sr_callback **slot, void (*fn)(void), void *ud, void (*free_ud
 int signalr_builder_set_log(signalr_builder *b, signalr_log_fn fn, void *ud, void (*free_ud)(void *)) {
   if (!b) return SIGNALR_EINVAL;
   return set_cb(&b->s.log, (void (*)(void))fn, ud, free_ud);
+}
+
+int signalr_builder_set_token_provider(signalr_builder *b, signalr_token_fn fn, void *ud,
+                                       void (*free_ud)(void *)) {
+  if (!b) return SIGNALR_EINVAL;
+  return set_cb(&b->s.token_provider, (void (*)(void))fn, ud, free_ud);
+}
+
+int signalr_builder_set_retry_policy(signalr_builder *b, signalr_retry_fn fn, void *ud,
+                                     void (*free_ud)(void *)) {
+  if (!b) return SIGNALR_EINVAL;
+  int rc = set_cb(&b->s.retry_policy, (void (*)(void))fn, ud, free_ud);
+  if (!rc && fn) b->s.engine.reconnect = 1;
+  return rc;
 }
 
 int signalr_builder_set_lifecycle(signalr_builder *b, signalr_lifecycle_fn fn, void *ud, void (*free_ud)(void *)) {

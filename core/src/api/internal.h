@@ -43,10 +43,16 @@ typedef struct sr_settings {
   size_t header_count;
   char *ca_file;
   int insecure;
+  char *client_cert;         /* PEM paths */
+  char *client_key;
+  char *proxy;               /* http(s)://host:port */
+  char *binding;             /* for the User-Agent */
   int32_t close_timeout_ms;
   int log_level;
   sr_callback *log;
   sr_callback *lifecycle;
+  sr_callback *token_provider;
+  sr_callback *retry_policy;  /* set: the engine asks through sr_engine_io.retry */
 } sr_settings;
 
 void sr_settings_init(sr_settings *s);
@@ -69,7 +75,13 @@ enum {
   SR_APP_HANDLER,        /* the server calls a client method */
   SR_APP_LOG,
   SR_APP_ITEM,           /* a server stream's item */
+  SR_APP_TOKEN,          /* ask the access-token provider */
+  SR_APP_RETRY,          /* ask the retry policy (number: attempt, elapsed: ms) */
+  SR_APP_COMMAND = 100,  /* from here on: commands for the I/O thread (connection module) */
 };
+
+/* The most upload streams one call can carry. */
+#define SR_MAX_UPLOADS 16
 
 /* One event for the application's thread. Recycled through the context's free list, with
  * its buffers, so the steady state allocates nothing per message. */
@@ -91,6 +103,13 @@ typedef struct sr_app_event {
   sr_buf value;                 /* payload bytes, or the log text */
   sr_buf target;                /* SR_APP_HANDLER: the method (NUL-terminated) */
   sr_buf invocation_id;         /* SR_APP_HANDLER: non-empty when a result is expected */
+  /* Commands (the same pooled objects carry the application's calls to the I/O thread). */
+  int rec_internal;             /* `done` is library code that runs on the I/O thread */
+  uint64_t handle;              /* a stream's or upload's handle */
+  int64_t number;               /* a delay, an error code, an attempt count */
+  int64_t elapsed;
+  size_t upload_count;
+  uint64_t uploads[SR_MAX_UPLOADS];
 } sr_app_event;
 
 struct signalr_context {

@@ -1,13 +1,20 @@
+/* The connection's lifetime: start (negotiate, redirects, transport fallback, handshake),
+ * receiving, keep-alive and timeouts, closing, automatic reconnect and stateful reconnect. */
 #include "engine/engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine_internal.h"
+#include "engine/retry.h"
 #include "protocol/handshake.h"
 #include "protocol/json_protocol.h"
 #include "protocol/msgpack_protocol.h"
 #include "signalr/signalr.h"
+
+/* TS sends an Ack one second after a sequenced message arrives, coalescing bursts. */
+#define SR_ACK_DELAY_MS 1000
 
 void sr_engine_config_defaults(sr_engine_config *c) {
   memset(c, 0, sizeof *c);
@@ -16,6 +23,7 @@ void sr_engine_config_defaults(sr_engine_config *c) {
   c->server_timeout_ms = 30000;
   c->keep_alive_interval_ms = 15000;
   c->max_message_size = SR_DEFAULT_MAX_MESSAGE_SIZE;
+  c->stateful_buffer_size = 100000;
 }
 
 static char *dup_str(const char *s) { return s ? strdup(s) : NULL; }
@@ -33,8 +41,12 @@ int sr_engine_init(sr_engine *e, const sr_engine_config *cfg, const sr_engine_io
   if (!e->cfg.url) return SIGNALR_ENOMEM;
   if (!e->cfg.transports) e->cfg.transports = SR_TRANSPORT_WEBSOCKETS | SR_TRANSPORT_SSE | SR_TRANSPORT_LONG_POLLING;
   if (!e->cfg.max_message_size) e->cfg.max_message_size = SR_DEFAULT_MAX_MESSAGE_SIZE;
+  if (!e->cfg.stateful_buffer_size) e->cfg.stateful_buffer_size = 100000;
   e->io = *io;
   e->next_id = 1;
+  e->retry_at = e->ack_at = INT64_MAX;
+  e->rng = cfg->random_seed;
+  sr_replay_init(&e->replay);
   sr_framer_init(&e->framer, SR_FRAMING_TEXT, e->cfg.max_message_size);
   sr_decoder_init(&e->decoder);
   return 0;
@@ -45,15 +57,18 @@ void sr_engine_free(sr_engine *e) {
   free(e->base_url);
   free(e->bearer);
   free(e->connection_id);
+  free(e->connection_token);
   sr_call_table_free(&e->calls);
   sr_framer_free(&e->framer);
   sr_decoder_free(&e->decoder);
+  sr_replay_free(&e->replay);
   sr_buf_free(&e->out);
   sr_buf_free(&e->scratch);
+  sr_buf_free(&e->failures);
   memset(e, 0, sizeof *e);
 }
 
-static void emit(sr_engine *e, int type, const sr_error_info *err, uint64_t call, const sr_hub_message *msg) {
+void sr_engine_emit(sr_engine *e, int type, const sr_error_info *err, uint64_t call, const sr_hub_message *msg) {
   sr_engine_event ev = {type, err, call, msg};
   e->io.event(e->io.ud, &ev);
 }
@@ -63,22 +78,34 @@ static void set_reason(sr_engine *e, const sr_error_info *why) {
   if (!e->close_reason.code) e->close_reason = *why;
 }
 
+size_t sr_engine_unacked_bytes(const sr_engine *e) { return e->stateful ? e->replay.bytes : 0; }
+
 /* ---------------------------------------------------------------- sending */
 
-static int send_message(sr_engine *e, int64_t now, const sr_hub_message *m) {
-  if (!e->transport_open || !e->handshake_done) return SIGNALR_ESTATE;
+static int encode(sr_engine *e, const sr_hub_message *m) {
   e->out.len = 0;
-  int rc = e->binary ? sr_msgpack_encode(&e->out, m) : sr_json_encode(&e->out, m);
-  if (rc) return rc;
-  rc = e->io.send(e->io.ud, e->out.data, e->out.len);
-  if (!rc) e->last_sent = now;
-  return rc;
+  return e->binary ? sr_msgpack_encode(&e->out, m) : sr_json_encode(&e->out, m);
 }
 
-static int send_ping(sr_engine *e, int64_t now) {
+int sr_engine_send_message(sr_engine *e, int64_t now, const sr_hub_message *m, int flow) {
+  int sequenced = e->stateful && sr_message_is_sequenced(m->type);
+  if (!e->handshake_done || (!e->transport_open && !(sequenced && e->redialing))) return SIGNALR_ESTATE;
+  if (sequenced && flow && e->replay.bytes >= e->cfg.stateful_buffer_size) return SIGNALR_EAGAIN;
+  int rc = encode(e, m);
+  if (rc) return rc;
+  if (sequenced && (rc = sr_replay_append(&e->replay, e->out.data, e->out.len))) return rc;
+  if (!e->transport_open) return 0; /* re-dialing: replayed once the new socket is open */
+  rc = e->io.send(e->io.ud, e->out.data, e->out.len);
+  if (!rc) e->last_sent = now;
+  /* A sequenced message that could not be written stays buffered: the replay delivers it. */
+  return sequenced && rc != SIGNALR_EAGAIN ? 0 : rc;
+}
+
+static int send_control(sr_engine *e, int64_t now, int type, int64_t sequence_id) {
   sr_hub_message m = {0};
-  m.type = SR_MSG_PING;
-  return send_message(e, now, &m);
+  m.type = type;
+  m.sequence_id = sequence_id;
+  return sr_engine_send_message(e, now, &m, 0);
 }
 
 /* ---------------------------------------------------------------- start */
@@ -86,19 +113,37 @@ static int send_ping(sr_engine *e, int64_t now) {
 static void finish_start(sr_engine *e, const sr_error_info *err) {
   if (!e->start_pending) return;
   e->start_pending = 0;
-  emit(e, SR_EV_START_COMPLETED, err, 0, NULL);
+  sr_engine_emit(e, SR_EV_START_COMPLETED, err, 0, NULL);
 }
 
-/* The start failed before any transport was open: back to disconnected. */
-static void fail_start(sr_engine *e, const sr_error_info *err) {
+static void fail_pending_calls(sr_engine *e) {
+  sr_error_info err;
+  sr_error_set(&err, SIGNALR_ECLOSED, 0, "Invocation canceled due to the underlying connection being closed.");
+  sr_call call;
+  while (sr_call_table_pop(&e->calls, &call)) sr_engine_emit(e, SR_EV_COMPLETION, &err, call.token, NULL);
+}
+
+/* The end: nothing more will happen until the next start. err NULL: stopped. */
+static void closed(sr_engine *e, const sr_error_info *err) {
   e->state = SR_STATE_DISCONNECTED;
-  e->negotiating = 0;
-  finish_start(e, err);
+  e->handshake_done = e->negotiating = e->redialing = e->stateful = 0;
+  e->retry_at = e->ack_at = INT64_MAX;
+  e->awaiting_retry = 0;
+  sr_replay_reset(&e->replay);
+  if (e->start_pending) {
+    finish_start(e, err);
+    return;
+  }
+  fail_pending_calls(e);
+  sr_engine_emit(e, SR_EV_CLOSED, err, 0, NULL);
 }
 
-static void do_negotiate(sr_engine *e) {
+static void attempt_failed(sr_engine *e, int64_t now, const sr_error_info *err);
+static void connection_lost(sr_engine *e, int64_t now, const sr_error_info *err);
+
+static void do_negotiate(sr_engine *e, int64_t now) {
   e->scratch.len = 0;
-  int rc = sr_negotiate_url(&e->scratch, e->base_url, 1, 0);
+  int rc = sr_negotiate_url(&e->scratch, e->base_url, 1, e->cfg.stateful_reconnect);
   if (!rc) {
     e->negotiating = 1;
     rc = e->io.negotiate(e->io.ud, (const char *)e->scratch.data, e->bearer);
@@ -107,72 +152,185 @@ static void do_negotiate(sr_engine *e) {
     e->negotiating = 0;
     sr_error_info err;
     sr_error_set(&err, rc, 0, "could not send the negotiate request: %s", signalr_strerror(rc));
-    fail_start(e, &err);
+    attempt_failed(e, now, &err);
   }
 }
 
-static void open_transport(sr_engine *e, int transport, const char *token) {
+/* 0, or the failure already reported through attempt_failed. */
+static int open_transport(sr_engine *e, int64_t now, int transport, const char *token) {
   e->scratch.len = 0;
   int rc = sr_transport_url(&e->scratch, e->base_url, token, transport);
   e->transport = transport;
-  e->handshake_done = 0;
   sr_framer_free(&e->framer);
   sr_framer_init(&e->framer, SR_FRAMING_TEXT, e->cfg.max_message_size);
+  if (e->handshake_done && e->binary) sr_framer_set_kind(&e->framer, SR_FRAMING_BINARY); /* a re-dial */
   if (!rc) rc = e->io.open(e->io.ud, transport, (const char *)e->scratch.data, e->bearer, e->binary);
-  if (rc) {
-    sr_error_info err;
-    sr_error_set(&err, rc, 0, "could not start the %s transport: %s", sr_transport_name(transport),
-                 signalr_strerror(rc));
-    fail_start(e, &err);
+  if (!rc) {
+    e->transport_active = 1;
+    return 0;
   }
+  sr_error_info err;
+  sr_error_set(&err, rc, 0, "could not start the %s transport: %s", sr_transport_name(transport),
+               signalr_strerror(rc));
+  if (e->redialing) {
+    e->redialing = 0;
+    connection_lost(e, now, &err);
+  } else {
+    attempt_failed(e, now, &err);
+  }
+  return rc;
+}
+
+/* One connect attempt from the configured URL: the start, or a retry. */
+static void begin_attempt(sr_engine *e, int64_t now) {
+  set_str(&e->base_url, e->cfg.url);
+  set_str(&e->bearer, NULL);
+  e->redirects = 0;
+  e->tried = 0;
+  e->failures.len = 0;
+  e->transport = 0;
+  e->handshake_done = 0;
+  e->stateful = 0;
+  memset(&e->close_reason, 0, sizeof e->close_reason);
+  e->last_received = e->last_sent = now;
+  if (!e->base_url) {
+    sr_error_info err;
+    sr_error_set(&err, SIGNALR_ENOMEM, 0, "out of memory");
+    attempt_failed(e, now, &err);
+    return;
+  }
+  if (e->cfg.skip_negotiation) open_transport(e, now, SR_TRANSPORT_WEBSOCKETS, NULL);
+  else do_negotiate(e, now);
 }
 
 int sr_engine_start(sr_engine *e, int64_t now) {
   if (e->state != SR_STATE_DISCONNECTED) return SIGNALR_ESTATE;
   if (e->cfg.skip_negotiation && e->cfg.transports != SR_TRANSPORT_WEBSOCKETS) return SIGNALR_EINVAL;
-  set_str(&e->base_url, e->cfg.url);
-  set_str(&e->bearer, NULL);
   set_str(&e->connection_id, NULL);
-  if (!e->base_url) return SIGNALR_ENOMEM;
   e->binary = e->cfg.protocol == SIGNALR_ENCODING_MSGPACK;
   e->state = SR_STATE_CONNECTING;
-  e->redirects = 0;
   e->stopping = 0;
-  e->transport = 0;
   e->start_pending = 1;
-  memset(&e->close_reason, 0, sizeof e->close_reason);
-  e->last_received = e->last_sent = now;
-  if (e->cfg.skip_negotiation) open_transport(e, SR_TRANSPORT_WEBSOCKETS, NULL);
-  else do_negotiate(e);
+  e->attempt = 0;
+  e->retry_started = now;
+  sr_replay_reset(&e->replay);
+  begin_attempt(e, now);
   return 0;
 }
 
+/* ---------------------------------------------------------------- retries */
+
+static void give_up(sr_engine *e, const sr_error_info *last) {
+  sr_error_info err = *last;
+  if (e->attempt > 1 || e->state == SR_STATE_RECONNECTING) {
+    char what[400];
+    snprintf(what, sizeof what, "%.399s", last->message);
+    snprintf(err.message, sizeof err.message, "Reconnect gave up after %u attempt%s; the last failure: %.400s",
+             e->attempt - 1, e->attempt == 2 ? "" : "s", what);
+  }
+  closed(e, &err);
+}
+
+static void apply_delay(sr_engine *e, int64_t now, int32_t delay) {
+  e->awaiting_retry = 0;
+  if (delay < 0) {
+    give_up(e, &e->last_failure);
+    return;
+  }
+  e->retry_at = now + delay;
+}
+
+/* Asks the policy when to try again after `err`. */
+static void schedule_retry(sr_engine *e, int64_t now, const sr_error_info *err) {
+  e->last_failure = *err;
+  e->attempt++;
+  if (e->cfg.custom_retry) {
+    e->awaiting_retry = 1;
+    if (e->io.retry(e->io.ud, e->attempt, now - e->retry_started, err)) apply_delay(e, now, -1);
+    return;
+  }
+  apply_delay(e, now, sr_retry_delay(e->cfg.reconnect_delays, e->cfg.reconnect_delay_count,
+                                     e->cfg.reconnect_jitter, e->attempt, &e->rng));
+}
+
+void sr_engine_on_retry_delay(sr_engine *e, int64_t now, int32_t delay_ms) {
+  if (!e->awaiting_retry) return; /* stopped meanwhile */
+  apply_delay(e, now, delay_ms);
+}
+
+static int retries_allowed(const sr_engine *e) {
+  if (e->stopping || !e->cfg.reconnect) return 0;
+  return e->state == SR_STATE_RECONNECTING || (e->state == SR_STATE_CONNECTING && e->cfg.reconnect_on_start);
+}
+
+/* A start or retry attempt failed before the connection was up. */
+static void attempt_failed(sr_engine *e, int64_t now, const sr_error_info *err) {
+  e->negotiating = 0;
+  if (retries_allowed(e)) schedule_retry(e, now, err);
+  else closed(e, err);
+}
+
+/* The connection was up and is lost: reconnect if allowed, else close. */
+static void connection_lost(sr_engine *e, int64_t now, const sr_error_info *err) {
+  if (e->stopping || !e->cfg.reconnect || e->server_closed) {
+    closed(e, err);
+    return;
+  }
+  e->handshake_done = 0;
+  e->stateful = 0;
+  e->redialing = 0;
+  e->ack_at = INT64_MAX;
+  sr_replay_reset(&e->replay);
+  fail_pending_calls(e);
+  e->state = SR_STATE_RECONNECTING;
+  e->attempt = 0;
+  e->retry_started = now;
+  sr_engine_emit(e, SR_EV_RECONNECTING, err, 0, NULL);
+  if (e->state == SR_STATE_RECONNECTING) schedule_retry(e, now, err);
+}
+
+/* ---------------------------------------------------------------- negotiate and fallback */
+
+/* The first transport of the server's list that the options and the protocol allow and
+ * that has not failed in this attempt. */
 static int pick_transport(const sr_engine *e, const sr_negotiate_response *r) {
   int need = e->binary ? SR_FORMAT_BINARY : SR_FORMAT_TEXT;
   for (size_t i = 0; i < r->transport_count; i++) {
     const sr_negotiate_transport *t = &r->transports[i];
-    if (t->transport && (t->transport & e->cfg.transports) && (t->formats & need)) return t->transport;
+    if (t->transport && (t->transport & e->cfg.transports) && (t->formats & need) && !(t->transport & e->tried))
+      return t->transport;
   }
   return 0;
 }
 
+/* Every transport tried failed: one error that says why each did, with the code, status
+ * and hint of the last. */
+static void aggregate_error(sr_engine *e, sr_error_info *err) {
+  *err = e->last_failure;
+  snprintf(err->message, sizeof err->message,
+           "Unable to connect to the server with any of the available transports. %.*s", (int)e->failures.len,
+           e->failures.data ? (const char *)e->failures.data : "");
+}
+
+static void negotiate_failed(sr_engine *e, int64_t now, sr_error_info *err) {
+  if (!err->hint) err->hint = sr_error_hint(SR_STAGE_NEGOTIATE, err->code, err->http_status);
+  attempt_failed(e, now, err);
+}
+
 void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *body, size_t len,
                             const sr_error_info *failure) {
-  (void)now;
   if (!e->negotiating) return; /* canceled */
   e->negotiating = 0;
   sr_error_info err;
   if (failure) {
     err = *failure;
-    if (!err.hint) err.hint = sr_error_hint(SR_STAGE_NEGOTIATE, err.code, err.http_status);
-    fail_start(e, &err);
+    negotiate_failed(e, now, &err);
     return;
   }
   if (status != 200) {
     sr_error_set(&err, sr_error_code_for_http(status), status,
                  "Unexpected status code returned from negotiate '%d'", status);
-    err.hint = sr_error_hint(SR_STAGE_NEGOTIATE, err.code, status);
-    fail_start(e, &err);
+    negotiate_failed(e, now, &err);
     return;
   }
   sr_negotiate_response r;
@@ -180,59 +338,100 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
   int rc = sr_negotiate_parse(body, len, &r, why, sizeof why);
   if (rc) {
     sr_error_set(&err, rc, status, "%s", rc == SIGNALR_ENOMEM ? signalr_strerror(rc) : why);
-    err.hint = sr_error_hint(SR_STAGE_NEGOTIATE, rc, 0);
-  } else if (r.kind == SR_NEGOTIATE_SERVER_ERROR) {
+    negotiate_failed(e, now, &err);
+    return;
+  }
+  if (r.kind == SR_NEGOTIATE_SERVER_ERROR) {
     sr_error_set(&err, SIGNALR_ENEGOTIATE, status, "%s", r.error);
-    rc = SIGNALR_ENEGOTIATE;
   } else if (r.kind == SR_NEGOTIATE_REDIRECT) {
     if (++e->redirects > SR_MAX_NEGOTIATE_REDIRECTS) {
       sr_error_set(&err, SIGNALR_EREDIRECT, 0, "Negotiate redirection limit exceeded.");
-      err.hint = sr_error_hint(SR_STAGE_NEGOTIATE, SIGNALR_EREDIRECT, 0);
-      rc = SIGNALR_EREDIRECT;
     } else {
       set_str(&e->base_url, r.url);
       /* The redirect's token authenticates the next negotiate and the transport. */
       if (r.access_token) set_str(&e->bearer, r.access_token);
       sr_negotiate_response_clear(&r);
-      do_negotiate(e);
+      do_negotiate(e, now);
       return;
     }
+  } else if (r.use_stateful_reconnect && !e->cfg.stateful_reconnect) {
+    sr_error_set(&err, SIGNALR_EPROTO, 0, "Client didn't negotiate Stateful Reconnect but the server did.");
   } else {
     int t = pick_transport(e, &r);
-    if (!t) {
+    if (t) {
+      set_str(&e->connection_id, r.connection_id);
+      set_str(&e->connection_token, r.connection_token);
+      e->stateful = r.use_stateful_reconnect && t == SR_TRANSPORT_WEBSOCKETS;
+      sr_negotiate_response_clear(&r);
+      open_transport(e, now, t, e->connection_token);
+      return;
+    }
+    if (e->tried) {
+      aggregate_error(e, &err);
+    } else {
       sr_error_set(&err, SIGNALR_EUNSUPPORTED, 0,
                    "None of the transports supported by the client are supported by the server.");
-      rc = SIGNALR_EUNSUPPORTED;
-    } else {
-      set_str(&e->connection_id, r.connection_id);
-      char *token = dup_str(r.connection_token);
-      sr_negotiate_response_clear(&r);
-      open_transport(e, t, token);
-      free(token);
-      return;
     }
   }
   sr_negotiate_response_clear(&r);
-  fail_start(e, &err);
+  negotiate_failed(e, now, &err);
 }
 
+/* The transport failed to connect: with negotiation, try the next one after a fresh negotiate
+ * (the failed attempt's connection token may already be spent). 1 when falling back. */
+static int fall_back(sr_engine *e, int64_t now, const sr_error_info *why) {
+  if (e->cfg.skip_negotiation || e->stopping || !e->transport) return 0;
+  e->tried |= e->transport;
+  e->last_failure = *why;
+  char line[sizeof why->message + 48];
+  int n = snprintf(line, sizeof line, "%s%s failed: %s", e->failures.len ? " " : "",
+                   sr_transport_name(e->transport), why->message);
+  if (n > 0) sr_buf_append(&e->failures, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  int others = e->cfg.transports & ~e->tried;
+  if (!others) {
+    if (!(e->tried & (e->tried - 1))) return 0; /* only one was allowed: its own error says it all */
+    sr_error_info err;
+    aggregate_error(e, &err);
+    attempt_failed(e, now, &err);
+    return 1;
+  }
+  set_str(&e->base_url, e->cfg.url);
+  e->redirects = 0;
+  set_str(&e->bearer, NULL);
+  e->transport = 0;
+  do_negotiate(e, now);
+  return 1;
+}
+
+/* ---------------------------------------------------------------- transport open, handshake */
+
 void sr_engine_on_open(sr_engine *e, int64_t now) {
-  if (e->state != SR_STATE_CONNECTING) return;
+  if (!e->transport_active) return;
   e->transport_open = 1;
-  e->out.len = 0;
-  int rc = sr_handshake_write_request(&e->out, e->binary ? "messagepack" : "json", 1);
-  if (!rc) rc = e->io.send(e->io.ud, e->out.data, e->out.len);
   e->last_sent = e->last_received = now;
-  e->handshake_deadline = now + e->cfg.handshake_timeout_ms;
+  int rc;
+  if (e->redialing) {
+    /* Stateful reconnect: no handshake; announce where our replay starts, then replay. */
+    e->redialing = 0;
+    e->awaiting_sequence = 1;
+    rc = send_control(e, now, SR_MSG_SEQUENCE, sr_replay_oldest(&e->replay));
+    size_t cursor = 0;
+    const uint8_t *msg;
+    size_t len;
+    while (!rc && sr_replay_next(&e->replay, &cursor, &msg, &len)) rc = e->io.send(e->io.ud, msg, len);
+  } else {
+    e->out.len = 0;
+    rc = sr_handshake_write_request(&e->out, e->binary ? "messagepack" : "json", e->stateful ? 2 : 1);
+    if (!rc) rc = e->io.send(e->io.ud, e->out.data, e->out.len);
+    e->handshake_deadline = now + e->cfg.handshake_timeout_ms;
+  }
   if (rc) {
     sr_error_info err;
-    sr_error_set(&err, rc, 0, "could not send the handshake: %s", signalr_strerror(rc));
+    sr_error_set(&err, rc, 0, "could not write to the new transport: %s", signalr_strerror(rc));
     set_reason(e, &err);
     e->io.close(e->io.ud);
   }
 }
-
-/* ---------------------------------------------------------------- receiving */
 
 static void protocol_failure(sr_engine *e, int code, const char *what) {
   sr_error_info err;
@@ -267,15 +466,25 @@ static int handle_handshake(sr_engine *e, int64_t now, const uint8_t *rec, size_
     e->io.close(e->io.ud);
     return -1;
   }
+  int reconnected = e->state == SR_STATE_RECONNECTING;
   e->handshake_done = 1;
   e->state = SR_STATE_CONNECTED;
   e->slow_warned = 0;
+  e->attempt = 0;
+  e->server_closed = 0;
+  e->recv_next = 1;
+  e->recv_highest = e->acked = 0;
+  e->awaiting_sequence = 0;
+  sr_replay_reset(&e->replay);
   if (e->binary) sr_framer_set_kind(&e->framer, SR_FRAMING_BINARY);
   /* The first Ping arms the server's client timeout. */
-  send_ping(e, now);
-  finish_start(e, NULL);
+  send_control(e, now, SR_MSG_PING, 0);
+  if (reconnected) sr_engine_emit(e, SR_EV_RECONNECTED, NULL, 0, NULL);
+  else finish_start(e, NULL);
   return 0;
 }
+
+/* ---------------------------------------------------------------- receiving */
 
 static int parse_id(const sr_str *s, uint64_t *out) {
   if (!s->ptr || !s->len || s->len > 19) return 0;
@@ -288,29 +497,54 @@ static int parse_id(const sr_str *s, uint64_t *out) {
   return v != 0;
 }
 
+/* Stateful reconnect bookkeeping for one received message: 1 to process it, 0 to drop it. */
+static int sequence_in(sr_engine *e, int64_t now, const sr_hub_message *m) {
+  if (m->type == SR_MSG_SEQUENCE) {
+    if (m->sequence_id > e->recv_highest + 1) {
+      protocol_failure(e, SIGNALR_EPROTO, "Sequence ID greater than amount of messages we've received.");
+      return 0;
+    }
+    e->recv_next = m->sequence_id;
+    e->awaiting_sequence = 0;
+    return 0;
+  }
+  if (m->type == SR_MSG_ACK) {
+    sr_replay_ack(&e->replay, m->sequence_id);
+    return 0;
+  }
+  if (!sr_message_is_sequenced(m->type)) return 1;
+  if (e->awaiting_sequence) return 0;
+  int64_t id = e->recv_next++;
+  if (id <= e->recv_highest) return 0; /* replayed, already processed */
+  e->recv_highest = id;
+  if (e->ack_at == INT64_MAX) e->ack_at = now + SR_ACK_DELAY_MS;
+  return 1;
+}
+
 static void handle_message(sr_engine *e, int64_t now, const sr_hub_message *m) {
+  if (e->stateful && !sequence_in(e, now, m)) return;
   uint64_t id;
   sr_call call;
   switch (m->type) {
     case SR_MSG_INVOCATION:
-      emit(e, SR_EV_INVOCATION, NULL, 0, m);
+      sr_engine_emit(e, SR_EV_INVOCATION, NULL, 0, m);
       break;
     case SR_MSG_STREAM_ITEM: {
       sr_call *c = parse_id(&m->invocation_id, &id) ? sr_call_table_get(&e->calls, id) : NULL;
       if (!c) break; /* canceled or unknown: nothing waits for it */
       if (c->kind == SR_CALL_STREAM) {
-        emit(e, SR_EV_STREAM_ITEM, NULL, c->token, m);
+        sr_engine_emit(e, SR_EV_STREAM_ITEM, NULL, c->token, m);
       } else {
         sr_error_info err;
         sr_error_set(&err, SIGNALR_EPROTO, 0, "The server sent a stream item for a non-streaming invocation.");
         sr_call_table_take(&e->calls, id, &call);
-        emit(e, SR_EV_COMPLETION, &err, call.token, NULL);
+        sr_engine_emit(e, SR_EV_COMPLETION, &err, call.token, NULL);
       }
       break;
     }
     case SR_MSG_COMPLETION:
       if (parse_id(&m->invocation_id, &id) && sr_call_table_take(&e->calls, id, &call))
-        emit(e, SR_EV_COMPLETION, NULL, call.token, m);
+        sr_engine_emit(e, SR_EV_COMPLETION, NULL, call.token, m);
       break;
     case SR_MSG_CLOSE: {
       sr_error_info err;
@@ -320,14 +554,14 @@ static void handle_message(sr_engine *e, int64_t now, const sr_hub_message *m) {
       else
         sr_error_set(&err, SIGNALR_ECLOSED, 0, "The server closed the connection.");
       err.allow_reconnect = m->allow_reconnect;
+      e->server_closed = !m->allow_reconnect;
       set_reason(e, &err);
       e->io.close(e->io.ud);
       break;
     }
-    default: /* Ping; Ack/Sequence belong to stateful reconnect; unknown types are ignored */
+    default: /* Ping; unknown types are ignored */
       break;
   }
-  (void)now;
 }
 
 void sr_engine_on_data(sr_engine *e, int64_t now, const uint8_t *data, size_t len) {
@@ -366,65 +600,86 @@ void sr_engine_on_data(sr_engine *e, int64_t now, const uint8_t *data, size_t le
 
 /* ---------------------------------------------------------------- closing */
 
-static void fail_pending_calls(sr_engine *e) {
-  sr_error_info err;
-  sr_error_set(&err, SIGNALR_ECLOSED, 0, "Invocation canceled due to the underlying connection being closed.");
-  sr_call call;
-  while (sr_call_table_pop(&e->calls, &call)) emit(e, SR_EV_COMPLETION, &err, call.token, NULL);
+/* Stateful reconnect: an abrupt drop (not a Close message, not our own close) of an
+ * established connection re-dials the same connection token at once. */
+static int redial(sr_engine *e, int64_t now, const sr_error_info *failure) {
+  if (!e->stateful || e->stopping || !failure || e->close_reason.code || !e->handshake_done || e->redialing)
+    return 0;
+  e->redialing = 1;
+  e->ack_at = INT64_MAX;
+  e->transport = 0;
+  open_transport(e, now, SR_TRANSPORT_WEBSOCKETS, e->connection_token);
+  return 1; /* dialing, or already handed to connection_lost */
 }
 
 void sr_engine_on_closed(sr_engine *e, int64_t now, const sr_error_info *failure) {
-  (void)now;
   int was_open = e->transport_open;
   e->transport_open = 0;
+  e->transport_active = 0;
   if (e->state == SR_STATE_DISCONNECTED) return;
   sr_error_info reason = e->close_reason;
   if (!reason.code && failure && !e->stopping) {
     reason = *failure;
     if (!reason.hint)
-      reason.hint = sr_error_hint(was_open ? SR_STAGE_CONNECTED : SR_STAGE_TRANSPORT, reason.code,
-                                  reason.http_status);
+      reason.hint = sr_error_hint(was_open                   ? SR_STAGE_CONNECTED
+                                  : e->cfg.skip_negotiation ? SR_STAGE_DIRECT
+                                                            : SR_STAGE_TRANSPORT,
+                                  reason.code, reason.http_status);
   }
-  if (!reason.code && !e->stopping && e->start_pending)
-    sr_error_set(&reason, SIGNALR_ECLOSED, 0,
-                 "The underlying connection was closed before the hub handshake could complete.");
-  if (!reason.code && !e->stopping && !e->start_pending)
-    sr_error_set(&reason, SIGNALR_ECLOSED, 0, "The server closed the connection.");
-  e->state = SR_STATE_DISCONNECTED;
-  e->handshake_done = 0;
-  if (e->start_pending) {
-    finish_start(e, reason.code ? &reason : NULL);
+  if (e->stopping) {
+    closed(e, e->start_pending ? &e->close_reason : NULL);
     return;
   }
-  fail_pending_calls(e);
-  emit(e, SR_EV_CLOSED, reason.code ? &reason : NULL, 0, NULL);
+  if (e->redialing) { /* the re-dial failed: the connection is lost after all */
+    e->redialing = 0;
+    if (!reason.code) sr_error_set(&reason, SIGNALR_ECLOSED, 0, "Unable to reconnect to server.");
+    connection_lost(e, now, &reason);
+    return;
+  }
+  if (!e->handshake_done) {
+    if (!reason.code)
+      sr_error_set(&reason, SIGNALR_ECLOSED, 0,
+                   "The underlying connection was closed before the hub handshake could complete.");
+    if (!was_open && fall_back(e, now, &reason)) return;
+    attempt_failed(e, now, &reason);
+    return;
+  }
+  if (redial(e, now, failure)) return;
+  if (!reason.code) sr_error_set(&reason, SIGNALR_ECLOSED, 0, "The server closed the connection.");
+  connection_lost(e, now, &reason);
 }
 
 int sr_engine_stop(sr_engine *e, int64_t now) {
+  sr_error_info err;
   switch (e->state) {
     case SR_STATE_DISCONNECTED:
     case SR_STATE_DISCONNECTING:
       return 0;
-    case SR_STATE_CONNECTING: {
-      sr_error_info err;
-      sr_error_set(&err, SIGNALR_ECANCELED, 0, e->negotiating ? "The connection was stopped during negotiation."
-                                                              : "The connection was stopped before it started.");
+    case SR_STATE_CONNECTING:
+    case SR_STATE_RECONNECTING:
+      if (e->state == SR_STATE_CONNECTING)
+        sr_error_set(&err, SIGNALR_ECANCELED, 0, e->negotiating ? "The connection was stopped during negotiation."
+                                                                : "The connection was stopped before it started.");
+      else
+        sr_error_set(&err, SIGNALR_ECANCELED, 0, "The connection was stopped during a reconnect.");
       set_reason(e, &err);
       e->stopping = 1;
+      e->retry_at = INT64_MAX;
+      e->awaiting_retry = 0;
       e->io.close(e->io.ud);
-      if (e->negotiating || !e->transport) { /* no transport to wait for */
+      if (!e->transport_active) { /* nothing to wait for: a negotiate (canceled) or a delay */
         e->negotiating = 0;
-        fail_start(e, &e->close_reason);
+        closed(e, e->start_pending ? &e->close_reason : NULL);
       }
       return 0;
-    }
     default: {
       sr_hub_message m = {0};
       m.type = SR_MSG_CLOSE;
-      send_message(e, now, &m); /* best effort: the transport is closed either way */
+      if (e->transport_open) sr_engine_send_message(e, now, &m, 0); /* best effort */
       e->stopping = 1;
       e->state = SR_STATE_DISCONNECTING;
-      e->io.close(e->io.ud);
+      if (e->transport_active) e->io.close(e->io.ud);
+      else closed(e, NULL);
       return 0;
     }
   }
@@ -435,10 +690,11 @@ int sr_engine_stop(sr_engine *e, int64_t now) {
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 int64_t sr_engine_deadline(const sr_engine *e) {
-  int64_t d = INT64_MAX;
+  int64_t d = e->retry_at;
   if (!e->transport_open || e->close_reason.code) return d;
-  if (!e->handshake_done) return e->handshake_deadline;
-  if (e->cfg.keep_alive_interval_ms > 0) d = min64(d, e->last_sent + e->cfg.keep_alive_interval_ms);
+  if (!e->handshake_done) return min64(d, e->handshake_deadline);
+  d = min64(d, e->ack_at);
+  if (e->transport != SR_TRANSPORT_LONG_POLLING && e->cfg.keep_alive_interval_ms > 0) d = min64(d, e->last_sent + e->cfg.keep_alive_interval_ms);
   if (e->cfg.server_timeout_ms > 0) {
     d = min64(d, e->last_received + e->cfg.server_timeout_ms);
     if (!e->slow_warned) d = min64(d, e->last_received + (int64_t)e->cfg.server_timeout_ms * 2 / 3);
@@ -447,6 +703,11 @@ int64_t sr_engine_deadline(const sr_engine *e) {
 }
 
 void sr_engine_on_timer(sr_engine *e, int64_t now) {
+  if (now >= e->retry_at) {
+    e->retry_at = INT64_MAX;
+    begin_attempt(e, now);
+    return;
+  }
   if (!e->transport_open || e->close_reason.code) return;
   sr_error_info err;
   if (!e->handshake_done) {
@@ -472,117 +733,15 @@ void sr_engine_on_timer(sr_engine *e, int64_t now) {
     }
     if (!e->slow_warned && quiet >= (int64_t)e->cfg.server_timeout_ms * 2 / 3) {
       e->slow_warned = 1;
-      emit(e, SR_EV_SLOW, NULL, 0, NULL);
+      sr_engine_emit(e, SR_EV_SLOW, NULL, 0, NULL);
     }
   }
-  if (e->cfg.keep_alive_interval_ms > 0 && now - e->last_sent >= e->cfg.keep_alive_interval_ms) send_ping(e, now);
-}
-
-/* ---------------------------------------------------------------- hub operations */
-
-static int format_id(uint64_t id, char *out, size_t outlen) {
-  int n = snprintf(out, outlen, "%llu", (unsigned long long)id);
-  return n > 0 && (size_t)n < outlen ? 0 : SIGNALR_EINVAL;
-}
-
-static int check_target(const char *target) { return target && *target ? 0 : SIGNALR_EINVAL; }
-
-int sr_engine_send(sr_engine *e, int64_t now, const char *target, const sr_payload *args,
-                   const sr_str *stream_ids, size_t stream_count) {
-  if (check_target(target) || !args) return SIGNALR_EINVAL;
-  if (e->state != SR_STATE_CONNECTED) return SIGNALR_ESTATE;
-  sr_hub_message m = {0};
-  m.type = SR_MSG_INVOCATION;
-  m.target = (sr_str){target, strlen(target)};
-  m.arguments = *args;
-  m.stream_ids = stream_ids;
-  m.stream_id_count = stream_count;
-  return send_message(e, now, &m);
-}
-
-int sr_engine_invoke(sr_engine *e, int64_t now, int kind, const char *target, const sr_payload *args,
-                     const sr_str *stream_ids, size_t stream_count, uint64_t token) {
-  if (check_target(target) || !args || (kind != SR_CALL_INVOKE && kind != SR_CALL_STREAM)) return SIGNALR_EINVAL;
-  if (e->state != SR_STATE_CONNECTED) return SIGNALR_ESTATE;
-  uint64_t id = e->next_id++;
-  char ids[24];
-  format_id(id, ids, sizeof ids);
-  sr_hub_message m = {0};
-  m.type = kind == SR_CALL_STREAM ? SR_MSG_STREAM_INVOCATION : SR_MSG_INVOCATION;
-  m.invocation_id = (sr_str){ids, strlen(ids)};
-  m.target = (sr_str){target, strlen(target)};
-  m.arguments = *args;
-  m.stream_ids = stream_ids;
-  m.stream_id_count = stream_count;
-  int rc = sr_call_table_put(&e->calls, id, token, kind);
-  if (rc) return rc;
-  rc = send_message(e, now, &m);
-  if (rc) {
-    sr_call c;
-    sr_call_table_take(&e->calls, id, &c);
+  if (now >= e->ack_at) {
+    e->ack_at = INT64_MAX;
+    if (e->recv_highest > e->acked && !send_control(e, now, SR_MSG_ACK, e->recv_highest)) e->acked = e->recv_highest;
   }
-  return rc;
-}
-
-int sr_engine_cancel(sr_engine *e, int64_t now, uint64_t token) {
-  for (size_t i = 0; i < e->calls.cap; i++) {
-    sr_call *c = &e->calls.slots[i];
-    if (!c->id || c->token != token) continue;
-    if (c->kind != SR_CALL_STREAM) return SIGNALR_EINVAL;
-    sr_call call;
-    sr_call_table_take(&e->calls, c->id, &call);
-    char ids[24];
-    format_id(call.id, ids, sizeof ids);
-    sr_hub_message m = {0};
-    m.type = SR_MSG_CANCEL_INVOCATION;
-    m.invocation_id = (sr_str){ids, strlen(ids)};
-    int rc = send_message(e, now, &m);
-    sr_error_info err;
-    sr_error_set(&err, SIGNALR_ECANCELED, 0, "The stream was canceled.");
-    emit(e, SR_EV_COMPLETION, &err, call.token, NULL);
-    return rc;
-  }
-  return SIGNALR_EINVAL;
-}
-
-int sr_engine_new_stream_id(sr_engine *e, char *out, size_t outlen) {
-  return format_id(e->next_id++, out, outlen);
-}
-
-int sr_engine_stream_item(sr_engine *e, int64_t now, const char *stream_id, const sr_payload *item) {
-  if (!stream_id || !item) return SIGNALR_EINVAL;
-  if (e->state != SR_STATE_CONNECTED) return SIGNALR_ESTATE;
-  sr_hub_message m = {0};
-  m.type = SR_MSG_STREAM_ITEM;
-  m.invocation_id = (sr_str){stream_id, strlen(stream_id)};
-  m.item = *item;
-  return send_message(e, now, &m);
-}
-
-int sr_engine_stream_complete(sr_engine *e, int64_t now, const char *stream_id, const char *error) {
-  if (!stream_id) return SIGNALR_EINVAL;
-  if (e->state != SR_STATE_CONNECTED) return SIGNALR_ESTATE;
-  sr_hub_message m = {0};
-  m.type = SR_MSG_COMPLETION;
-  m.invocation_id = (sr_str){stream_id, strlen(stream_id)};
-  m.completion_kind = error ? SR_COMPLETION_ERROR : SR_COMPLETION_VOID;
-  if (error) m.error = (sr_str){error, strlen(error)};
-  return send_message(e, now, &m);
-}
-
-int sr_engine_client_result(sr_engine *e, int64_t now, const sr_str *invocation_id, const sr_payload *result,
-                            const char *error) {
-  if (!invocation_id || !invocation_id->ptr) return SIGNALR_EINVAL;
-  if (e->state != SR_STATE_CONNECTED) return SIGNALR_ESTATE;
-  sr_hub_message m = {0};
-  m.type = SR_MSG_COMPLETION;
-  m.invocation_id = *invocation_id;
-  if (error) {
-    m.completion_kind = SR_COMPLETION_ERROR;
-    m.error = (sr_str){error, strlen(error)};
-  } else {
-    m.completion_kind = SR_COMPLETION_RESULT;
-    if (result) m.result = *result;
-  }
-  return send_message(e, now, &m);
+  /* Long Polling never pings: the poll itself tells the server the client is alive. */
+  if (e->transport != SR_TRANSPORT_LONG_POLLING && e->cfg.keep_alive_interval_ms > 0 &&
+      now - e->last_sent >= e->cfg.keep_alive_interval_ms)
+    send_control(e, now, SR_MSG_PING, 0);
 }

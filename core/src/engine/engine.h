@@ -11,6 +11,7 @@
 
 #include "engine/call_table.h"
 #include "engine/error_info.h"
+#include "engine/replay.h"
 #include "protocol/framing.h"
 #include "protocol/hub_message.h"
 #include "protocol/negotiate.h"
@@ -32,6 +33,17 @@ typedef struct sr_engine_config {
   int32_t server_timeout_ms;
   int32_t keep_alive_interval_ms;
   size_t max_message_size;
+  /* Automatic reconnect: with custom_retry the engine asks io->retry for each delay, else it
+   * walks reconnect_delays (owned by the config's owner) and gives up after the last. */
+  int reconnect;
+  int32_t *reconnect_delays;
+  size_t reconnect_delay_count;
+  double reconnect_jitter;    /* 0..1: each delay is scaled by a random factor in [1-j, 1+j] */
+  int reconnect_on_start;     /* the first start retries with the same policy */
+  int custom_retry;
+  int stateful_reconnect;
+  size_t stateful_buffer_size; /* bytes of unacknowledged messages kept for replay */
+  uint64_t random_seed;        /* for jitter; any value */
 } sr_engine_config;
 
 void sr_engine_config_defaults(sr_engine_config *c);
@@ -43,6 +55,8 @@ enum {
   SR_EV_INVOCATION,          /* the server calls a client method (msg) */
   SR_EV_COMPLETION,          /* a call ended: msg (result or hub error) or error (closed...) */
   SR_EV_STREAM_ITEM,         /* msg->item for the stream `call` */
+  SR_EV_RECONNECTING,        /* error: why the connection was lost; retries begin */
+  SR_EV_RECONNECTED,         /* connected again (a new connection id) */
 };
 
 typedef struct sr_engine_event {
@@ -66,6 +80,9 @@ typedef struct sr_engine_io {
    * for an open or opening transport. */
   void (*close)(void *ud);
   void (*event)(void *ud, const sr_engine_event *ev);
+  /* Only with cfg.custom_retry: asks for the delay before retry `attempt` (from 1).
+   * Answer: sr_engine_on_retry_delay. A non-zero return gives up at once. */
+  int (*retry)(void *ud, uint32_t attempt, int64_t elapsed_ms, const sr_error_info *last);
 } sr_engine_io;
 
 typedef struct sr_engine {
@@ -78,6 +95,8 @@ typedef struct sr_engine {
   int transport_open;
   int negotiating;
   int stopping;          /* the application asked to stop */
+  int server_closed;      /* a Close message without allowReconnect came: no reconnect */
+  int transport_active;  /* io.open succeeded and sr_engine_on_closed has not come yet */
   int redirects;
   char *base_url;        /* after redirects */
   char *bearer;          /* a redirect's access token */
@@ -94,6 +113,26 @@ typedef struct sr_engine {
   int slow_warned;
   sr_error_info close_reason; /* why the connection is closing (code 0: stopped) */
   int start_pending;          /* SR_EV_START_COMPLETED not yet emitted */
+  /* Fallback: transports that failed to connect in this attempt, and why. */
+  int tried;
+  sr_buf failures;
+  /* Retries (automatic reconnect, or the first start with reconnect_on_start). */
+  uint32_t attempt;           /* retries asked for so far */
+  int64_t retry_started;
+  int64_t retry_at;           /* when to make the next attempt; INT64_MAX: none */
+  int awaiting_retry;         /* io.retry asked, no answer yet */
+  sr_error_info last_failure;
+  uint64_t rng;
+  /* Stateful reconnect. */
+  int stateful;               /* negotiated for this connection */
+  int redialing;              /* the socket dropped: a new one is being opened */
+  char *connection_token;
+  sr_replay replay;           /* what we sent and the server has not acknowledged */
+  int64_t recv_next;          /* the id the next sequenced message from the server has */
+  int64_t recv_highest;       /* the highest id processed */
+  int64_t acked;              /* the highest id we acknowledged */
+  int awaiting_sequence;      /* after a re-dial: drop everything until the server's Sequence */
+  int64_t ack_at;             /* when to send an Ack; INT64_MAX: none due */
 } sr_engine;
 
 int sr_engine_init(sr_engine *e, const sr_engine_config *cfg, const sr_engine_io *io);
@@ -120,7 +159,13 @@ int sr_engine_stream_complete(sr_engine *e, int64_t now, const char *stream_id, 
 int sr_engine_client_result(sr_engine *e, int64_t now, const sr_str *invocation_id,
                             const sr_payload *result, const char *error);
 
+/* Bytes of sequenced messages waiting for the server's Ack (stateful reconnect), for
+ * backpressure: sends fail with SIGNALR_EAGAIN once it reaches stateful_buffer_size. */
+size_t sr_engine_unacked_bytes(const sr_engine *e);
+
 /* Runtime side. */
+/* The answer to io.retry: the delay before the next attempt, or < 0 to give up. */
+void sr_engine_on_retry_delay(sr_engine *e, int64_t now, int32_t delay_ms);
 void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *body, size_t len,
                             const sr_error_info *failure);
 void sr_engine_on_open(sr_engine *e, int64_t now);

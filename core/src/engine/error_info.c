@@ -26,6 +26,9 @@ int sr_error_code_for_http(int s) {
 const char *sr_error_hint(int stage, int code, int s) {
   switch (s) {
     case 404:
+      if (stage == SR_STAGE_DIRECT)
+        return "Nothing accepts a WebSocket at this URL: check the hub path (the one the server maps "
+               "with MapHub), and that the hub allows the WebSockets transport.";
       return stage == SR_STAGE_NEGOTIATE
                  ? "Nothing answers negotiate at this URL: check the hub path (the one the server "
                    "maps with MapHub), or a proxy is blocking the connection."
@@ -34,7 +37,7 @@ const char *sr_error_hint(int stage, int code, int s) {
                    "sticky sessions, or use WebSockets with skip_negotiation.";
     case 400:
     case 503:
-      if (stage == SR_STAGE_TRANSPORT)
+      if (stage == SR_STAGE_TRANSPORT || stage == SR_STAGE_DIRECT)
         return "The server refused the WebSocket upgrade: WebSockets are probably not enabled on "
                "the server (or a proxy drops the Upgrade headers). Enable them, or allow the "
                "ServerSentEvents / LongPolling transports.";

@@ -14,7 +14,13 @@ typedef struct sr_error_info {
 } sr_error_info;
 
 /* Where a failure happened, for choosing the hint. */
-enum { SR_STAGE_NEGOTIATE = 1, SR_STAGE_TRANSPORT = 2, SR_STAGE_HANDSHAKE = 3, SR_STAGE_CONNECTED = 4 };
+enum {
+  SR_STAGE_NEGOTIATE = 1,
+  SR_STAGE_TRANSPORT = 2, /* connecting the transport negotiate chose */
+  SR_STAGE_HANDSHAKE = 3,
+  SR_STAGE_CONNECTED = 4,
+  SR_STAGE_DIRECT = 5,    /* connecting a WebSocket without negotiate (skip_negotiation) */
+};
 
 void sr_error_set(sr_error_info *e, int code, int http_status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -15,12 +15,16 @@
 
 #define HTTP_DEFAULT_MAX_BODY (1u << 20)
 #define HTTP_MAX_COOKIES 64
+/* Streaming: body bytes held for on_data before curl is told to pause the transfer. curl hands
+ * over at most 16 KiB per write, so a stream never holds much more than this. */
+#define HTTP_STREAM_HOLD (256u << 10)
 
 typedef struct http_state {
   sr_loop *loop;
   CURLM *multi;
   sr_timer *timer;
-  sr_http *head; /* live requests */
+  sr_http *head;  /* live requests */
+  sr_http *ready; /* streaming requests with a head or body bytes to hand over */
 } http_state;
 
 struct sr_http {
@@ -39,6 +43,17 @@ struct sr_http {
   sr_timer *fail_timer; /* a failure found while starting, reported on the next turn */
   int fail_code;
   int completing; /* inside done(): sr_http_cancel on this handle is ignored */
+
+  /* streaming (on_data / on_response): body holds the bytes not handed over yet */
+  void (*on_response)(void *ud, const sr_http_response *head);
+  void (*on_data)(void *ud, const uint8_t *data, size_t len);
+  sr_http *ready_prev, *ready_next;
+  int in_ready;
+  int head_done;      /* the final response head arrived */
+  int head_delivered; /* on_response ran (or there is none) */
+  int paused;         /* curl was told to hold the rest until we have handed over the body */
+  int delivering;     /* inside on_response/on_data: sr_http_cancel is deferred */
+  int cancel_pending;
 };
 
 /* ------------------------------------------------------------------ globals */
@@ -82,8 +97,29 @@ static void list_remove(sr_http *h) {
   h->prev = h->next = NULL;
 }
 
+static void ready_remove(sr_http *h) {
+  if (!h->in_ready) return;
+  if (h->ready_prev)
+    h->ready_prev->ready_next = h->ready_next;
+  else
+    h->st->ready = h->ready_next;
+  if (h->ready_next) h->ready_next->ready_prev = h->ready_prev;
+  h->ready_prev = h->ready_next = NULL;
+  h->in_ready = 0;
+}
+
+static void ready_add(sr_http *h) {
+  if (h->in_ready) return;
+  h->in_ready = 1;
+  h->ready_prev = NULL;
+  h->ready_next = h->st->ready;
+  if (h->ready_next) h->ready_next->ready_prev = h;
+  h->st->ready = h;
+}
+
 static void http_destroy(sr_http *h) {
   list_remove(h);
+  ready_remove(h);
   if (h->fail_timer) sr_loop_timer_cancel(h->st->loop, h->fail_timer);
   if (h->easy) {
     curl_multi_remove_handle(h->st->multi, h->easy);
@@ -135,31 +171,75 @@ static int map_curl_error(sr_http *h, CURLcode rc) {
   }
 }
 
-static void complete(sr_http *h, CURLcode rc) {
+/* The response's status and headers (body left empty). */
+static void fill_head(sr_http *h, sr_http_response *r) {
   static const char *const no_cookies[1] = {NULL};
-  sr_http_response r;
-  memset(&r, 0, sizeof(r));
+  memset(r, 0, sizeof(*r));
   long status = 0;
   curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
-  r.status = (int)status;
+  r->status = (int)status;
+  r->body = (const uint8_t *)"";
+  r->error_text = "";
+  h->cookies[h->ncookies] = NULL;
+  r->set_cookies = h->ncookies ? (const char *const *)h->cookies : no_cookies;
+  char *loc = NULL;
+  if (status >= 300 && status < 400 && curl_easy_getinfo(h->easy, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK)
+    r->location = loc;
+  char *ct = NULL;
+  if (curl_easy_getinfo(h->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK) r->content_type = ct;
+}
+
+/* Hands a streaming request's head and buffered body to its callbacks, outside of curl's own
+ * callbacks. Returns 1 when the request was canceled from a callback (it is freed then). */
+static int deliver(sr_http *h) {
+  ready_remove(h);
+  h->delivering = 1;
+  if (h->head_done && !h->head_delivered) {
+    h->head_delivered = 1;
+    if (h->on_response) {
+      sr_http_response head;
+      fill_head(h, &head);
+      h->on_response(h->ud, &head);
+    }
+  }
+  if (!h->cancel_pending && h->body.len && h->on_data) {
+    h->on_data(h->ud, h->body.data, h->body.len);
+    h->body.len = 0;
+  }
+  h->delivering = 0;
+  if (h->cancel_pending) {
+    http_destroy(h);
+    return 1;
+  }
+  if (h->paused) {
+    /* may hand over the held bytes at once (on_body queues the request again) */
+    h->paused = 0;
+    curl_easy_pause(h->easy, CURLPAUSE_CONT);
+  }
+  return 0;
+}
+
+static void dispatch(http_state *st) {
+  while (st->ready) deliver(st->ready);
+}
+
+static void complete(sr_http *h, CURLcode rc) {
+  if (h->on_data || h->on_response) {
+    if (h->fail_code == 0 && rc == CURLE_OK) h->head_done = 1; /* a response without a blank line */
+    if (deliver(h)) return;
+  }
+  sr_http_response r;
+  fill_head(h, &r);
+  long status = r.status;
   r.error_code = h->fail_code ? h->fail_code : map_curl_error(h, rc);
   if (r.error_code == SIGNALR_ETOOBIG)
     snprintf(h->errbuf, sizeof(h->errbuf), "response body exceeds %zu bytes", h->max_body);
   r.error_text = r.error_code ? (h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc)) : "";
-  if (sr_buf_terminate(&h->body) != 0) {
-    r.body = (const uint8_t *)"";
-    r.body_len = 0;
-  } else {
+  (void)status;
+  if (!h->on_data && sr_buf_terminate(&h->body) == 0) {
     r.body = h->body.data;
     r.body_len = h->body.len;
   }
-  h->cookies[h->ncookies] = NULL;
-  r.set_cookies = h->ncookies ? (const char *const *)h->cookies : no_cookies;
-  char *loc = NULL;
-  if (status >= 300 && status < 400 && curl_easy_getinfo(h->easy, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK)
-    r.location = loc;
-  char *ct = NULL;
-  if (curl_easy_getinfo(h->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK) r.content_type = ct;
   list_remove(h);
   curl_multi_remove_handle(h->st->multi, h->easy);
   h->completing = 1;
@@ -189,6 +269,7 @@ static void on_fd(void *arg, int fd, int revents) {
   if (revents & SR_FD_ERROR) mask |= CURL_CSELECT_ERR;
   int running = 0;
   curl_multi_socket_action(st->multi, fd, mask, &running);
+  dispatch(st);
   check_done(st);
 }
 
@@ -209,6 +290,7 @@ static void on_timer(void *arg) {
   st->timer = NULL;
   int running = 0;
   curl_multi_socket_action(st->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  dispatch(st);
   check_done(st);
 }
 
@@ -268,6 +350,16 @@ static http_state *state_get(sr_loop *loop) {
 static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
   sr_http *h = ud;
   size_t len = sz * n;
+  if (h->on_data) {
+    /* no user callback from inside curl: hold the bytes until curl returns to the loop */
+    if (h->body.len >= HTTP_STREAM_HOLD) {
+      h->paused = 1;
+      return CURL_WRITEFUNC_PAUSE; /* curl keeps these bytes and hands them over again */
+    }
+    if (sr_buf_append(&h->body, p, len) != 0) return 0;
+    ready_add(h);
+    return len;
+  }
   if (h->body.len + len > h->max_body) {
     h->too_big = 1;
     return 0; /* aborts with CURLE_WRITE_ERROR */
@@ -283,6 +375,15 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
     /* a new response (after a 1xx): forget the previous one's cookies */
     for (size_t i = 0; i < h->ncookies; i++) free(h->cookies[i]);
     h->ncookies = 0;
+    return len;
+  }
+  if (len > 0 && (p[0] == '\r' || p[0] == '\n') && !h->head_done && (h->on_data || h->on_response)) {
+    long status = 0;
+    curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200) { /* the end of the final head (1xx heads are followed by another) */
+      h->head_done = 1;
+      ready_add(h);
+    }
     return len;
   }
   if (len > 11 && strncasecmp(p, "set-cookie:", 11) == 0 && h->ncookies < HTTP_MAX_COOKIES) {
@@ -327,6 +428,9 @@ int sr_http_start(sr_loop *loop, const sr_http_request_cfg *cfg,
   h->done = done;
   h->ud = ud;
   h->max_body = cfg->max_response_bytes ? cfg->max_response_bytes : HTTP_DEFAULT_MAX_BODY;
+  h->on_response = cfg->on_response;
+  h->on_data = cfg->on_data;
+  h->head_delivered = !cfg->on_response;
   h->easy = curl_easy_init();
   if (!h->easy) {
     free(h);
@@ -351,10 +455,26 @@ int sr_http_start(sr_loop *loop, const sr_http_request_cfg *cfg,
   curl_easy_setopt(e, CURLOPT_USERAGENT, ua);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   if (cfg->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
+  if (cfg->connect_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->connect_timeout_ms);
   if (cfg->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
   if (cfg->insecure) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(e, CURLOPT_PROXY_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_PROXY_SSL_VERIFYHOST, 0L);
+  }
+  if (cfg->client_cert) {
+    bad |= curl_easy_setopt(e, CURLOPT_SSLCERT, cfg->client_cert) != CURLE_OK;
+    curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+  }
+  if (cfg->client_key) {
+    bad |= curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->client_key) != CURLE_OK;
+    curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+  if (cfg->proxy && *cfg->proxy) {
+    bad |= curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy) != CURLE_OK;
+    /* the proxy's answer to CONNECT is not the server's response: keep it out of on_header */
+    curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   }
   const char *method = cfg->method ? cfg->method : (cfg->body_len ? "POST" : "GET");
   int has_body = cfg->body_len > 0 || strcasecmp(method, "POST") == 0 || strcasecmp(method, "PUT") == 0;
@@ -364,7 +484,10 @@ int sr_http_start(sr_loop *loop, const sr_http_request_cfg *cfg,
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (has_body) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)cfg->body_len);
-    bad |= curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, cfg->body_len ? (const char *)cfg->body : "") != CURLE_OK;
+    if (cfg->body_borrowed && cfg->body_len)
+      bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)cfg->body) != CURLE_OK;
+    else
+      bad |= curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, cfg->body_len ? (const char *)cfg->body : "") != CURLE_OK;
     if (strcasecmp(method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
   } else {
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
@@ -409,5 +532,172 @@ int sr_http_start(sr_loop *loop, const sr_http_request_cfg *cfg,
 
 void sr_http_cancel(sr_http *h) {
   if (!h || h->completing) return;
+  if (h->delivering) { /* deliver() frees it when the callback returns */
+    h->cancel_pending = 1;
+    return;
+  }
   http_destroy(h);
+}
+
+/* ------------------------------------------------------------------ target (owned request settings) */
+
+static int dup_opt(char **dst, const char *src) {
+  *dst = NULL;
+  if (!src || !*src) return 0;
+  *dst = strdup(src);
+  return *dst ? 0 : SIGNALR_ENOMEM;
+}
+
+void sr_http_target_free(sr_http_target *t) {
+  if (!t) return;
+  free(t->url);
+  if (t->headers)
+    for (size_t i = 1; i <= t->nheaders; i++) free((char *)t->headers[i]);
+  free(t->headers);
+  free(t->ca_file);
+  free(t->proxy);
+  free(t->client_cert);
+  free(t->client_key);
+  memset(t, 0, sizeof(*t));
+}
+
+int sr_http_target_init(sr_http_target *t, const char *url, const char *const *headers, const char *ca_file,
+                        int insecure, const char *proxy, const char *client_cert, const char *client_key,
+                        int32_t connect_timeout_ms) {
+  memset(t, 0, sizeof(*t));
+  t->insecure = insecure;
+  t->connect_timeout_ms = connect_timeout_ms;
+  size_t n = 0;
+  while (headers && headers[n]) n++;
+  t->headers = calloc(n + 2, sizeof(*t->headers));
+  int bad = !t->headers || dup_opt(&t->url, url) || !t->url || dup_opt(&t->ca_file, ca_file) ||
+            dup_opt(&t->proxy, proxy) || dup_opt(&t->client_cert, client_cert) || dup_opt(&t->client_key, client_key);
+  for (size_t i = 0; !bad && i < n; i++) {
+    char *h = strdup(headers[i]);
+    if (!h) bad = 1;
+    t->headers[1 + t->nheaders++] = h;
+  }
+  if (bad) {
+    sr_http_target_free(t);
+    return SIGNALR_ENOMEM;
+  }
+  return 0;
+}
+
+void sr_http_target_apply(sr_http_target *t, sr_http_request_cfg *cfg, const char *extra) {
+  int ours = 0;
+  if (extra) {
+    size_t name_len = strcspn(extra, ":");
+    char name[64];
+    if (name_len < sizeof(name)) {
+      memcpy(name, extra, name_len);
+      name[name_len] = 0;
+      ours = !has_header(t->headers + 1, name);
+    }
+  }
+  t->headers[0] = ours ? extra : NULL;
+  cfg->url = t->url;
+  cfg->headers = ours ? t->headers : t->headers + 1;
+  cfg->ca_file = t->ca_file;
+  cfg->insecure = t->insecure;
+  cfg->proxy = t->proxy;
+  cfg->client_cert = t->client_cert;
+  cfg->client_key = t->client_key;
+  cfg->connect_timeout_ms = t->connect_timeout_ms;
+}
+
+/* ------------------------------------------------------------------ sender (serialized POSTs) */
+
+#define SENDER_KEEP_MAX (1u << 20) /* an emptied buffer bigger than this is released */
+
+void sr_http_sender_init(sr_http_sender *s, sr_loop *loop, sr_http_target *target, int binary, size_t max_queue,
+                         int32_t timeout_ms, void *ud) {
+  memset(s, 0, sizeof(*s));
+  s->loop = loop;
+  s->target = target;
+  /* what the official clients send; the server does not look at it */
+  s->content_type = binary ? "Content-Type: application/octet-stream" : "Content-Type: text/plain;charset=UTF-8";
+  s->max_queue = max_queue;
+  s->timeout_ms = timeout_ms;
+  s->ud = ud;
+}
+
+static void sender_done(void *ud, const sr_http_response *r);
+
+/* Moves what is queued into flight. */
+static int sender_start(sr_http_sender *s) {
+  sr_buf t = s->sending;
+  s->sending = s->queued;
+  s->queued = t;
+  s->queued.len = 0;
+  sr_http_request_cfg cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  sr_http_target_apply(s->target, &cfg, s->content_type);
+  cfg.method = "POST";
+  cfg.body = s->sending.data;
+  cfg.body_len = s->sending.len;
+  cfg.body_borrowed = 1;
+  cfg.timeout_ms = s->timeout_ms;
+  int rc = sr_http_start(s->loop, &cfg, sender_done, s, &s->req);
+  if (rc) {
+    /* put the bytes back in front of anything queued meanwhile (nothing: we are synchronous) */
+    t = s->queued;
+    s->queued = s->sending;
+    s->sending = t;
+    s->sending.len = 0;
+    s->req = NULL;
+  }
+  return rc;
+}
+
+static void release_if_big(sr_buf *b) {
+  if (b->len == 0 && b->cap > SENDER_KEEP_MAX) sr_buf_free(b);
+}
+
+static void sender_done(void *ud, const sr_http_response *r) {
+  sr_http_sender *s = ud;
+  s->req = NULL;
+  int code = r->error_code ? r->error_code : sr_http_status_error(r->status);
+  if (code == SIGNALR_EREDIRECT) code = SIGNALR_EHTTP; /* redirects are not followed */
+  if (code) {
+    char text[200];
+    if (r->error_code)
+      snprintf(text, sizeof(text), "POST failed: %s", r->error_text);
+    else
+      snprintf(text, sizeof(text), "POST answered HTTP %d: %.120s", r->status, (const char *)r->body);
+    s->sending.len = 0;
+    s->on_error(s->ud, code, r->error_code ? 0 : r->status, text); /* may free s */
+    return;
+  }
+  s->sending.len = 0;
+  release_if_big(&s->sending);
+  if (s->queued.len) {
+    int rc = sender_start(s);
+    if (rc) s->on_error(s->ud, rc, 0, "could not start a POST"); /* may free s */
+    return;
+  }
+  s->on_idle(s->ud); /* may free s */
+}
+
+int sr_http_sender_push(sr_http_sender *s, const uint8_t *data, size_t len) {
+  if (len == 0) return 0;
+  if (len > s->max_queue || sr_http_sender_pending(s) > s->max_queue - len) return SIGNALR_EAGAIN;
+  size_t before = s->queued.len;
+  if (sr_buf_append(&s->queued, data, len) != 0) return SIGNALR_ENOMEM;
+  if (s->req) return 0;
+  int rc = sender_start(s);
+  if (rc) s->queued.len = before;
+  return rc;
+}
+
+void sr_http_sender_cancel(sr_http_sender *s) {
+  sr_http_cancel(s->req);
+  s->req = NULL;
+  s->queued.len = s->sending.len = 0;
+}
+
+void sr_http_sender_free(sr_http_sender *s) {
+  sr_http_sender_cancel(s);
+  sr_buf_free(&s->queued);
+  sr_buf_free(&s->sending);
 }

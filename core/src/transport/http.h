@@ -6,8 +6,12 @@
  * between requests to the same host (curl's connection cache).
  *
  * Redirects are never followed (SignalR reports a 307 with a hint instead). The response body
- * is buffered up to max_response_bytes (negotiate; later: SSE and Long Polling will stream).
- * All functions are I/O thread only. */
+ * is either buffered up to max_response_bytes (negotiate, Long Polling) or streamed chunk by
+ * chunk to on_data (Server-Sent Events: an endless body).
+ *
+ * Callbacks never run inside libcurl's own callbacks: curl hands body bytes to a per-request
+ * buffer, and they are passed on after curl returns to the loop. So every callback may start,
+ * cancel and send freely. All functions are I/O thread only. */
 #ifndef SR_TRANSPORT_HTTP_H
 #define SR_TRANSPORT_HTTP_H
 
@@ -15,27 +19,47 @@
 #include <stdint.h>
 
 #include "runtime/loop.h"
+#include "util/buf.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef struct sr_http sr_http;
+typedef struct sr_http_response sr_http_response;
 
 typedef struct sr_http_request_cfg {
   const char *method;         /* "GET", "POST", "DELETE", ...; NULL: GET, or POST when body_len > 0 */
   const char *url;            /* http:// or https:// */
   const char *const *headers; /* "Name: value", NULL-terminated, may be NULL. They override the
                                * library's own (User-Agent). "Name:" alone removes a header. */
-  const uint8_t *body;        /* copied; may be NULL */
+  const uint8_t *body;        /* copied, unless body_borrowed; may be NULL */
   size_t body_len;
+  int body_borrowed;          /* 1: body is not copied and must stay valid until done() or
+                               * sr_http_cancel (saves a copy of large POST bodies) */
   const char *ca_file;        /* NULL: system trust store */
   int insecure;               /* 1: skip TLS certificate and host name verification */
+  const char *proxy;          /* NULL or "": libcurl's environment rules (http_proxy, https_proxy,
+                               * no_proxy); else the proxy URL, e.g. "http://user:pw@host:8888"
+                               * (http://, https:// and socks5:// proxies; no port: 1080) */
+  const char *client_cert;    /* PEM client certificate file for TLS, or NULL */
+  const char *client_key;     /* PEM private key file; NULL: the key is in client_cert */
   int32_t timeout_ms;         /* whole request; <= 0: none */
-  size_t max_response_bytes;  /* body limit; 0: 1 MiB. Over -> error_code SIGNALR_ETOOBIG */
+  int32_t connect_timeout_ms; /* TCP + TLS (+ proxy) connect; <= 0: libcurl's default (300 s) */
+  size_t max_response_bytes;  /* body limit; 0: 1 MiB. Over -> error_code SIGNALR_ETOOBIG.
+                               * Not applied when streaming. */
+
+  /* Streaming mode: set on_data and the body is handed over in chunks as it arrives instead of
+   * being buffered (done() then gets an empty body). on_response, if set, runs once when the
+   * final response head has arrived (status >= 200), before the first on_data and before
+   * done(); not at all when the request fails without a response. The head it gets has status,
+   * content_type, set_cookies and location, an empty body and error_code 0. Both run on the I/O
+   * thread and may call sr_http_cancel on this request (no further callback then). */
+  void (*on_response)(void *ud, const sr_http_response *head);
+  void (*on_data)(void *ud, const uint8_t *data, size_t len);
 } sr_http_request_cfg;
 
-typedef struct sr_http_response {
+struct sr_http_response {
   int status;                     /* HTTP status, 0 when no response arrived */
   const uint8_t *body;            /* NUL-terminated (not counted in body_len); never NULL */
   size_t body_len;
@@ -46,7 +70,7 @@ typedef struct sr_http_response {
                                    * ECONNREFUSED, ETLS, ETIMEOUT, ETOOBIG (body over the limit),
                                    * ECANCELED (loop shutdown), EINVAL (bad URL), ETRANSPORT */
   const char *error_text;         /* never NULL ("" when error_code is 0) */
-} sr_http_response;
+};
 
 /* Starts a request. 0 and done() follows exactly once, on the I/O thread, never from inside
  * this call; or SIGNALR_EINVAL / SIGNALR_ENOMEM and no callback. The response and everything it
@@ -55,8 +79,8 @@ typedef struct sr_http_response {
 int sr_http_start(sr_loop *loop, const sr_http_request_cfg *cfg,
                   void (*done)(void *ud, const sr_http_response *resp), void *ud, sr_http **out);
 
-/* Aborts a request whose done() has not run yet; done() is then never called. NULL ignored;
- * a call from inside the request's own done() is ignored. */
+/* Aborts a request whose done() has not run yet; done() is then never called (nor on_data,
+ * on_response). NULL ignored; a call from inside the request's own done() is ignored. */
 void sr_http_cancel(sr_http *h);
 
 /* "libsignalr/<version> (<os>; <machine>)", e.g. "libsignalr/0.1.0 (Linux; x86_64)". Static. */
@@ -65,6 +89,68 @@ const char *sr_user_agent(void);
 /* Maps an HTTP status (a failed WebSocket upgrade or request) to a SIGNALR_E* code:
  * 2xx -> 0, 3xx -> EREDIRECT, 401/403 -> EAUTH, 404 -> ENOTFOUND, others -> EHTTP. */
 int sr_http_status_error(int status);
+
+/* ---- shared by the HTTP transports (Server-Sent Events, Long Polling) ---- */
+
+/* How long a close waits for POSTs in flight (and the Long Polling DELETE). */
+#define SR_HTTP_TRANSPORT_CLOSE_MS 5000
+/* Timeout of one POST: the official clients' HTTP timeout. */
+#define SR_HTTP_TRANSPORT_POST_TIMEOUT_MS 100000
+
+/* An owned copy of what every request of one transport connection carries: the URL, the
+ * caller's headers, TLS and proxy settings. */
+typedef struct sr_http_target {
+  char *url;
+  const char **headers; /* [0]: a slot for one header of our own, then the caller's, NULL */
+  size_t nheaders;      /* the caller's */
+  char *ca_file, *proxy, *client_cert, *client_key;
+  int insecure;
+  int32_t connect_timeout_ms;
+} sr_http_target;
+
+/* Copies everything. 0 or SIGNALR_ENOMEM (then nothing to free). */
+int sr_http_target_init(sr_http_target *t, const char *url, const char *const *headers, const char *ca_file,
+                        int insecure, const char *proxy, const char *client_cert, const char *client_key,
+                        int32_t connect_timeout_ms);
+void sr_http_target_free(sr_http_target *t);
+/* Fills cfg's url, headers, TLS, proxy and connect timeout (nothing else). extra ("Name: value",
+ * static) is added unless the caller's headers have that name: they override ours. The header
+ * list is valid until the next call (sr_http_start copies it). */
+void sr_http_target_apply(sr_http_target *t, sr_http_request_cfg *cfg, const char *extra);
+
+/* Sends a byte stream to one URL as POSTs, the way the SignalR HTTP transports must: one POST
+ * in flight at a time (the server gives no ordering between concurrent POSTs); bytes pushed
+ * meanwhile are queued and go out together, in order, in the next POST, as the official clients
+ * batch them. Two buffers swap between "queued" and "in flight", so the steady state allocates
+ * nothing and no body is copied. Embedded in its transport; I/O thread only. */
+typedef struct sr_http_sender {
+  sr_loop *loop;
+  sr_http_target *target; /* borrowed from the transport */
+  const char *content_type; /* "Content-Type: ..." */
+  size_t max_queue;         /* queued + in flight */
+  int32_t timeout_ms;       /* per POST */
+  sr_buf queued, sending;
+  sr_http *req;
+  /* Called from the POST's completion only, never from sr_http_sender_push; each may free the
+   * transport that embeds the sender. on_idle: everything pushed was accepted by the server.
+   * on_error: a POST failed (the bytes are lost: the caller must end the connection). */
+  void (*on_idle)(void *ud);
+  void (*on_error)(void *ud, int code, int http_status, const char *text);
+  void *ud;
+} sr_http_sender;
+
+void sr_http_sender_init(sr_http_sender *s, sr_loop *loop, sr_http_target *target, int binary, size_t max_queue,
+                         int32_t timeout_ms, void *ud);
+/* Queues bytes (copied) and starts a POST when none is in flight. 0, SIGNALR_EAGAIN (over
+ * max_queue: nothing queued), SIGNALR_ENOMEM, or the error of starting the POST (nothing
+ * queued then either). */
+int sr_http_sender_push(sr_http_sender *s, const uint8_t *data, size_t len);
+/* Bytes queued or in flight (not yet accepted by the server). */
+static inline size_t sr_http_sender_pending(const sr_http_sender *s) { return s->queued.len + s->sending.len; }
+/* Aborts the POST in flight and drops what is queued; no callback follows. Reusable after. */
+void sr_http_sender_cancel(sr_http_sender *s);
+/* Cancels and frees the buffers. */
+void sr_http_sender_free(sr_http_sender *s);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "signalr/signalr.h"
 #include "transport/http.h"
@@ -24,9 +26,17 @@ typedef struct rec_hdr {
 #define REC_PAYLOAD_OFF (sizeof(rec_hdr) + LWS_PRE)
 #define ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
 
+/* A vhost for one proxy / client certificate configuration (see ws.h). */
+typedef struct ws_vhost {
+  int tls;
+  char *ca_file, *proxy, *cert, *key; /* proxy as lws wants it: "[user:pw@]host:port" */
+  struct lws_vhost *vh;
+  struct ws_vhost *next;
+} ws_vhost;
+
 typedef struct ws_registry {
   sr_ws *head; /* live connections of the loop (for shutdown) */
-  int hooked;
+  ws_vhost *vhosts;
 } ws_registry;
 
 struct sr_ws {
@@ -77,18 +87,25 @@ static ws_registry *registry(sr_loop *loop) {
 
 static void registry_shutdown(void *arg);
 
-static int registry_add(sr_ws *ws) {
-  void **slot = sr_loop_slot(ws->loop, SR_LOOP_SLOT_WS);
+static ws_registry *registry_get(sr_loop *loop) {
+  void **slot = sr_loop_slot(loop, SR_LOOP_SLOT_WS);
+  if (!slot) return NULL;
   ws_registry *r = *slot;
   if (!r) {
     r = calloc(1, sizeof(*r));
-    if (!r) return SIGNALR_ENOMEM;
-    if (sr_loop_at_exit(ws->loop, registry_shutdown, ws->loop) != 0) {
+    if (!r) return NULL;
+    if (sr_loop_at_exit(loop, registry_shutdown, loop) != 0) {
       free(r);
-      return SIGNALR_ENOMEM;
+      return NULL;
     }
     *slot = r;
   }
+  return r;
+}
+
+static int registry_add(sr_ws *ws) {
+  ws_registry *r = registry_get(ws->loop);
+  if (!r) return SIGNALR_ENOMEM;
   ws->next = r->head;
   if (r->head) r->head->prev = ws;
   r->head = ws;
@@ -158,6 +175,15 @@ static void registry_shutdown(void *arg) {
     sr_ws *ws = r->head;
     ws_detach(ws, 1);
     ws_finish(ws, SIGNALR_ECANCELED, 0, ws->opened ? 1006 : 0, "the I/O loop is shutting down", 0);
+  }
+  while (r->vhosts) { /* the lws vhosts themselves go with the lws context */
+    ws_vhost *v = r->vhosts;
+    r->vhosts = v->next;
+    free(v->ca_file);
+    free(v->proxy);
+    free(v->cert);
+    free(v->key);
+    free(v);
   }
   free(r);
   *slot = NULL;
@@ -374,6 +400,165 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
   }
 }
 
+/* ------------------------------------------------------------------ vhosts for proxy / client certificate */
+
+/* The protocol of our own vhosts: forwards to the handler in the wsi's opaque user data, as the
+ * loop's vhosts do (a detached wsi gets lws' default handling). */
+static int vhost_dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+  sr_lws_handler *h = wsi ? (sr_lws_handler *)lws_get_opaque_user_data(wsi) : NULL;
+  if (h && h->cb) return h->cb(h, wsi, (int)reason, in, len);
+  return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols vhost_protocols[] = {
+    {SR_LWS_PROTOCOL, vhost_dispatch, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* lws 4.1 built for Debian looks for CAs in a relative "../share" when given none. */
+static const char *system_ca_file(void) {
+  const char *env = getenv("SSL_CERT_FILE");
+  if (env && *env && access(env, R_OK) == 0) return env;
+  static const char *const paths[] = {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                                      "/etc/ssl/ca-bundle.pem", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+                                      "/etc/ssl/cert.pem", NULL};
+  for (int i = 0; paths[i]; i++)
+    if (access(paths[i], R_OK) == 0) return paths[i];
+  return NULL;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = (char)tolower((unsigned char)c);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* "[http://][user:pw@]host[:port][/]" -> "[user:pw@]host:port" ("[addr]:port" for IPv6), the
+ * form lws_set_proxy parses. The user info is percent-decoded, as libcurl does, because lws
+ * base64-encodes it as it is for Proxy-Authorization. lws silently ignores a proxy it cannot
+ * parse (connecting directly instead), so anything doubtful is refused here. */
+static int proxy_for_lws(const char *in, char *out, size_t cap) {
+  const char *p = in, *sep = strstr(in, "://");
+  if (sep) {
+    if (sep - in != 4 || strncasecmp(in, "http", 4) != 0) return SIGNALR_EINVAL; /* https, socks5 */
+    p = sep + 3;
+  }
+  const char *end = p + strcspn(p, "/?#");
+  if (*end && strcmp(end, "/") != 0) return SIGNALR_EINVAL;
+  const char *at = NULL;
+  for (const char *q = p; q < end; q++)
+    if (*q == '@') at = q;
+  char user[90];
+  size_t ulen = 0;
+  for (const char *q = p; at && q < at; q++) {
+    int c = (unsigned char)*q;
+    if (c == '%') {
+      int hi = q + 2 < at ? hexval(q[1]) : -1, lo = q + 2 < at ? hexval(q[2]) : -1;
+      if (hi < 0 || lo < 0 || (hi | lo) == 0) return SIGNALR_EINVAL;
+      c = hi << 4 | lo;
+      q += 2;
+    }
+    if (ulen + 1 >= sizeof(user)) return SIGNALR_EINVAL; /* lws keeps < 96 bytes of it */
+    user[ulen++] = (char)c;
+  }
+  user[ulen] = 0;
+  const char *hs = at ? at + 1 : p, *he, *port_s = NULL;
+  int v6 = *hs == '[';
+  if (v6) {
+    he = memchr(hs, ']', (size_t)(end - hs));
+    if (!he) return SIGNALR_EINVAL;
+    hs++;
+    if (he + 1 < end) {
+      if (he[1] != ':') return SIGNALR_EINVAL;
+      port_s = he + 2;
+    }
+  } else {
+    he = memchr(hs, ':', (size_t)(end - hs));
+    if (he) port_s = he + 1;
+    else he = end;
+  }
+  if (he == hs) return SIGNALR_EINVAL;
+  long port = port_s ? 0 : 1080;
+  for (const char *c = port_s; c && c < end; c++) {
+    if (*c < '0' || *c > '9' || (port = port * 10 + (*c - '0')) > 65535) return SIGNALR_EINVAL;
+  }
+  if (port == 0) return SIGNALR_EINVAL;
+  int n = snprintf(out, cap, "%s%s%s%.*s%s:%ld", user, at ? "@" : "", v6 ? "[" : "", (int)(he - hs), hs,
+                   v6 ? "]" : "", port);
+  return n > 0 && (size_t)n < cap ? 0 : SIGNALR_EINVAL;
+}
+
+static int same_str(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
+
+static char *dup_or_null(const char *s, int *bad) {
+  if (!s) return NULL;
+  char *d = strdup(s);
+  if (!d) *bad = 1;
+  return d;
+}
+
+/* The vhost for a connection: the loop's shared ones unless a proxy or a client certificate
+ * is configured. NULL with *err set on failure. */
+static struct lws_vhost *pick_vhost(sr_loop *loop, int tls, const sr_ws_config *cfg, int *err) {
+  const char *ca = cfg->ca_file, *cert = tls ? cfg->client_cert : NULL, *key = tls ? cfg->client_key : NULL;
+  char proxy[200];
+  int has_proxy = cfg->proxy && *cfg->proxy;
+  if (!has_proxy && !cert) {
+    struct lws_vhost *vh = sr_loop_vhost(loop, tls, ca);
+    if (!vh) *err = ca ? SIGNALR_EINVAL : SIGNALR_ETRANSPORT;
+    return vh;
+  }
+  *err = SIGNALR_EINVAL;
+  if (has_proxy && proxy_for_lws(cfg->proxy, proxy, sizeof(proxy)) != 0) return NULL;
+  if ((ca && access(ca, R_OK) != 0) || (cert && access(cert, R_OK) != 0) || (key && access(key, R_OK) != 0))
+    return NULL;
+  *err = SIGNALR_ENOMEM;
+  ws_registry *r = registry_get(loop);
+  if (!r) return NULL;
+  const char *px = has_proxy ? proxy : NULL;
+  if (!tls) ca = NULL;
+  for (ws_vhost *v = r->vhosts; v; v = v->next)
+    if (v->tls == tls && same_str(v->ca_file, ca) && same_str(v->proxy, px) && same_str(v->cert, cert) &&
+        same_str(v->key, key))
+      return v->vh;
+  ws_vhost *v = calloc(1, sizeof(*v));
+  if (!v) return NULL;
+  int bad = 0;
+  v->tls = tls;
+  v->ca_file = dup_or_null(ca, &bad);
+  v->proxy = dup_or_null(px, &bad);
+  v->cert = dup_or_null(cert, &bad);
+  v->key = dup_or_null(key, &bad);
+  if (!bad) {
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = vhost_protocols;
+    info.vhost_name = "sr-ws-custom"; /* lws keeps the pointer: a literal */
+    info.connect_timeout_secs = 600;  /* our connect timer decides, as on the loop's vhosts */
+    info.http_proxy_address = v->proxy;
+    if (tls) {
+      info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+      info.client_ssl_ca_filepath = ca ? ca : system_ca_file();
+      info.client_ssl_cert_filepath = cert;
+      info.client_ssl_private_key_filepath = key ? key : cert;
+    }
+    v->vh = lws_create_vhost(sr_loop_lws(loop), &info);
+    if (!v->vh) *err = SIGNALR_EINVAL; /* lws could not load a certificate or key */
+  }
+  if (bad || !v->vh) {
+    free(v->ca_file);
+    free(v->proxy);
+    free(v->cert);
+    free(v->key);
+    free(v);
+    return NULL;
+  }
+  v->next = r->vhosts;
+  r->vhosts = v;
+  return v->vh;
+}
+
 /* ------------------------------------------------------------------ API */
 
 static void connect_timed_out(void *arg) {
@@ -487,10 +672,11 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
       }
     }
   }
-  struct lws_vhost *vh = sr_loop_vhost(loop, ws->tls, cfg->ca_file);
+  int verr = 0;
+  struct lws_vhost *vh = pick_vhost(loop, ws->tls, cfg, &verr);
   if (!vh) {
     ws_destroy(ws);
-    return cfg->ca_file ? SIGNALR_EINVAL : SIGNALR_ETRANSPORT;
+    return verr;
   }
   if (registry_add(ws) != 0) {
     ws_destroy(ws);

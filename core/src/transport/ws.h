@@ -24,6 +24,12 @@ typedef struct sr_ws_config {
   const char *const *headers; /* "Name: value" strings, NULL-terminated, may be NULL */
   const char *ca_file;        /* NULL: system trust store */
   int insecure;               /* 1: skip TLS certificate and host name verification */
+  const char *proxy;          /* NULL or "": none configured (lws then honours $http_proxy);
+                               * else an HTTP proxy, "[http://][user:password@]host[:port]"
+                               * (port 1080 when absent, as libcurl), reached with a CONNECT
+                               * tunnel for ws:// and wss:// alike. Other schemes: EINVAL */
+  const char *client_cert;    /* PEM client certificate file for wss://, or NULL */
+  const char *client_key;     /* PEM private key file; NULL: the key is in client_cert */
   int32_t connect_timeout_ms; /* TCP + TLS + upgrade; <= 0: 30 s */
   size_t max_message_size;    /* receive limit for one message; 0: 1 MiB. Larger -> close 1009 + ETOOBIG */
   size_t max_send_queue;      /* bytes queued but not yet written; 0: 16 MiB. Over -> sr_ws_send EAGAIN */
@@ -52,8 +58,14 @@ typedef struct sr_ws_callbacks {
   void (*on_close)(void *ud, const sr_ws_close_info *info);
 } sr_ws_callbacks;
 
-/* Starts connecting. 0 (callbacks follow) or SIGNALR_EINVAL (bad URL/config),
- * SIGNALR_ENOMEM; network failures are reported through on_close, never here. */
+/* Starts connecting. 0 (callbacks follow) or SIGNALR_EINVAL (bad URL/config, unreadable CA,
+ * certificate or key file, a proxy URL lws cannot use), SIGNALR_ENOMEM; network failures are
+ * reported through on_close, never here.
+ *
+ * lws keeps proxy and client certificate per vhost, not per connection: connections with a
+ * proxy or a client certificate get a vhost of their own per distinct (TLS, CA file, proxy,
+ * certificate, key), created on first use and kept, like the loop's TLS vhosts, until the
+ * loop is freed. Connections without either use the loop's shared vhosts. */
 int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks *cb, void *ud, sr_ws **out);
 
 /* Queues one message (copied) and returns. 0, SIGNALR_EAGAIN (send queue limit reached:

@@ -269,6 +269,10 @@ public class TestHub : Hub
 
     public object?[] GetRecorded(string key) => TestState.GetRecorded(key);
 
+    /// <summary>Appends one value to the key's record (numbered client sends: exactly-once checks).</summary>
+    public void Record(string key, object? value) => TestState.Record(key, value);
+    public void ClearRecord(string key) => TestState.ClearRecorded(key);
+
     // ---------------------------------------------------------------- what the server saw
     public string GetConnectionId() => Context.ConnectionId;
 

@@ -1,0 +1,232 @@
+/* The hub calls of the public API: send, invoke, streams both ways, handlers, and the
+ * answers the application gives to the library's requests. Any thread. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/connection_internal.h"
+
+/* Checks a call's method and encoding; NULL arguments mean an empty array. */
+static int check_call(const char *method, const void **args, size_t *len, int encoding) {
+  if (!method || !*method) return SIGNALR_EINVAL;
+  if (encoding != SIGNALR_ENCODING_JSON && encoding != SIGNALR_ENCODING_MSGPACK) return SIGNALR_EINVAL;
+  if (!*args) {
+    *args = encoding == SIGNALR_ENCODING_MSGPACK ? (const void *)"\x90" : "[]";
+    *len = encoding == SIGNALR_ENCODING_MSGPACK ? 1 : 2;
+  }
+  return 0;
+}
+
+/* Stateful reconnect keeps what the server has not acknowledged: past the buffer's size,
+ * the application is told to wait instead of the buffer growing without bound. */
+static int backpressure(signalr_connection *c) {
+  return c->s.engine.stateful_reconnect && atomic_load(&c->unacked) >= c->s.engine.stateful_buffer_size
+             ? SIGNALR_EAGAIN
+             : 0;
+}
+
+/* Marks the uploads as attached to a call; SIGNALR_ESTATE for an unknown or attached one. */
+static int claim_uploads(signalr_connection *c, const uint64_t *uploads, size_t count, int claim) {
+  int rc = 0;
+  pthread_mutex_lock(&c->mu);
+  for (size_t i = 0; i < count && !rc; i++) {
+    size_t j = 0;
+    while (j < c->open_upload_count && c->open_uploads[j] != uploads[i]) j++;
+    if (j == c->open_upload_count || c->upload_attached[j] == claim) rc = SIGNALR_ESTATE;
+    for (size_t k = 0; k < i && !rc; k++)
+      if (uploads[k] == uploads[i]) rc = SIGNALR_EINVAL;
+  }
+  for (size_t i = 0; i < count && !rc; i++)
+    for (size_t j = 0; j < c->open_upload_count; j++)
+      if (c->open_uploads[j] == uploads[i]) c->upload_attached[j] = (uint8_t)claim;
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+static int call(signalr_connection *c, int type, const char *method, const void *args, size_t len, int encoding,
+                const uint64_t *uploads, size_t upload_count, signalr_completion_fn cb, void *ud,
+                signalr_item_fn item, uint64_t *handle) {
+  int rc = check_call(method, &args, &len, encoding);
+  if (rc || !c || upload_count > SR_MAX_UPLOADS || (upload_count && !uploads)) return rc ? rc : SIGNALR_EINVAL;
+  if (atomic_load(&c->freed)) return SIGNALR_ECLOSED;
+  if ((rc = backpressure(c))) return rc;
+  if (upload_count && (rc = claim_uploads(c, uploads, upload_count, 1))) return rc;
+  sr_app_event *cmd = sr_conn_command(c, type, method, args, len, encoding, NULL);
+  if (!cmd) rc = SIGNALR_ENOMEM;
+  else {
+    cmd->done = cb;
+    cmd->done_ud = ud;
+    cmd->item = item;
+    if (type == CMD_STREAM) cmd->handle = atomic_fetch_add(&c->next_stream_handle, 1) + 1;
+    if (handle) *handle = cmd->handle;
+    cmd->upload_count = upload_count;
+    if (upload_count) memcpy(cmd->uploads, uploads, upload_count * sizeof *uploads);
+    rc = sr_conn_post_command(c, cmd);
+  }
+  if (rc && upload_count) claim_uploads(c, uploads, upload_count, 0);
+  return rc;
+}
+
+int signalr_connection_send(signalr_connection *c, const char *method, const void *args, size_t len, int encoding) {
+  return call(c, CMD_SEND, method, args, len, encoding, NULL, 0, NULL, NULL, NULL, NULL);
+}
+
+int signalr_connection_invoke(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
+                              signalr_completion_fn cb, void *ud) {
+  return call(c, CMD_INVOKE, method, args, len, encoding, NULL, 0, cb, ud, NULL, NULL);
+}
+
+int signalr_connection_send_with_uploads(signalr_connection *c, const char *method, const void *args, size_t len,
+                                         int encoding, const uint64_t *uploads, size_t count) {
+  return call(c, CMD_SEND, method, args, len, encoding, uploads, count, NULL, NULL, NULL, NULL);
+}
+
+int signalr_connection_invoke_with_uploads(signalr_connection *c, const char *method, const void *args,
+                                           size_t len, int encoding, const uint64_t *uploads, size_t count,
+                                           signalr_completion_fn cb, void *ud) {
+  return call(c, CMD_INVOKE, method, args, len, encoding, uploads, count, cb, ud, NULL, NULL);
+}
+
+int signalr_connection_stream(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
+                              signalr_item_fn item, signalr_completion_fn done, void *ud, uint64_t *handle) {
+  return call(c, CMD_STREAM, method, args, len, encoding, NULL, 0, done, ud, item, handle);
+}
+
+int signalr_connection_stream_cancel(signalr_connection *c, uint64_t handle) {
+  if (!c || !handle) return SIGNALR_EINVAL;
+  sr_app_event *cmd = atomic_load(&c->freed) ? NULL : sr_conn_command(c, CMD_CANCEL, NULL, NULL, 0, 0, NULL);
+  if (!cmd) return atomic_load(&c->freed) ? SIGNALR_ECLOSED : SIGNALR_ENOMEM;
+  cmd->handle = handle;
+  return sr_conn_post_command(c, cmd);
+}
+
+/* ------------------------------------------------------------ upload streams */
+
+int signalr_connection_upload_open(signalr_connection *c, uint64_t *stream) {
+  if (!c || !stream) return SIGNALR_EINVAL;
+  if (atomic_load(&c->freed)) return SIGNALR_ECLOSED;
+  uint64_t h = atomic_fetch_add(&c->next_stream_handle, 1) + 1;
+  int rc = 0;
+  pthread_mutex_lock(&c->mu);
+  uint64_t *handles = realloc(c->open_uploads, (c->open_upload_count + 1) * sizeof *handles);
+  if (handles) c->open_uploads = handles;
+  uint8_t *attached = handles ? realloc(c->upload_attached, c->open_upload_count + 1) : NULL;
+  if (attached) c->upload_attached = attached;
+  if (!handles || !attached) rc = SIGNALR_ENOMEM;
+  else {
+    c->open_uploads[c->open_upload_count] = h;
+    c->upload_attached[c->open_upload_count] = 0;
+    c->open_upload_count++;
+    *stream = h;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+/* 1 when the upload is open and attached; with `close`, forgets it. */
+static int upload_usable(signalr_connection *c, uint64_t stream, int close) {
+  int found = 0, attached = 0;
+  pthread_mutex_lock(&c->mu);
+  for (size_t j = 0; j < c->open_upload_count; j++) {
+    if (c->open_uploads[j] != stream) continue;
+    found = 1;
+    attached = c->upload_attached[j];
+    if (close) {
+      c->open_uploads[j] = c->open_uploads[c->open_upload_count - 1];
+      c->upload_attached[j] = c->upload_attached[c->open_upload_count - 1];
+      c->open_upload_count--;
+    }
+    break;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return found && attached;
+}
+
+int signalr_connection_upload_write(signalr_connection *c, uint64_t stream, const void *item, size_t len,
+                                    int encoding) {
+  if (!c || !item || !len || (encoding != SIGNALR_ENCODING_JSON && encoding != SIGNALR_ENCODING_MSGPACK))
+    return SIGNALR_EINVAL;
+  if (atomic_load(&c->freed)) return SIGNALR_ECLOSED;
+  if (!upload_usable(c, stream, 0)) return SIGNALR_ESTATE;
+  if (atomic_load(&c->state) != SIGNALR_STATE_CONNECTED) return SIGNALR_ECLOSED;
+  int rc = backpressure(c);
+  if (rc) return rc;
+  sr_app_event *cmd = sr_conn_command(c, CMD_UPLOAD_ITEM, NULL, item, len, encoding, NULL);
+  if (!cmd) return SIGNALR_ENOMEM;
+  cmd->handle = stream;
+  return sr_conn_post_command(c, cmd);
+}
+
+int signalr_connection_upload_complete(signalr_connection *c, uint64_t stream, const char *error) {
+  if (!c) return SIGNALR_EINVAL;
+  if (atomic_load(&c->freed)) return SIGNALR_ECLOSED;
+  if (!upload_usable(c, stream, 1)) return SIGNALR_ESTATE;
+  sr_app_event *cmd = sr_conn_command(c, CMD_UPLOAD_DONE, NULL, NULL, 0, 0, error);
+  if (!cmd) return SIGNALR_ENOMEM;
+  cmd->handle = stream;
+  return sr_conn_post_command(c, cmd);
+}
+
+/* ------------------------------------------------------------ token provider answers */
+
+int signalr_connection_answer_token(signalr_connection *c, const char *token, int error) {
+  if (!c || error > 0) return SIGNALR_EINVAL;
+  if (atomic_load(&c->freed)) return SIGNALR_ECLOSED;
+  if (!atomic_exchange(&c->token_outstanding, 0)) return SIGNALR_ESTATE;
+  sr_app_event *cmd = sr_conn_command(c, CMD_TOKEN, error ? NULL : token, NULL, 0, 0, NULL);
+  if (!cmd) return SIGNALR_ENOMEM;
+  cmd->number = error;
+  return sr_conn_post_command(c, cmd);
+}
+
+/* ------------------------------------------------------------ handlers */
+
+int signalr_connection_on(signalr_connection *c, const char *method, signalr_handler_fn fn, void *ud,
+                          void (*free_ud)(void *), uint64_t *handle) {
+  if (!c || !method || !*method || !fn) return SIGNALR_EINVAL;
+  char *lower = strdup(method);
+  sr_callback *cb = sr_callback_new((void (*)(void))fn, ud, free_ud);
+  if (!lower || !cb) {
+    free(lower);
+    if (cb) { cb->free_user_data = NULL; sr_callback_unref(cb); }
+    return SIGNALR_ENOMEM;
+  }
+  for (char *p = lower; *p; p++) *p = (char)tolower((unsigned char)*p);
+  pthread_mutex_lock(&c->mu);
+  handler *h = realloc(c->handlers, (c->handler_count + 1) * sizeof *h);
+  int rc = 0;
+  if (!h) rc = SIGNALR_ENOMEM;
+  else {
+    c->handlers = h;
+    h[c->handler_count] = (handler){c->next_handle++, lower, cb};
+    if (handle) *handle = h[c->handler_count].handle;
+    c->handler_count++;
+  }
+  pthread_mutex_unlock(&c->mu);
+  if (rc) {
+    free(lower);
+    cb->free_user_data = NULL;
+    sr_callback_unref(cb);
+  }
+  return rc;
+}
+
+int signalr_connection_off(signalr_connection *c, uint64_t handle) {
+  if (!c) return SIGNALR_EINVAL;
+  sr_callback *gone = NULL;
+  char *name = NULL;
+  pthread_mutex_lock(&c->mu);
+  for (size_t i = 0; i < c->handler_count; i++) {
+    if (c->handlers[i].handle != handle) continue;
+    gone = c->handlers[i].cb;
+    name = c->handlers[i].method;
+    memmove(&c->handlers[i], &c->handlers[i + 1], (c->handler_count - i - 1) * sizeof *c->handlers);
+    c->handler_count--;
+    break;
+  }
+  pthread_mutex_unlock(&c->mu);
+  free(name);
+  sr_callback_unref(gone);
+  return gone ? 0 : SIGNALR_EINVAL;
+}
+

@@ -1,0 +1,214 @@
+/* Commands: the application's calls, carried to the I/O thread in pooled event objects
+ * (no allocation per call once warm), run there against the engine. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/connection_internal.h"
+
+sr_app_event *sr_conn_command(signalr_connection *c, int type, const char *method, const void *data, size_t len,
+                              int encoding, const char *error) {
+  sr_app_event *cmd = sr_event_alloc(c->ctx);
+  if (!cmd) return NULL;
+  cmd->kind = type;
+  cmd->encoding = encoding;
+  int rc = len ? sr_buf_append(&cmd->value, data, len) : 0;
+  if (!rc && method) rc = sr_buf_puts(&cmd->target, method);
+  if (!rc) rc = sr_buf_terminate(&cmd->target);
+  if (!rc && error) {
+    cmd->has_error = 1;
+    snprintf(cmd->error.message, sizeof cmd->error.message, "%s", error);
+  }
+  if (rc) {
+    sr_event_release(c->ctx, cmd);
+    return NULL;
+  }
+  cmd->conn = c;
+  sr_conn_ref(c);
+  return cmd;
+}
+
+static void run_command(void *arg);
+
+int sr_conn_post_command(signalr_connection *c, sr_app_event *cmd) {
+  int rc = atomic_load(&c->freed) && cmd->kind != CMD_FREE ? SIGNALR_ECLOSED
+                                                          : sr_loop_post(c->ctx->loop, run_command, cmd);
+  if (rc) sr_event_release(c->ctx, cmd);
+  return rc;
+}
+
+int sr_conn_post(signalr_connection *c, int type, const char *method, const void *data, size_t len, int encoding,
+                 signalr_completion_fn fn, void *ud, const char *error) {
+  if (!c) return SIGNALR_EINVAL;
+  if (atomic_load(&c->freed)) return SIGNALR_ECLOSED;
+  sr_app_event *cmd = sr_conn_command(c, type, method, data, len, encoding, error);
+  if (!cmd) return SIGNALR_ENOMEM;
+  cmd->done = fn;
+  cmd->done_ud = ud;
+  return sr_conn_post_command(c, cmd);
+}
+
+static call_record record_of(const sr_app_event *cmd) {
+  return (call_record){.fn = cmd->done, .ud = cmd->done_ud, .internal = cmd->rec_internal, .item = cmd->item,
+                       .handle = cmd->handle};
+}
+
+/* Attaches the command's uploads: their engine ids, in order, into ids/store. */
+static int attach_uploads(signalr_connection *c, const sr_app_event *cmd, sr_str *ids) {
+  for (size_t i = 0; i < cmd->upload_count; i++) {
+    if (c->upload_count == c->upload_cap) {
+      size_t cap = c->upload_cap ? c->upload_cap * 2 : 4;
+      upload_slot *grown = realloc(c->uploads, cap * sizeof *grown);
+      if (!grown) return SIGNALR_ENOMEM;
+      c->uploads = grown;
+      c->upload_cap = cap;
+    }
+    upload_slot *slot = &c->uploads[c->upload_count];
+    int rc = sr_engine_new_stream_id(&c->engine, slot->id, sizeof slot->id);
+    if (rc) return rc;
+    slot->handle = cmd->uploads[i];
+    c->upload_count++;
+  }
+  /* Pointers only once every slot exists: the array may have moved while growing. */
+  for (size_t i = 0; i < cmd->upload_count; i++) {
+    const upload_slot *slot = &c->uploads[c->upload_count - cmd->upload_count + i];
+    ids[i] = (sr_str){slot->id, strlen(slot->id)};
+  }
+  return 0;
+}
+
+const char *sr_conn_upload_id(signalr_connection *c, uint64_t handle) {
+  for (size_t i = 0; i < c->upload_count; i++)
+    if (c->uploads[i].handle == handle) return c->uploads[i].id;
+  return NULL;
+}
+
+void sr_conn_upload_forget(signalr_connection *c, uint64_t handle) {
+  for (size_t i = 0; i < c->upload_count; i++) {
+    if (c->uploads[i].handle != handle) continue;
+    c->uploads[i] = c->uploads[--c->upload_count];
+    return;
+  }
+}
+
+static int run_call(signalr_connection *c, sr_app_event *cmd, int64_t now) {
+  sr_payload args = {cmd->value.data, cmd->value.len, cmd->encoding};
+  const char *method = (const char *)cmd->target.data;
+  sr_str ids[SR_MAX_UPLOADS];
+  size_t before = c->upload_count;
+  int rc = attach_uploads(c, cmd, ids);
+  if (!rc && cmd->kind == CMD_SEND) {
+    rc = sr_engine_send(&c->engine, now, method, &args, ids, cmd->upload_count);
+    if (rc) sr_conn_log(c, SIGNALR_LOG_ERROR, "send of '%s' failed: %s", method, signalr_strerror(rc));
+  } else if (!rc) {
+    call_record from = record_of(cmd);
+    call_record *rec = sr_conn_record_new(c, &from);
+    if (!rec) rc = SIGNALR_ENOMEM;
+    else {
+      rc = sr_engine_invoke(&c->engine, now, cmd->kind == CMD_STREAM ? SR_CALL_STREAM : SR_CALL_INVOKE, method,
+                            &args, ids, cmd->upload_count, (uint64_t)(uintptr_t)rec);
+      if (rc) sr_conn_record_free(c, rec);
+      else cmd->done = NULL; /* the record completes it */
+    }
+  }
+  if (rc) c->upload_count = before; /* the uploads stay unattached on the server's side */
+  return rc;
+}
+
+static int run_cancel(signalr_connection *c, sr_app_event *cmd, int64_t now) {
+  /* Streams are few per connection: a scan of the pending calls finds the handle. */
+  uint64_t token = 0;
+  for (size_t i = 0; i < c->engine.calls.cap && !token; i++) {
+    const sr_call *call = &c->engine.calls.slots[i];
+    if (call->id && call->kind == SR_CALL_STREAM &&
+        ((const call_record *)(uintptr_t)call->token)->handle == cmd->handle)
+      token = call->token;
+  }
+  return token ? sr_engine_cancel(&c->engine, now, token) : 0; /* completes it: ECANCELED */
+}
+
+static int run_upload(signalr_connection *c, sr_app_event *cmd, int64_t now) {
+  const char *id = sr_conn_upload_id(c, cmd->handle);
+  if (!id) return SIGNALR_ECLOSED; /* its call failed, or the connection was lost since */
+  int rc;
+  if (cmd->kind == CMD_UPLOAD_ITEM) {
+    sr_payload item = {cmd->value.data, cmd->value.len, cmd->encoding};
+    rc = sr_engine_stream_item(&c->engine, now, id, &item);
+  } else {
+    rc = sr_engine_stream_complete(&c->engine, now, id, cmd->has_error ? cmd->error.message : NULL);
+    sr_conn_upload_forget(c, cmd->handle);
+  }
+  if (rc) sr_conn_log(c, SIGNALR_LOG_WARNING, "upload stream %s: %s", id, signalr_strerror(rc));
+  return rc;
+}
+
+static int run_start(signalr_connection *c, sr_app_event *cmd, int64_t now) {
+  if (c->start_waiting || c->engine.state != SR_STATE_DISCONNECTED) return SIGNALR_ESTATE;
+  c->start_done = record_of(cmd);
+  c->start_waiting = 1;
+  cmd->done = NULL;
+  c->upload_count = 0; /* uploads of an earlier connection are gone */
+  int rc = sr_engine_start(&c->engine, now);
+  if (rc) {
+    c->start_waiting = 0;
+    cmd->done = c->start_done.fn;
+  }
+  return rc;
+}
+
+static int run_stop(signalr_connection *c, sr_app_event *cmd, int64_t now) {
+  if (c->engine.state == SR_STATE_DISCONNECTED) return 0; /* already stopped: complete now */
+  if (c->stop_waiting == (int)(sizeof c->stop_done / sizeof c->stop_done[0])) return SIGNALR_EAGAIN;
+  c->stop_done[c->stop_waiting++] = record_of(cmd);
+  cmd->done = NULL;
+  sr_engine_stop(&c->engine, now);
+  return 0;
+}
+
+static void run_command(void *arg) {
+  sr_app_event *cmd = arg;
+  signalr_connection *c = cmd->conn;
+  signalr_context *ctx = c->ctx;
+  int64_t now = sr_loop_now_ms();
+  int rc = 0;
+  if (cmd->kind == CMD_FREE) {
+    sr_conn_teardown(c);
+    sr_connection_unref(c); /* the reference the I/O thread held */
+    sr_event_release(ctx, cmd);
+    return;
+  }
+  if (!c->engine_ready) {
+    rc = SIGNALR_ECLOSED;
+  } else {
+    switch (cmd->kind) {
+      case CMD_START: rc = run_start(c, cmd, now); break;
+      case CMD_STOP: rc = run_stop(c, cmd, now); break;
+      case CMD_SEND:
+      case CMD_INVOKE:
+      case CMD_STREAM: rc = run_call(c, cmd, now); break;
+      case CMD_CANCEL: rc = run_cancel(c, cmd, now); cmd->done = NULL; break;
+      case CMD_RESULT: {
+        sr_str id = {(const char *)cmd->target.data, cmd->target.len};
+        sr_payload result = {cmd->value.data, cmd->value.len, cmd->encoding};
+        rc = sr_engine_client_result(&c->engine, now, &id, cmd->has_error ? NULL : &result,
+                                     cmd->has_error ? cmd->error.message : NULL);
+        break;
+      }
+      case CMD_UPLOAD_ITEM:
+      case CMD_UPLOAD_DONE: rc = run_upload(c, cmd, now); break;
+      case CMD_TOKEN:
+        sr_conn_token_answered(c, cmd->target.len ? (const char *)cmd->target.data : NULL, (int)cmd->number);
+        break;
+      case CMD_RETRY: sr_engine_on_retry_delay(&c->engine, now, (int32_t)cmd->number); break;
+      default: break;
+    }
+  }
+  if (cmd->done) { /* not taken over: complete now, with rc */
+    sr_error_info err;
+    if (rc) sr_error_set(&err, rc, 0, "%s", signalr_strerror(rc));
+    sr_conn_push_completion(c, record_of(cmd), rc ? &err : NULL, NULL);
+  }
+  sr_conn_mirror(c);
+  if (c->engine_ready) sr_conn_arm_timer(c);
+  sr_event_release(ctx, cmd);
+}

@@ -1,0 +1,251 @@
+/* Events: what the I/O thread hands to the application (completions, items, handler calls,
+ * lifecycle, logs, and requests to the token provider and retry policy), and running them
+ * on the application's thread. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/connection_internal.h"
+
+/* ------------------------------------------------------------ I/O thread: events out */
+
+static sr_app_event *event_for(signalr_connection *c, int kind) {
+  sr_app_event *ev = sr_event_alloc(c->ctx);
+  if (!ev) return NULL;
+  ev->kind = kind;
+  ev->conn = c;
+  sr_conn_ref(c);
+  return ev;
+}
+
+void sr_conn_log(signalr_connection *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void sr_conn_log(signalr_connection *c, int level, const char *fmt, ...) {
+  if (!c->s.log || level < c->s.log_level) return;
+  char msg[768];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  sr_app_event *ev = event_for(c, SR_APP_LOG);
+  if (!ev) return;
+  ev->level = level;
+  if (sr_buf_append(&ev->value, msg, n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) ||
+      sr_buf_terminate(&ev->value)) {
+    sr_event_release(c->ctx, ev);
+    return;
+  }
+  sr_event_push(c->ctx, ev);
+}
+
+void sr_conn_push_completion(signalr_connection *c, call_record rec, const sr_error_info *err,
+                            const sr_payload *result) {
+  if (!rec.fn) return;
+  if (rec.internal) {
+    signalr_error e = {err ? *err : (sr_error_info){0}};
+    rec.fn(rec.ud, c, NULL, err ? &e : NULL);
+    return;
+  }
+  sr_app_event *ev = event_for(c, SR_APP_COMPLETION);
+  if (!ev) return;
+  ev->done = rec.fn;
+  ev->done_ud = rec.ud;
+  if (err) {
+    ev->has_error = 1;
+    ev->error = *err;
+  }
+  if (result && result->data) {
+    ev->has_value = 1;
+    ev->encoding = result->encoding;
+    if (sr_buf_append(&ev->value, result->data, result->len)) {
+      ev->has_value = 0;
+      ev->has_error = 1;
+      sr_error_set(&ev->error, SIGNALR_ENOMEM, 0, "out of memory copying the result");
+    }
+  }
+  sr_event_push(c->ctx, ev);
+}
+
+void sr_conn_push_item(signalr_connection *c, const call_record *rec, const sr_payload *item) {
+  sr_app_event *ev = event_for(c, SR_APP_ITEM);
+  if (!ev) return;
+  ev->item = rec->item;
+  ev->done_ud = rec->ud;
+  ev->has_value = 1;
+  ev->encoding = item->encoding;
+  if (sr_buf_append(&ev->value, item->data, item->len)) {
+    sr_event_release(c->ctx, ev);
+    sr_conn_log(c, SIGNALR_LOG_ERROR, "out of memory: dropped a stream item");
+    return;
+  }
+  sr_event_push(c->ctx, ev);
+}
+
+void sr_conn_push_lifecycle(signalr_connection *c, int what, const sr_error_info *err) {
+  if (!c->s.lifecycle) return;
+  sr_app_event *ev = event_for(c, SR_APP_LIFECYCLE);
+  if (!ev) return;
+  ev->lifecycle = what;
+  if (err) {
+    ev->has_error = 1;
+    ev->error = *err;
+  }
+  sr_event_push(c->ctx, ev);
+}
+
+void sr_conn_push_handler(signalr_connection *c, const sr_hub_message *m) {
+  sr_app_event *ev = event_for(c, SR_APP_HANDLER);
+  if (!ev) return;
+  ev->has_value = 1;
+  ev->encoding = m->arguments.encoding;
+  int rc = sr_buf_append(&ev->value, m->arguments.data, m->arguments.len);
+  if (!rc) rc = sr_buf_append(&ev->target, m->target.ptr, m->target.len);
+  if (!rc) rc = sr_buf_terminate(&ev->target);
+  if (!rc && m->invocation_id.ptr) {
+    rc = sr_buf_append(&ev->invocation_id, m->invocation_id.ptr, m->invocation_id.len);
+    if (!rc) rc = sr_buf_terminate(&ev->invocation_id);
+  }
+  if (rc) {
+    sr_event_release(c->ctx, ev);
+    sr_conn_log(c, SIGNALR_LOG_ERROR, "out of memory: dropped a call to '%.*s'", (int)m->target.len, m->target.ptr);
+    return;
+  }
+  sr_event_push(c->ctx, ev);
+}
+
+void sr_conn_push_token_request(signalr_connection *c) {
+  sr_app_event *ev = event_for(c, SR_APP_TOKEN);
+  if (!ev) {
+    sr_conn_token_answered(c, NULL, SIGNALR_ENOMEM);
+    return;
+  }
+  atomic_store(&c->token_outstanding, 1);
+  sr_event_push(c->ctx, ev);
+}
+
+void sr_conn_push_retry_request(signalr_connection *c, uint32_t attempt, int64_t elapsed, const sr_error_info *err) {
+  sr_app_event *ev = event_for(c, SR_APP_RETRY);
+  if (!ev) {
+    sr_engine_on_retry_delay(&c->engine, sr_loop_now_ms(), -1);
+    return;
+  }
+  ev->number = attempt;
+  ev->elapsed = elapsed;
+  ev->has_error = 1;
+  ev->error = *err;
+  sr_event_push(c->ctx, ev);
+}
+
+/* ------------------------------------------------------------ application thread */
+
+static void ask_token(sr_app_event *ev) {
+  signalr_connection *c = ev->conn;
+  const char *token = NULL;
+  int rc = ((signalr_token_fn)c->s.token_provider->fn)(c->s.token_provider->user_data, c, &token);
+  if (rc == SIGNALR_EAGAIN) return; /* answered later with signalr_connection_answer_token */
+  if (!atomic_exchange(&c->token_outstanding, 0)) return; /* answered from inside the provider */
+  sr_app_event *cmd = sr_conn_command(c, CMD_TOKEN, rc ? NULL : token, NULL, 0, 0, NULL);
+  if (!cmd) return;
+  cmd->number = rc > 0 ? SIGNALR_EINVAL : rc;
+  sr_conn_post_command(c, cmd);
+}
+
+static void ask_retry(sr_app_event *ev) {
+  signalr_connection *c = ev->conn;
+  signalr_error e = {ev->error};
+  int32_t delay = ((signalr_retry_fn)c->s.retry_policy->fn)(c->s.retry_policy->user_data, (uint32_t)ev->number,
+                                                            ev->elapsed, &e);
+  sr_app_event *cmd = sr_conn_command(c, CMD_RETRY, NULL, NULL, 0, 0, NULL);
+  if (!cmd) return;
+  cmd->number = delay < 0 ? -1 : delay;
+  sr_conn_post_command(c, cmd);
+}
+
+
+static void run_handlers(sr_app_event *ev) {
+  signalr_connection *c = ev->conn;
+  const char *target = (const char *)ev->target.data;
+  int wants_result = ev->invocation_id.len > 0;
+  /* Snapshot the matching handlers: a handler may call on/off. */
+  sr_callback *cbs[16];
+  size_t n = 0;
+  pthread_mutex_lock(&c->mu);
+  for (size_t i = 0; i < c->handler_count && n < 16; i++)
+    if (!strcasecmp(c->handlers[i].method, target)) cbs[n++] = sr_callback_ref(c->handlers[i].cb);
+  pthread_mutex_unlock(&c->mu);
+  signalr_value v = {ev->value.data, ev->value.len, ev->encoding, SR_BUF_INIT};
+  const void *result = NULL;
+  size_t result_len = 0;
+  int result_encoding = SIGNALR_ENCODING_JSON;
+  const char *error = NULL;
+  int answered = 0, failed = 0;
+  char errbuf[256];
+  for (size_t i = 0; i < n; i++) {
+    const void *r = NULL;
+    size_t rl = 0;
+    int re = SIGNALR_ENCODING_JSON;
+    const char *e = NULL;
+    int rc = ((signalr_handler_fn)cbs[i]->fn)(cbs[i]->user_data, c, &v, &r, &rl, &re, &e);
+    if (!wants_result || answered || failed || atomic_load(&c->freed)) continue;
+    if (rc < 0) {
+      snprintf(errbuf, sizeof errbuf, "%s", e ? e : signalr_strerror(rc));
+      error = errbuf;
+      failed = 1;
+    } else if (r) {
+      result = r;
+      result_len = rl;
+      result_encoding = re;
+      answered = 1;
+      /* The result must be copied before the next handler runs. */
+      if (!atomic_load(&c->freed)) sr_conn_post(c, CMD_RESULT, (const char *)ev->invocation_id.data, result, result_len,
+                                        result_encoding, NULL, NULL, NULL);
+    }
+  }
+  for (size_t i = 0; i < n; i++) sr_callback_unref(cbs[i]);
+  sr_buf_free(&v.json);
+  if (!n) sr_conn_log(c, SIGNALR_LOG_WARNING, "no handler for the server's call to '%s'", target);
+  if (wants_result && !answered && !atomic_load(&c->freed))
+    sr_conn_post(c, CMD_RESULT, (const char *)ev->invocation_id.data, NULL, 0, SIGNALR_ENCODING_JSON, NULL, NULL,
+         failed ? error : "Client didn't provide a result.");
+}
+
+void sr_connection_dispatch(sr_app_event *ev) {
+  signalr_connection *c = ev->conn;
+  if (!c || atomic_load(&c->freed)) return; /* freed: none of its callbacks start any more */
+  switch (ev->kind) {
+    case SR_APP_COMPLETION: {
+      signalr_value v = {ev->value.data, ev->value.len, ev->encoding, SR_BUF_INIT};
+      signalr_error e = {ev->error};
+      ev->done(ev->done_ud, c, ev->has_value ? &v : NULL, ev->has_error ? &e : NULL);
+      sr_buf_free(&v.json);
+      break;
+    }
+    case SR_APP_LIFECYCLE: {
+      signalr_error e = {ev->error};
+      ((signalr_lifecycle_fn)c->s.lifecycle->fn)(c->s.lifecycle->user_data, c, ev->lifecycle,
+                                                 ev->has_error ? &e : NULL);
+      break;
+    }
+    case SR_APP_HANDLER:
+      run_handlers(ev);
+      break;
+    case SR_APP_LOG:
+      ((signalr_log_fn)c->s.log->fn)(c->s.log->user_data, ev->level, (const char *)ev->value.data);
+      break;
+    case SR_APP_TOKEN:
+      ask_token(ev);
+      break;
+    case SR_APP_RETRY:
+      ask_retry(ev);
+      break;
+    case SR_APP_ITEM: {
+      signalr_value v = {ev->value.data, ev->value.len, ev->encoding, SR_BUF_INIT};
+      ev->item(ev->done_ud, c, &v);
+      sr_buf_free(&v.json);
+      break;
+    }
+    default:
+      break;
+  }
+}

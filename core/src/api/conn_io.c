@@ -1,0 +1,459 @@
+/* The engine's I/O on the I/O thread: negotiate over HTTP, the transports, cookies and
+ * headers, the access-token provider and the retry policy, the engine's timer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/connection_internal.h"
+
+static void on_engine_timer(void *arg) {
+  signalr_connection *c = arg;
+  c->timer = NULL;
+  sr_engine_on_timer(&c->engine, sr_loop_now_ms());
+  sr_conn_arm_timer(c);
+}
+
+void sr_conn_arm_timer(signalr_connection *c) {
+  int64_t at = c->engine_ready ? sr_engine_deadline(&c->engine) : INT64_MAX;
+  if (c->timer && at == c->timer_at) return;
+  if (c->timer) sr_loop_timer_cancel(c->ctx->loop, c->timer);
+  c->timer = NULL;
+  if (at == INT64_MAX) return;
+  c->timer_at = at;
+  c->timer = sr_loop_timer_start(c->ctx->loop, at, on_engine_timer, c);
+}
+
+/* What the application thread reads without the I/O thread's help. */
+void sr_conn_mirror(signalr_connection *c) {
+  if (!c->engine_ready) return;
+  atomic_store(&c->state, c->engine.state);
+  atomic_store(&c->unacked, sr_engine_unacked_bytes(&c->engine));
+}
+
+/* ------------------------------------------------------------ call records */
+
+call_record *sr_conn_record_new(signalr_connection *c, const call_record *from) {
+  call_record *r = c->free_records;
+  if (r) c->free_records = r->next_free;
+  else if (!(r = malloc(sizeof *r))) return NULL;
+  *r = *from;
+  r->next_free = NULL;
+  return r;
+}
+
+void sr_conn_record_free(signalr_connection *c, call_record *rec) {
+  rec->next_free = c->free_records;
+  c->free_records = rec;
+}
+
+/* Headers for one request: the configured ones, the bearer token and the cookies. The
+ * strings live in `store` until the request has been started. */
+static const char **request_headers(signalr_connection *c, const char *bearer, sr_buf *store, const char **list,
+                                    size_t max) {
+  size_t n = 0;
+  for (size_t i = 0; i < c->s.header_count && n + 3 < max; i++) list[n++] = c->s.headers[i];
+  const char *token = bearer ? bearer : c->token ? c->token : c->s.access_token;
+  size_t offsets[2];
+  int count = 0;
+  store->len = 0;
+  if (token) {
+    offsets[count++] = store->len;
+    sr_buf_puts(store, "Authorization: Bearer ");
+    sr_buf_puts(store, token);
+    sr_buf_putc(store, 0);
+  }
+  if (c->cookie_count) {
+    offsets[count++] = store->len;
+    sr_buf_puts(store, "Cookie: ");
+    for (size_t i = 0; i < c->cookie_count; i++) {
+      if (i) sr_buf_puts(store, "; ");
+      sr_buf_puts(store, c->cookies[i]);
+    }
+    sr_buf_putc(store, 0);
+  }
+  for (int i = 0; i < count && store->data; i++) list[n++] = (const char *)store->data + offsets[i];
+  list[n] = NULL;
+  return list;
+}
+
+/* Keeps cookies the negotiate response set, replacing same-named ones and dropping those
+ * the server expired (Max-Age=0 or a past Expires... a max-age of 0 is the common form). */
+static void remember_cookies(signalr_connection *c, const char *const *set_cookies) {
+  for (size_t i = 0; set_cookies && set_cookies[i]; i++) {
+    const char *sc = set_cookies[i];
+    size_t pair = strcspn(sc, ";");
+    const char *eq = memchr(sc, '=', pair);
+    if (!eq || eq == sc) continue;
+    size_t name_len = (size_t)(eq - sc);
+    int expired = strstr(sc, "Max-Age=0") || strstr(sc, "max-age=0") || strstr(sc, "Expires=Thu, 01 Jan 1970");
+    for (size_t j = 0; j < c->cookie_count; j++) {
+      if (!strncmp(c->cookies[j], sc, name_len) && c->cookies[j][name_len] == '=') {
+        free(c->cookies[j]);
+        c->cookies[j] = c->cookies[--c->cookie_count];
+        break;
+      }
+    }
+    if (expired) continue;
+    char **grown = realloc(c->cookies, (c->cookie_count + 1) * sizeof *grown);
+    if (!grown) continue;
+    c->cookies = grown;
+    char *cookie = strndup(sc, pair);
+    if (cookie) c->cookies[c->cookie_count++] = cookie;
+  }
+}
+
+/* ------------------------------------------------------------ negotiate */
+
+static void on_negotiated(void *ud, const sr_http_response *resp) {
+  signalr_connection *c = ud;
+  c->http = NULL;
+  int64_t now = sr_loop_now_ms();
+  if (resp->error_code) {
+    sr_error_info err;
+    sr_error_set(&err, resp->error_code, 0, "negotiate failed: %s", resp->error_text ? resp->error_text : "");
+    sr_engine_on_negotiate(&c->engine, now, 0, NULL, 0, &err);
+  } else {
+    remember_cookies(c, resp->set_cookies);
+    sr_conn_log(c, SIGNALR_LOG_DEBUG, "negotiate answered %d", resp->status);
+    sr_engine_on_negotiate(&c->engine, now, resp->status, (const char *)resp->body, resp->body_len, NULL);
+  }
+  sr_conn_mirror(c);
+  sr_conn_arm_timer(c);
+}
+
+/* Appends the User-Agent to a NULL-terminated header list (room for one more), unless the
+ * application set its own. */
+static void add_user_agent(signalr_connection *c, const char **list, char *buf, size_t len);
+
+static const char *user_agent(signalr_connection *c, char *buf, size_t len) {
+  /* sr_user_agent() is "libsignalr/<version> (<os>; <machine>)": the binding goes last. */
+  const char *ua = sr_user_agent();
+  size_t n = strlen(ua);
+  if (n && ua[n - 1] == ')')
+    snprintf(buf, len, "User-Agent: %.*s; %s)", (int)(n - 1), ua, c->s.binding ? c->s.binding : "C");
+  else
+    snprintf(buf, len, "User-Agent: %s", ua);
+  return buf;
+}
+
+static void add_user_agent(signalr_connection *c, const char **list, char *buf, size_t len) {
+  size_t n = 0;
+  for (; list[n]; n++)
+    if (!strncasecmp(list[n], "User-Agent:", 11)) return;
+  list[n] = user_agent(c, buf, len);
+  list[n + 1] = NULL;
+}
+
+static int start_negotiate(signalr_connection *c, const char *url, const char *bearer) {
+  const char *list[40];
+  char ua[256];
+  sr_buf store = SR_BUF_INIT;
+  request_headers(c, bearer, &store, list, 39);
+  add_user_agent(c, list, ua, sizeof ua);
+  sr_http_request_cfg cfg = {0};
+  cfg.method = "POST";
+  cfg.url = url;
+  cfg.headers = list;
+  cfg.ca_file = c->s.ca_file;
+  cfg.insecure = c->s.insecure;
+  cfg.proxy = c->s.proxy;
+  cfg.client_cert = c->s.client_cert;
+  cfg.client_key = c->s.client_key;
+  cfg.timeout_ms = 100000;
+  sr_conn_log(c, SIGNALR_LOG_DEBUG, "negotiating with %s", url);
+  int rc = sr_http_start(c->ctx->loop, &cfg, on_negotiated, c, &c->http);
+  sr_buf_free(&store);
+  return rc;
+}
+
+/* ------------------------------------------------------------ transports */
+
+static void t_on_open(void *ud) {
+  signalr_connection *c = ud;
+  sr_engine_on_open(&c->engine, sr_loop_now_ms());
+  sr_conn_mirror(c);
+  sr_conn_arm_timer(c);
+}
+
+static void t_on_message(void *ud, const uint8_t *data, size_t len) {
+  signalr_connection *c = ud;
+  sr_engine_on_data(&c->engine, sr_loop_now_ms(), data, len);
+  sr_conn_mirror(c);
+  sr_conn_arm_timer(c);
+}
+
+static void t_on_close(void *ud, const sr_transport_close_info *info) {
+  signalr_connection *c = ud;
+  const char *name = sr_transport_name(sr_transport_kind(c->transport));
+  sr_error_info err, *failure = NULL;
+  if (info->error) {
+    sr_error_set(&err, info->error, info->http_status, "%s %s: %s", name,
+                 info->opened ? "connection lost" : "failed to connect", info->reason);
+    failure = &err;
+  } else if (info->close_code && info->close_code != 1000) {
+    sr_error_set(&err, SIGNALR_ETRANSPORT, 0, "WebSocket closed with status code: %d (%s).", info->close_code,
+                 info->reason);
+    failure = &err;
+  }
+  sr_transport_free(c->transport); /* info lives in the transport: read it all first */
+  c->transport = NULL;
+  sr_engine_on_closed(&c->engine, sr_loop_now_ms(), failure);
+  sr_conn_mirror(c);
+  sr_conn_arm_timer(c);
+}
+
+static int start_transport(signalr_connection *c, int kind, const char *url, const char *bearer, int binary) {
+  const char *list[40];
+  char ua[256];
+  sr_buf store = SR_BUF_INIT;
+  request_headers(c, bearer, &store, list, 39);
+  add_user_agent(c, list, ua, sizeof ua);
+  sr_transport_config cfg = {0};
+  cfg.kind = kind;
+  cfg.url = url;
+  cfg.headers = list;
+  cfg.ca_file = c->s.ca_file;
+  cfg.insecure = c->s.insecure;
+  cfg.proxy = c->s.proxy;
+  cfg.client_cert = c->s.client_cert;
+  cfg.client_key = c->s.client_key;
+  cfg.binary = binary;
+  cfg.connect_timeout_ms = c->s.engine.handshake_timeout_ms;
+  cfg.max_message_size = c->s.engine.max_message_size;
+  static const sr_transport_callbacks cbs = {t_on_open, t_on_message, t_on_close};
+  sr_conn_log(c, SIGNALR_LOG_DEBUG, "opening %s", sr_transport_name(kind));
+  int rc = sr_transport_connect(c->ctx->loop, &cfg, &cbs, c, &c->transport);
+  sr_buf_free(&store);
+  return rc;
+}
+
+/* ------------------------------------------------------------ the access-token provider */
+
+/* With a provider, a request waits for its answer (the provider runs on the application's
+ * thread). A redirect's token (bearer) is used as is. */
+static int needs_token(signalr_connection *c, const char *bearer) { return c->s.token_provider && !bearer; }
+
+static int wait_for_token(signalr_connection *c, int what, const char *url, int kind, int binary) {
+  c->pending_url.len = 0;
+  if (sr_buf_puts(&c->pending_url, url) || sr_buf_terminate(&c->pending_url)) return SIGNALR_ENOMEM;
+  c->token_for = what;
+  c->pending_transport = kind;
+  c->pending_binary = binary;
+  sr_conn_push_token_request(c);
+  return 0;
+}
+
+/* A failure the engine learns about later, as if from the request itself. */
+typedef struct deferred_failure {
+  signalr_connection *c;
+  int what;
+  sr_error_info err;
+} deferred_failure;
+
+static void deliver_failure(void *arg) {
+  deferred_failure *f = arg;
+  signalr_connection *c = f->c;
+  if (c->engine_ready) {
+    int64_t now = sr_loop_now_ms();
+    if (f->what == TOKEN_FOR_NEGOTIATE) sr_engine_on_negotiate(&c->engine, now, 0, NULL, 0, &f->err);
+    else sr_engine_on_closed(&c->engine, now, &f->err);
+    sr_conn_mirror(c);
+    sr_conn_arm_timer(c);
+  }
+  sr_connection_unref(c);
+  free(f);
+}
+
+static void fail_later(signalr_connection *c, int what, const sr_error_info *err) {
+  deferred_failure *f = malloc(sizeof *f);
+  if (!f) return; /* out of memory: the engine's handshake timeout is not armed; nothing better */
+  f->c = c;
+  f->what = what;
+  f->err = *err;
+  sr_conn_ref(c);
+  if (sr_loop_post(c->ctx->loop, deliver_failure, f)) {
+    sr_connection_unref(c);
+    free(f);
+  }
+}
+
+void sr_conn_token_answered(signalr_connection *c, const char *token, int error) {
+  int what = c->token_for;
+  if (what == TOKEN_FOR_NONE) return; /* canceled meanwhile (stop) */
+  c->token_for = TOKEN_FOR_NONE;
+  int rc = error;
+  if (!rc) {
+    free(c->token);
+    c->token = token && *token ? strdup(token) : NULL;
+    if (token && *token && !c->token) rc = SIGNALR_ENOMEM;
+  }
+  const char *url = (const char *)c->pending_url.data;
+  if (!rc) rc = what == TOKEN_FOR_NEGOTIATE ? start_negotiate(c, url, NULL)
+                                            : start_transport(c, c->pending_transport, url, NULL, c->pending_binary);
+  if (!rc) return;
+  sr_error_info err;
+  sr_error_set(&err, rc, 0, "%s", error ? "the access token provider failed" : signalr_strerror(rc));
+  if (error) err.hint = "The access token provider returned an error; the connection attempt was abandoned.";
+  fail_later(c, what, &err);
+}
+
+/* ------------------------------------------------------------ the engine's I/O */
+
+static int io_negotiate(void *ud, const char *url, const char *bearer) {
+  signalr_connection *c = ud;
+  if (needs_token(c, bearer)) return wait_for_token(c, TOKEN_FOR_NEGOTIATE, url, 0, 0);
+  return start_negotiate(c, url, bearer);
+}
+
+static int io_open(void *ud, int kind, const char *url, const char *bearer, int binary) {
+  signalr_connection *c = ud;
+  if (needs_token(c, bearer)) return wait_for_token(c, TOKEN_FOR_OPEN, url, kind, binary);
+  return start_transport(c, kind, url, bearer, binary);
+}
+
+static int io_send(void *ud, const uint8_t *data, size_t len) {
+  signalr_connection *c = ud;
+  if (!c->transport) return SIGNALR_ECLOSED;
+  return sr_transport_send(c->transport, data, len);
+}
+
+static void io_close(void *ud) {
+  signalr_connection *c = ud;
+  if (c->http) {
+    sr_http_cancel(c->http);
+    c->http = NULL;
+  }
+  if (c->token_for == TOKEN_FOR_OPEN) { /* the engine waits for the transport's close */
+    sr_error_info err;
+    sr_error_set(&err, SIGNALR_ECANCELED, 0, "canceled while waiting for the access token");
+    fail_later(c, TOKEN_FOR_OPEN, &err);
+  }
+  c->token_for = TOKEN_FOR_NONE;
+  atomic_store(&c->token_outstanding, 0);
+  if (c->transport) sr_transport_close(c->transport);
+}
+
+static int io_retry(void *ud, uint32_t attempt, int64_t elapsed_ms, const sr_error_info *last) {
+  sr_conn_push_retry_request(ud, attempt, elapsed_ms, last);
+  return 0;
+}
+
+static void finish_stops(signalr_connection *c) {
+  for (int i = 0; i < c->stop_waiting; i++) sr_conn_push_completion(c, c->stop_done[i], NULL, NULL);
+  c->stop_waiting = 0;
+}
+
+static void io_event(void *ud, const sr_engine_event *ev) {
+  signalr_connection *c = ud;
+  atomic_store(&c->state, c->engine.state);
+  switch (ev->type) {
+    case SR_EV_START_COMPLETED: {
+      if (!ev->error) {
+        pthread_mutex_lock(&c->mu);
+        snprintf(c->connection_id, sizeof c->connection_id, "%s", c->engine.connection_id ? c->engine.connection_id : "");
+        pthread_mutex_unlock(&c->mu);
+        sr_conn_log(c, SIGNALR_LOG_INFORMATION, "connected (connection id %s)", c->connection_id);
+      } else {
+        sr_conn_log(c, SIGNALR_LOG_ERROR, "failed to start: %s", ev->error->message);
+      }
+      call_record rec = c->start_done;
+      c->start_done = (call_record){0};
+      c->start_waiting = 0;
+      sr_conn_push_completion(c, rec, ev->error, NULL);
+      if (!ev->error) sr_conn_push_lifecycle(c, SIGNALR_EVENT_CONNECTED, NULL);
+      else finish_stops(c);
+      break;
+    }
+    case SR_EV_CLOSED:
+      if (ev->error) sr_conn_log(c, SIGNALR_LOG_ERROR, "connection closed: %s", ev->error->message);
+      else sr_conn_log(c, SIGNALR_LOG_INFORMATION, "connection stopped");
+      sr_conn_push_lifecycle(c, SIGNALR_EVENT_CLOSED, ev->error);
+      finish_stops(c);
+      break;
+    case SR_EV_RECONNECTING:
+      sr_conn_log(c, SIGNALR_LOG_WARNING, "connection lost, reconnecting: %s", ev->error ? ev->error->message : "");
+      c->upload_count = 0; /* the server forgot the upload streams with the connection */
+      sr_conn_push_lifecycle(c, SIGNALR_EVENT_RECONNECTING, ev->error);
+      break;
+    case SR_EV_RECONNECTED:
+      pthread_mutex_lock(&c->mu);
+      snprintf(c->connection_id, sizeof c->connection_id, "%s", c->engine.connection_id ? c->engine.connection_id : "");
+      pthread_mutex_unlock(&c->mu);
+      sr_conn_log(c, SIGNALR_LOG_INFORMATION, "reconnected (connection id %s)", c->connection_id);
+      sr_conn_push_lifecycle(c, SIGNALR_EVENT_RECONNECTED, NULL);
+      break;
+    case SR_EV_SLOW:
+      sr_conn_log(c, SIGNALR_LOG_WARNING, "no message from the server for 2/3 of the server timeout");
+      sr_conn_push_lifecycle(c, SIGNALR_EVENT_SLOW, NULL);
+      break;
+    case SR_EV_INVOCATION:
+      sr_conn_push_handler(c, ev->msg);
+      break;
+    case SR_EV_COMPLETION: {
+      call_record *rec = (call_record *)(uintptr_t)ev->call;
+      if (ev->error) {
+        sr_conn_push_completion(c, *rec, ev->error, NULL);
+      } else if (ev->msg->completion_kind == SR_COMPLETION_ERROR) {
+        sr_error_info err;
+        sr_error_set(&err, SIGNALR_EHUB, 0, "%.*s", (int)ev->msg->error.len, ev->msg->error.ptr);
+        sr_conn_push_completion(c, *rec, &err, NULL);
+      } else {
+        sr_conn_push_completion(c, *rec, NULL, ev->msg->completion_kind == SR_COMPLETION_RESULT ? &ev->msg->result : NULL);
+      }
+      sr_conn_record_free(c, rec);
+      break;
+    }
+    case SR_EV_STREAM_ITEM: {
+      const call_record *rec = (const call_record *)(uintptr_t)ev->call;
+      if (rec->item) sr_conn_push_item(c, rec, &ev->msg->item);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+sr_engine_io sr_conn_engine_io(signalr_connection *c) {
+  sr_engine_io io = {c, io_negotiate, io_open, io_send, io_close, io_event, io_retry};
+  return io;
+}
+
+void sr_conn_teardown(signalr_connection *c) {
+  if (!c->engine_ready) return;
+  sr_engine_stop(&c->engine, sr_loop_now_ms());
+  if (c->http) sr_http_cancel(c->http);
+  if (c->transport) sr_transport_free(c->transport);
+  if (c->timer) sr_loop_timer_cancel(c->ctx->loop, c->timer);
+  c->http = NULL;
+  c->transport = NULL;
+  c->timer = NULL;
+  c->token_for = TOKEN_FOR_NONE;
+  /* Pending calls still own their records. */
+  sr_call call;
+  while (sr_call_table_pop(&c->engine.calls, &call)) free((void *)(uintptr_t)call.token);
+  /* Blocking start/stop calls in other threads must not wait forever. */
+  sr_error_info gone;
+  sr_error_set(&gone, SIGNALR_ECLOSED, 0, "the connection was freed");
+  if (c->start_waiting) sr_conn_push_completion(c, c->start_done, &gone, NULL);
+  c->start_waiting = 0;
+  for (int i = 0; i < c->stop_waiting; i++) sr_conn_push_completion(c, c->stop_done[i], &gone, NULL);
+  c->stop_waiting = 0;
+  sr_engine_free(&c->engine);
+  c->engine_ready = 0;
+  for (size_t i = 0; i < c->cookie_count; i++) free(c->cookies[i]);
+  free(c->cookies);
+  c->cookies = NULL;
+  c->cookie_count = 0;
+  for (call_record *r = c->free_records, *next; r; r = next) {
+    next = r->next_free;
+    free(r);
+  }
+  c->free_records = NULL;
+  free(c->uploads);
+  c->uploads = NULL;
+  c->upload_count = c->upload_cap = 0;
+  free(c->token);
+  c->token = NULL;
+  sr_buf_free(&c->pending_url);
+}

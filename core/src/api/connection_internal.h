@@ -1,0 +1,127 @@
+/* signalr_connection's parts: the public calls (any thread, connection.c / conn_calls.c)
+ * become commands for the I/O thread (conn_commands.c), where the engine runs against the
+ * real transports (conn_io.c); the engine's events become queued events for the
+ * application's thread (conn_events.c). */
+#ifndef SR_API_CONNECTION_INTERNAL_H
+#define SR_API_CONNECTION_INTERNAL_H
+
+#include "api/internal.h"
+#include "runtime/loop.h"
+#include "transport/http.h"
+#include "transport/transport.h"
+
+typedef struct handler {
+  uint64_t handle;
+  char *method; /* lower case: names are case-insensitive */
+  sr_callback *cb;
+} handler;
+
+/* An invoke's or a stream's completion, carried through the engine as the call token.
+ * Pooled on the I/O thread (free list), so calls allocate nothing in steady state. */
+typedef struct call_record {
+  signalr_completion_fn fn;
+  void *ud;
+  int internal;         /* a blocking call's waiter: runs on the I/O thread, never queued */
+  signalr_item_fn item; /* streams */
+  uint64_t handle;      /* streams: what signalr_connection_stream_cancel names */
+  struct call_record *next_free;
+} call_record;
+
+/* An upload stream attached to a call: the application's handle and the engine's id. */
+typedef struct upload_slot {
+  uint64_t handle;
+  char id[24];
+} upload_slot;
+
+/* What a token request resumes once the provider answers. */
+enum { TOKEN_FOR_NONE = 0, TOKEN_FOR_NEGOTIATE, TOKEN_FOR_OPEN };
+
+struct signalr_connection {
+  signalr_context *ctx;
+  atomic_int refs;
+  atomic_int freed;
+  atomic_int state;            /* mirror of the engine's, for signalr_connection_state */
+  atomic_int token_outstanding; /* a provider answer is awaited (signalr_connection_answer_token) */
+  atomic_size_t unacked;       /* mirror of sr_engine_unacked_bytes, for backpressure */
+  atomic_uint_fast64_t next_stream_handle;
+  sr_settings s;
+  pthread_mutex_t mu; /* handlers, connection_id, open uploads */
+  handler *handlers;
+  size_t handler_count;
+  uint64_t next_handle;
+  char connection_id[128];
+  uint64_t *open_uploads;      /* handles opened and not completed (attached or not) */
+  uint8_t *upload_attached;
+  size_t open_upload_count;
+  /* I/O thread only */
+  sr_engine engine;
+  int engine_ready;
+  sr_transport *transport;
+  sr_http *http;
+  sr_timer *timer;
+  int64_t timer_at;
+  call_record start_done;
+  int start_waiting;
+  call_record stop_done[8];
+  int stop_waiting;
+  char **cookies; /* "name=value" from negotiate responses */
+  size_t cookie_count;
+  call_record *free_records;
+  upload_slot *uploads;        /* attached uploads: handle -> the engine's stream id */
+  size_t upload_count, upload_cap;
+  char *token;                 /* the provider's latest answer */
+  int token_for;               /* TOKEN_FOR_*: the request waiting for it */
+  int pending_transport, pending_binary;
+  sr_buf pending_url;
+};
+
+/* Commands: the kinds of the pooled sr_app_event objects posted to the I/O thread. */
+enum {
+  CMD_START = SR_APP_COMMAND,
+  CMD_STOP,
+  CMD_SEND,
+  CMD_INVOKE,
+  CMD_STREAM,
+  CMD_CANCEL,
+  CMD_RESULT,
+  CMD_UPLOAD_ITEM,
+  CMD_UPLOAD_DONE,
+  CMD_TOKEN,
+  CMD_RETRY,
+  CMD_FREE,
+};
+
+void sr_conn_ref(signalr_connection *c);
+
+/* A command carrying a copy of the call. method: target or invocation id; error: an error
+ * text (CMD_RESULT / CMD_UPLOAD_DONE) or NULL. */
+sr_app_event *sr_conn_command(signalr_connection *c, int type, const char *method, const void *data, size_t len,
+                              int encoding, const char *error);
+/* Posts it to the I/O thread (0), or releases it and returns the error. */
+int sr_conn_post_command(signalr_connection *c, sr_app_event *cmd);
+/* Both, for the common case. */
+int sr_conn_post(signalr_connection *c, int type, const char *method, const void *data, size_t len, int encoding,
+                 signalr_completion_fn fn, void *ud, const char *error);
+
+/* I/O thread. */
+void sr_conn_log(signalr_connection *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void sr_conn_push_completion(signalr_connection *c, call_record rec, const sr_error_info *err, const sr_payload *result);
+void sr_conn_push_item(signalr_connection *c, const call_record *rec, const sr_payload *item);
+void sr_conn_push_lifecycle(signalr_connection *c, int what, const sr_error_info *err);
+void sr_conn_push_handler(signalr_connection *c, const sr_hub_message *m);
+void sr_conn_push_token_request(signalr_connection *c);
+void sr_conn_push_retry_request(signalr_connection *c, uint32_t attempt, int64_t elapsed, const sr_error_info *err);
+void sr_conn_arm_timer(signalr_connection *c);
+void sr_conn_mirror(signalr_connection *c);
+call_record *sr_conn_record_new(signalr_connection *c, const call_record *from);
+void sr_conn_record_free(signalr_connection *c, call_record *rec);
+sr_engine_io sr_conn_engine_io(signalr_connection *c);
+/* The provider answered (token NULL: none; error < 0: failed): resumes the waiting request. */
+void sr_conn_token_answered(signalr_connection *c, const char *token, int error);
+/* Tears down what runs on the I/O thread (signalr_connection_free). */
+void sr_conn_teardown(signalr_connection *c);
+/* The engine's stream id of an attached upload, or NULL. */
+const char *sr_conn_upload_id(signalr_connection *c, uint64_t handle);
+void sr_conn_upload_forget(signalr_connection *c, uint64_t handle);
+
+#endif

@@ -1,0 +1,121 @@
+/* One interface over the three SignalR transports, so the connection code handles one type:
+ * WebSockets (sr_ws), Server-Sent Events (sse.h) and Long Polling (longpolling.h).
+ *
+ * Lifecycle, the same for every kind:
+ *  - Everything is I/O thread only (sr_transport_free after on_close excepted, see there).
+ *  - sr_transport_connect returning 0 is followed by on_close exactly once, unless
+ *    sr_transport_free comes first; on_open comes before it at most once.
+ *  - No callback ever runs inside the sr_transport_* call that caused it (a close that
+ *    completes at once is reported on a later loop turn).
+ *  - Callbacks may call any sr_transport_* function on their own transport, sr_transport_free
+ *    included (after which the callback must not touch it, nor the close info).
+ *  - on_message data is borrowed for the duration of the call.
+ *  - sr_loop_free completes what is left: transports still alive get on_close with
+ *    SIGNALR_ECANCELED.
+ *
+ * What "a message" is depends on the kind: a whole WebSocket message, one SSE event's data,
+ * one Long Polling response body. Each may hold several hub messages, or (in theory) part of
+ * one: the caller's framer splits them. */
+#ifndef SR_TRANSPORT_TRANSPORT_H
+#define SR_TRANSPORT_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/negotiate.h"
+#include "runtime/loop.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sr_transport sr_transport;
+
+/* The server sends whatever hub messages it has buffered as one transport message; its
+ * transport buffer (TransportMaxBufferSize) is 64 KB by default. A transport message may thus
+ * exceed the largest hub message by about that much, and the receive limit allows for it. */
+#define SR_TRANSPORT_BATCH_SLACK (64u * 1024u)
+
+typedef struct sr_transport_config {
+  int kind;                   /* SR_TRANSPORT_WEBSOCKETS, SR_TRANSPORT_SSE or SR_TRANSPORT_LONG_POLLING */
+  const char *url;            /* the transport URL, http(s)://host/path?id=TOKEN (WebSockets also
+                               * takes ws:// and wss://). Copied. */
+  const char *const *headers; /* "Name: value", NULL-terminated, may be NULL; sent on every request
+                               * (upgrade, SSE GET, polls, POSTs, DELETE). Copied. */
+  const char *ca_file;        /* NULL: system trust store */
+  int insecure;               /* 1: skip TLS certificate and host name verification */
+  const char *proxy;          /* NULL or "": none configured (libcurl and lws then follow the
+                               * http_proxy environment variables); else an HTTP proxy URL,
+                               * "[http://][user:password@]host[:port]" (port 1080 if absent).
+                               * SSE and Long Polling also take https:// and socks5:// proxies
+                               * (libcurl); WebSockets refuse them with SIGNALR_EINVAL. */
+  const char *client_cert;    /* PEM client certificate file for TLS, or NULL */
+  const char *client_key;     /* PEM private key file; NULL: the key is in client_cert */
+  int binary;                 /* 1: MessagePack (binary frames / application/octet-stream).
+                               * SSE is text only: SIGNALR_EUNSUPPORTED */
+  int32_t connect_timeout_ms; /* until on_open (WebSocket upgrade, SSE response, first poll);
+                               * <= 0: 30 s */
+  size_t max_message_size;    /* the largest hub message accepted; 0: 1 MiB. A transport message
+                               * (see above) may be SR_TRANSPORT_BATCH_SLACK bigger; over that ->
+                               * on_close with SIGNALR_ETOOBIG */
+  size_t max_send_queue;      /* bytes sent but not yet written (WebSockets) or not yet accepted
+                               * by the server (POSTs); 0: 16 MiB. Over -> SIGNALR_EAGAIN */
+} sr_transport_config;
+
+typedef struct sr_transport_close_info {
+  int error;          /* 0: a clean close (ours, or the server ended it: WebSocket close frame,
+                       * SSE stream ended, Long Polling 204); else a SIGNALR_E* code:
+                       * ECONNREFUSED, ETLS, ETIMEOUT (connect_timeout_ms), ENOTFOUND (HTTP
+                       * 404: unknown or expired connection id), EAUTH (401/403), EHTTP (other
+                       * unexpected status), ETOOBIG, ETRANSPORT (connection lost, DNS, proxy,
+                       * protocol error), ECANCELED (closed before open; loop shutdown) */
+  int http_status;    /* the status behind the error (rejected upgrade, SSE GET, poll, POST),
+                       * else 0 */
+  int close_code;     /* WebSockets: as sr_ws_close_info (1000 normal; anything else is the
+                       * server's error even when error is 0). Always 0 for SSE and Long Polling */
+  const char *reason; /* the peer's close reason or an error text; never NULL. Borrowed: valid
+                       * until sr_transport_free */
+  int opened;         /* 1 when on_open was called before */
+} sr_transport_close_info;
+
+typedef struct sr_transport_callbacks {
+  void (*on_open)(void *ud);
+  void (*on_message)(void *ud, const uint8_t *data, size_t len);
+  void (*on_close)(void *ud, const sr_transport_close_info *info);
+} sr_transport_callbacks;
+
+/* Starts connecting. 0 (callbacks follow); SIGNALR_EINVAL (bad URL or config, unreadable
+ * certificate or key file, a proxy the kind cannot use), SIGNALR_EUNSUPPORTED (unknown kind,
+ * binary over SSE), SIGNALR_ENOMEM. Network failures come through on_close, never here. */
+int sr_transport_connect(sr_loop *loop, const sr_transport_config *cfg, const sr_transport_callbacks *cb, void *ud,
+                         sr_transport **out);
+
+/* Queues bytes (copied; one or more whole hub messages) and returns. They are sent in order:
+ * WebSockets as one message (text or binary per cfg.binary), SSE and Long Polling in POSTs, one
+ * at a time, bytes queued meanwhile batched into the next. 0, SIGNALR_EAGAIN (the send queue
+ * is full: nothing queued), SIGNALR_ESTATE (before on_open, or after close), SIGNALR_ENOMEM. */
+int sr_transport_send(sr_transport *t, const uint8_t *data, size_t len);
+
+/* Bytes queued and not yet written (WebSockets) or not yet accepted by the server (POSTs). */
+size_t sr_transport_queued_bytes(const sr_transport *t);
+
+/* Starts a clean close; on_close follows (error 0 unless something failed meanwhile). What
+ * was sent is flushed first (bounded by a few seconds for SSE and Long Polling); then
+ * WebSockets: close frame 1000; SSE: the event stream is dropped (the official clients send
+ * nothing more); Long Polling: the poll is aborted and a DELETE tells the server. Before
+ * on_open it aborts the attempt (on_close with SIGNALR_ECANCELED). Idempotent. */
+void sr_transport_close(sr_transport *t);
+
+/* Frees the transport. After on_close: just frees (then from any thread, even after the
+ * loop was freed). Before: aborts at once, without a close handshake, DELETE or flush, and no
+ * callback is made any more (I/O thread only). NULL is ignored. */
+void sr_transport_free(sr_transport *t);
+
+/* cfg.kind of the transport. */
+int sr_transport_kind(const sr_transport *t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
