@@ -5,7 +5,8 @@
  * One I/O thread per proxy forwards every connection. Commands are thread-safe and
  * synchronous: when a command returns, the I/O thread has applied it (after fault_proxy_cut()
  * no byte of the old connections moves any more, after fault_proxy_refuse() a connect() is
- * refused, ...), so a test can act on the new state at once without sleeping.
+ * refused, ...), so a test can act on the new state at once without sleeping. Commands
+ * return 0, or -1 with errno EINVAL for a bad argument.
  *
  * Nothing here is for production use: the proxy listens on 127.0.0.1 only and trusts its
  * caller. */

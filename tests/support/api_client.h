@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -66,6 +68,11 @@ struct ApiClient {
     EXPECT_EQ(signalr_builder_set(b, "url", full.c_str(), err, sizeof err), 0) << err;
     for (auto &o : opts) EXPECT_EQ(signalr_builder_set(b, o.first, o.second.c_str(), err, sizeof err), 0) << o.first << ": " << err;
     signalr_builder_set_lifecycle(b, on_life, this, nullptr);
+    if (const char *lvl = std::getenv("SIGNALR_TEST_LOG")) {  // e.g. SIGNALR_TEST_LOG=debug
+      signalr_builder_set(b, "log_level", lvl, err, sizeof err);
+      signalr_builder_set_log(b, [](void *, int level, const char *m) { std::fprintf(stderr, "[%d] %s\n", level, m); },
+                              nullptr, nullptr);
+    }
     if (extra) extra(b);
     EXPECT_EQ(signalr_builder_build(b, ctx, &conn, err, sizeof err), 0) << err;
     signalr_builder_free(b);

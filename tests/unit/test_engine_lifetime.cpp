@@ -423,3 +423,29 @@ TEST(EngineReplay, AckReclaimsAndIterationIsInOrder) {
   EXPECT_EQ(sr_replay_oldest(&r), 1001);
   sr_replay_free(&r);
 }
+
+TEST(EngineStateful, TransientReDialFailuresAreRetriedBeforeGivingUp) {
+  Fake f("http://h/hub", SIGNALR_ENCODING_JSON, 0, 0, stateful);
+  connect_stateful(f);
+  drop(f);
+  ASSERT_EQ(f.opened.size(), 2u);
+  sr_error_info early = failure(SIGNALR_ETRANSPORT, "read failed");
+  sr_engine_on_closed(&f.e, f.now, &early);  // the server had not seen the old socket die yet
+  EXPECT_EQ(f.e.state, SR_STATE_CONNECTED);
+  f.advance(99);
+  EXPECT_EQ(f.opened.size(), 2u);
+  f.advance(1);
+  ASSERT_EQ(f.opened.size(), 3u);
+  sr_engine_on_open(&f.e, f.now);
+  EXPECT_EQ(f.sent.back(), "{\"type\":9,\"sequenceId\":1}\x1e");
+  EXPECT_TRUE(f.events.empty());
+  // Four failures in a row end it.
+  drop(f);
+  for (int i = 0; i < 4; i++) {
+    sr_engine_on_closed(&f.e, f.now, &early);
+    f.advance(1000);
+  }
+  sr_engine_on_closed(&f.e, f.now, &early);
+  EXPECT_EQ(f.e.state, SR_STATE_DISCONNECTED);
+  EXPECT_EQ(f.count(SR_EV_CLOSED), 1);
+}

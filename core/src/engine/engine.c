@@ -44,7 +44,7 @@ int sr_engine_init(sr_engine *e, const sr_engine_config *cfg, const sr_engine_io
   if (!e->cfg.stateful_buffer_size) e->cfg.stateful_buffer_size = 100000;
   e->io = *io;
   e->next_id = 1;
-  e->retry_at = e->ack_at = INT64_MAX;
+  e->retry_at = e->ack_at = e->redial_at = INT64_MAX;
   e->rng = cfg->random_seed;
   sr_replay_init(&e->replay);
   sr_framer_init(&e->framer, SR_FRAMING_TEXT, e->cfg.max_message_size);
@@ -127,7 +127,7 @@ static void fail_pending_calls(sr_engine *e) {
 static void closed(sr_engine *e, const sr_error_info *err) {
   e->state = SR_STATE_DISCONNECTED;
   e->handshake_done = e->negotiating = e->redialing = e->stateful = 0;
-  e->retry_at = e->ack_at = INT64_MAX;
+  e->retry_at = e->ack_at = e->redial_at = INT64_MAX;
   e->awaiting_retry = 0;
   sr_replay_reset(&e->replay);
   if (e->start_pending) {
@@ -413,6 +413,7 @@ void sr_engine_on_open(sr_engine *e, int64_t now) {
   if (e->redialing) {
     /* Stateful reconnect: no handshake; announce where our replay starts, then replay. */
     e->redialing = 0;
+    e->redial_attempts = 0;
     e->awaiting_sequence = 1;
     rc = send_control(e, now, SR_MSG_SEQUENCE, sr_replay_oldest(&e->replay));
     size_t cursor = 0;
@@ -606,10 +607,22 @@ static int redial(sr_engine *e, int64_t now, const sr_error_info *failure) {
   if (!e->stateful || e->stopping || !failure || e->close_reason.code || !e->handshake_done || e->redialing)
     return 0;
   e->redialing = 1;
+  e->redial_attempts = 0;
   e->ack_at = INT64_MAX;
   e->transport = 0;
   open_transport(e, now, SR_TRANSPORT_WEBSOCKETS, e->connection_token);
   return 1; /* dialing, or already handed to connection_lost */
+}
+
+/* A re-dial that failed for a passing reason (the server had not yet seen the old socket
+ * die, a connect error) is tried again a few times within the server's DisconnectTimeout
+ * (15 s by default); a 404 means the server dropped the connection: that is final. */
+static int redial_later(sr_engine *e, int64_t now, const sr_error_info *why) {
+  static const int32_t delays[] = {100, 250, 500, 1000};
+  if (e->stopping || why->code == SIGNALR_ENOTFOUND || why->code == SIGNALR_EAUTH) return 0;
+  if (e->redial_attempts >= (int)(sizeof delays / sizeof delays[0])) return 0;
+  e->redial_at = now + delays[e->redial_attempts++];
+  return 1;
 }
 
 void sr_engine_on_closed(sr_engine *e, int64_t now, const sr_error_info *failure) {
@@ -630,7 +643,8 @@ void sr_engine_on_closed(sr_engine *e, int64_t now, const sr_error_info *failure
     closed(e, e->start_pending ? &e->close_reason : NULL);
     return;
   }
-  if (e->redialing) { /* the re-dial failed: the connection is lost after all */
+  if (e->redialing) { /* the re-dial failed */
+    if (redial_later(e, now, &reason)) return;
     e->redialing = 0;
     if (!reason.code) sr_error_set(&reason, SIGNALR_ECLOSED, 0, "Unable to reconnect to server.");
     connection_lost(e, now, &reason);
@@ -690,7 +704,7 @@ int sr_engine_stop(sr_engine *e, int64_t now) {
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 int64_t sr_engine_deadline(const sr_engine *e) {
-  int64_t d = e->retry_at;
+  int64_t d = min64(e->retry_at, e->redial_at);
   if (!e->transport_open || e->close_reason.code) return d;
   if (!e->handshake_done) return min64(d, e->handshake_deadline);
   d = min64(d, e->ack_at);
@@ -703,6 +717,11 @@ int64_t sr_engine_deadline(const sr_engine *e) {
 }
 
 void sr_engine_on_timer(sr_engine *e, int64_t now) {
+  if (now >= e->redial_at) {
+    e->redial_at = INT64_MAX;
+    open_transport(e, now, SR_TRANSPORT_WEBSOCKETS, e->connection_token);
+    return;
+  }
   if (now >= e->retry_at) {
     e->retry_at = INT64_MAX;
     begin_attempt(e, now);

@@ -126,6 +126,8 @@ typedef struct sr_engine {
   /* Stateful reconnect. */
   int stateful;               /* negotiated for this connection */
   int redialing;              /* the socket dropped: a new one is being opened */
+  int redial_attempts;        /* re-dials that failed since the drop */
+  int64_t redial_at;          /* the next re-dial; INT64_MAX: none waiting */
   char *connection_token;
   sr_replay replay;           /* what we sent and the server has not acknowledged */
   int64_t recv_next;          /* the id the next sequenced message from the server has */

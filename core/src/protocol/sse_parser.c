@@ -34,7 +34,9 @@ void sr_sse_parser_feed(sr_sse_parser *p, const uint8_t *data, size_t len) {
   p->chunk_pos = 0;
 }
 
-int sr_sse_parser_partial(const sr_sse_parser *p) { return p->has_data || p->line != L_START; }
+int sr_sse_parser_partial(const sr_sse_parser *p) {
+  return p->has_data || p->line != L_START || (p->bom != 0 && p->bom != BOM_DONE);
+}
 
 static int fail(sr_sse_parser *p, int code) {
   p->failed = code;

@@ -18,6 +18,7 @@
 /* Streaming: body bytes held for on_data before curl is told to pause the transfer. curl hands
  * over at most 16 KiB per write, so a stream never holds much more than this. */
 #define HTTP_STREAM_HOLD (256u << 10)
+#define HTTP_STREAM_KEEP (64u << 10) /* a bigger hold buffer is released once handed over */
 
 typedef struct http_state {
   sr_loop *loop;
@@ -205,6 +206,7 @@ static int deliver(sr_http *h) {
   if (!h->cancel_pending && h->body.len && h->on_data) {
     h->on_data(h->ud, h->body.data, h->body.len);
     h->body.len = 0;
+    if (h->body.cap > HTTP_STREAM_KEEP) sr_buf_free(&h->body); /* a burst; streams idle mostly */
   }
   h->delivering = 0;
   if (h->cancel_pending) {
@@ -230,12 +232,10 @@ static void complete(sr_http *h, CURLcode rc) {
   }
   sr_http_response r;
   fill_head(h, &r);
-  long status = r.status;
   r.error_code = h->fail_code ? h->fail_code : map_curl_error(h, rc);
   if (r.error_code == SIGNALR_ETOOBIG)
     snprintf(h->errbuf, sizeof(h->errbuf), "response body exceeds %zu bytes", h->max_body);
   r.error_text = r.error_code ? (h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc)) : "";
-  (void)status;
   if (!h->on_data && sr_buf_terminate(&h->body) == 0) {
     r.body = h->body.data;
     r.body_len = h->body.len;
@@ -658,7 +658,6 @@ static void sender_done(void *ud, const sr_http_response *r) {
   sr_http_sender *s = ud;
   s->req = NULL;
   int code = r->error_code ? r->error_code : sr_http_status_error(r->status);
-  if (code == SIGNALR_EREDIRECT) code = SIGNALR_EHTTP; /* redirects are not followed */
   if (code) {
     char text[200];
     if (r->error_code)

@@ -82,10 +82,21 @@ static int finish(sr_sse *s, int error, int status, const char *fmt, ...) {
 
 /* ------------------------------------------------------------------ the event stream */
 
+/* The GET was answered with another status than 200: the error, with the start of the body. */
+static void fail_status(sr_sse *s) {
+  int err = sr_http_status_error(s->status);
+  s->body[s->body_len] = 0;
+  finish(s, err ? err : SIGNALR_EHTTP, s->status, "SSE GET answered HTTP %d%s%s", s->status, s->body_len ? ": " : "",
+         s->body);
+}
+
 static void on_connect_timeout(void *arg) {
   sr_sse *s = arg;
   s->timer = NULL;
-  finish(s, SIGNALR_ETIMEOUT, 0, "SSE connect timed out after %d ms", (int)s->connect_timeout_ms);
+  if (s->status) /* an error answer whose body does not end */
+    fail_status(s);
+  else
+    finish(s, SIGNALR_ETIMEOUT, 0, "SSE connect timed out after %d ms", (int)s->connect_timeout_ms);
 }
 
 static void on_get_response(void *ud, const sr_http_response *head) {
@@ -144,10 +155,7 @@ static void on_get_done(void *ud, const sr_http_response *r) {
   s->get = NULL;
   if (s->finished) return;
   if (s->status) {
-    int err = sr_http_status_error(s->status);
-    s->body[s->body_len] = 0;
-    finish(s, err ? err : SIGNALR_EHTTP, s->status, "SSE GET answered HTTP %d%s%s", s->status,
-           s->body_len ? ": " : "", s->body);
+    fail_status(s);
   } else if (r->error_code) {
     finish(s, r->error_code, 0, "%s: %s", s->opened ? "the event stream failed" : "SSE connect failed",
            r->error_text);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "protocol/framing.h"
 #include "signalr/signalr.h"
@@ -106,12 +107,16 @@ static void ws_on_close(void *ud, const sr_ws_close_info *wi) {
 
 /* ------------------------------------------------------------------ API */
 
+static int readable(const char *path) { return !path || !*path || access(path, R_OK) == 0; }
+
 int sr_transport_connect(sr_loop *loop, const sr_transport_config *cfg, const sr_transport_callbacks *cb, void *ud,
                          sr_transport **out) {
   if (out) *out = NULL;
   if (!loop || !cfg || !cfg->url || !cb || !out) return SIGNALR_EINVAL;
   if (cfg->kind != SR_TRANSPORT_WEBSOCKETS && cfg->kind != SR_TRANSPORT_SSE && cfg->kind != SR_TRANSPORT_LONG_POLLING)
     return SIGNALR_EUNSUPPORTED;
+  /* the same answer for every kind (libcurl would only fail later, at the TLS handshake) */
+  if (!readable(cfg->ca_file) || !readable(cfg->client_cert) || !readable(cfg->client_key)) return SIGNALR_EINVAL;
   sr_transport *t = calloc(1, sizeof(*t));
   if (!t) return SIGNALR_ENOMEM;
   t->kind = cfg->kind;

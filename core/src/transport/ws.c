@@ -327,11 +327,14 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
       }
       return 0;
     too_big:
+      /* Not "return -1" here: lws 4.1.6 then writes one byte past its receive buffer when the
+       * read that brought this fragment filled it (valgrind). Detached, the rest of the read
+       * goes to lws' default handler, and the connection is killed on the next service turn. */
       ws->rx.len = 0;
       lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
-      ws_detach(ws, 0);
+      ws_detach(ws, 1);
       ws_finish(ws, SIGNALR_ETOOBIG, 0, 1009, "a received WebSocket message exceeds the maximum message size", 0);
-      return -1;
+      return 0;
     }
 
     case LWS_CALLBACK_CLIENT_WRITEABLE:
