@@ -4,7 +4,7 @@
 # usage: tools/fuzz.sh [seconds-per-target] [build-dir]
 #   seconds-per-target  default 10
 #   build-dir           default build-fuzz (a separate dir: clang + sanitizers)
-#   env FUZZ_TARGETS    space-separated subset (default: all six)
+#   env FUZZ_TARGETS    space-separated subset (default: all seven)
 #
 # Bootstraps nothing: needs clang, libclang-rt-14-dev (libFuzzer) and the project's build
 # deps (tools/bootstrap.sh). The working corpus grows in <build>/fuzz-work/<target> and is
@@ -16,7 +16,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${1:-10}
 BUILD=${2:-$ROOT/build-fuzz}
 SRC=${FUZZ_SOURCE_DIR:-$ROOT} # for testing the fuzz tree in a wrapper project
-TARGETS=${FUZZ_TARGETS:-"fuzz_json_message fuzz_msgpack_message fuzz_framing fuzz_handshake fuzz_negotiate fuzz_transcode"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_json_message fuzz_msgpack_message fuzz_framing fuzz_handshake fuzz_negotiate fuzz_transcode fuzz_sse"}
 
 [[ $SECS =~ ^[0-9]+$ ]] || { echo "usage: $0 [seconds-per-target] [build-dir]" >&2; exit 2; }
 

@@ -136,6 +136,18 @@ def main():
         sel = {"WebSockets": 0x00, "ServerSentEvents": 0x08, "LongPolling": 0x10}.get(u["transport"], 0)
         c.add("fuzz_negotiate", u["base"] + "\n" + (u["token"] or "") + chr(sel))
 
+    # Event streams as the server writes them (a ":" comment, then one event per chunk of hub
+    # messages, CRLF line ends), plus every line-end style, multi-line data, comments, other
+    # fields and a byte order mark, cut in several ways and with a tight limit.
+    sse_streams = [b":\r\n\r\n" + b"".join(b"data: " + line + b"\r\n\r\n" for line in text_stream.split(b"\x1e")[:8] if line),
+                   b"data: a\ndata: b\n\ndata:c\r\rdata\r\n\r\n",
+                   b"\xef\xbb\xbfdata: bom\n\n: comment\nevent: x\nid: 1\nretry: 5\ndata:  two spaces\n\n",
+                   b"\xef\xbbdata: partial bom\n\ndata: ok\r\n\r\ndata: unterminated"]
+    for seeds in ([255] * 8, [1] * 8, [7, 0, 13, 2, 255, 31, 5, 64]):
+        for st in sse_streams:
+            c.add("fuzz_sse", bytes([0x01, 0xFF]) + bytes(seeds) + st)
+            c.add("fuzz_sse", bytes([0x06, 0x10]) + bytes(seeds) + st)
+
     # A dictionary of protocol tokens for the JSON-shaped targets.
     words = ['"type"', '"invocationId"', '"target"', '"arguments"', '"streamIds"', '"item"',
              '"result"', '"error"', '"headers"', '"allowReconnect"', '"sequenceId"',
@@ -146,7 +158,8 @@ def main():
              '"ProtocolVersion"', '"useStatefulReconnect"', "true", "false", "null",
              "\\u0000", "\\ud83d\\ude00", "\\u001e", "\x1e", "1e400", "-0", "9007199254740993",
              "18446744073709551616", "?negotiateVersion=1", "&useStatefulReconnect=true",
-             "https://", "http://", "#"]
+             "https://", "http://", "#", "data:", "data: ", ":", "\r\n", "event:", "id:", "retry:",
+             "\xef\xbb\xbf"]
     with open(os.path.join(out, "signalr.dict"), "w", encoding="utf-8") as f:
         for w in words:
             esc = "".join(ch if 0x20 <= ord(ch) < 0x7F and ch not in '"\\' else

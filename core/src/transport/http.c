@@ -443,6 +443,10 @@ int sr_http_start(sr_loop *loop, const sr_http_request_cfg *cfg,
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  if (cfg->fresh_connection) {
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  }
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
@@ -638,6 +642,7 @@ static int sender_start(sr_http_sender *s) {
   cfg.body_len = s->sending.len;
   cfg.body_borrowed = 1;
   cfg.timeout_ms = s->timeout_ms;
+  cfg.fresh_connection = 1; /* never re-sent behind our back: no duplicates */
   int rc = sr_http_start(s->loop, &cfg, sender_done, s, &s->req);
   if (rc) {
     /* put the bytes back in front of anything queued meanwhile (nothing: we are synchronous) */

@@ -48,6 +48,10 @@ typedef struct sr_http_request_cfg {
   int32_t connect_timeout_ms; /* TCP + TLS (+ proxy) connect; <= 0: libcurl's default (300 s) */
   size_t max_response_bytes;  /* body limit; 0: 1 MiB. Over -> error_code SIGNALR_ETOOBIG.
                                * Not applied when streaming. */
+  int fresh_connection;       /* 1: a new connection, closed afterwards. libcurl silently
+                               * re-sends a request whose reused connection died before any
+                               * answer byte: for a poll that may lose a response the server
+                               * already wrote, for a POST it may deliver messages twice. */
 
   /* Streaming mode: set on_data and the body is handed over in chunks as it arrives instead of
    * being buffered (done() then gets an empty body). on_response, if set, runs once when the

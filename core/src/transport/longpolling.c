@@ -105,6 +105,7 @@ static int start_poll(sr_lp *p) {
   sr_http_target_apply(&p->target, &req, NULL);
   req.url = (const char *)p->poll_url.data;
   req.method = "GET";
+  req.fresh_connection = 1; /* a poll re-sent behind our back could lose a response */
   /* the first poll is answered at once: it is the connect */
   req.timeout_ms = p->opened ? SR_LP_POLL_TIMEOUT_MS : p->connect_timeout_ms;
   req.max_response_bytes = p->max_body;

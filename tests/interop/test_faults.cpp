@@ -1,0 +1,226 @@
+// Real network faults between the client and the real server, through the TCP fault proxy
+// (tests/faults): cuts, stalls, refused connects, a server restart. Exact counts, and the
+// reconnect figures printed for the record ("FIGURE ..." lines).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../support/api_client.h"
+#include "../support/http_get.h"
+#include "../support/test_server.h"
+#include "fault_proxy.h"
+
+using srtest::ApiClient;
+using srtest::CallResult;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+int port_of(const std::string &url) { return std::atoi(url.substr(url.rfind(':') + 1).c_str()); }
+
+struct Proxy {
+  fault_proxy *p;
+  Proxy() : p(fault_proxy_start("127.0.0.1", port_of(srtest::test_server().http))) { EXPECT_NE(p, nullptr); }
+  ~Proxy() { fault_proxy_stop(p); }
+  std::string url(const std::string &path) const {
+    return "http://127.0.0.1:" + std::to_string(fault_proxy_port(p)) + path;
+  }
+};
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+}  // namespace
+
+class Cuts : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(Cuts, ReconnectAfterEveryCut) {
+  SIGNALR_NEED_SERVER();
+  Proxy proxy;
+  ApiClient c(proxy.url("/hubs/test"), {{"transports", GetParam()}, {"reconnect_delays_ms", "0,50,50,50,50"}});
+  c.listen("Callback");
+  ASSERT_EQ(c.start().code, 0);
+  const int cuts = std::string(GetParam()) == "websockets" ? 20 : 5;
+  std::vector<double> took;
+  for (int i = 1; i <= cuts; i++) {
+    // Long Polling holds a connection only while a poll is out: let the next poll settle,
+    // or the cut may fall between two polls and touch nothing.
+    if (std::string(GetParam()) == "longpolling") c.poll_until([] { return false; }, 200);
+    auto t0 = Clock::now();
+    ASSERT_EQ(fault_proxy_cut(proxy.p), 0);
+    ASSERT_TRUE(c.poll_until([&] { return c.count(SIGNALR_EVENT_RECONNECTED) == i; }, 10000)) << "cut " << i;
+    took.push_back(ms_since(t0));
+    ASSERT_EQ(c.count(SIGNALR_EVENT_RECONNECTING), i);
+    EXPECT_EQ(c.invoke("Echo", "[\"" + std::to_string(i) + "\"]").json, "\"" + std::to_string(i) + "\"");
+  }
+  EXPECT_EQ(c.count(SIGNALR_EVENT_CLOSED), 0);
+  // Handlers survive every reconnect.
+  c.invoke("Callback", "[\"still here\"]");
+  ASSERT_TRUE(c.poll_until([&] { return c.calls.size() == 1; }));
+  std::sort(took.begin(), took.end());
+  std::printf("FIGURE reconnect_after_cut transport=%s cuts=%d p50_ms=%.1f max_ms=%.1f\n", GetParam(), cuts,
+              took[took.size() / 2], took.back());
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, Cuts, ::testing::Values("websockets", "serversentevents", "longpolling"));
+
+TEST(Faults, PolicyDelaysAreObservedWhileTheServerRefuses) {
+  SIGNALR_NEED_SERVER();
+  Proxy proxy;
+  struct Policy {
+    std::vector<int64_t> elapsed;
+    static int32_t next(void *ud, uint32_t attempt, int64_t elapsed_ms, const signalr_error *) {
+      static_cast<Policy *>(ud)->elapsed.push_back(elapsed_ms);
+      return attempt <= 10 ? 200 : -1;
+    }
+  } policy;
+  ApiClient c(proxy.url("/hubs/test"), {{"transports", "websockets"}}, [&](signalr_builder *b) {
+    signalr_builder_set_retry_policy(b, Policy::next, &policy, nullptr);
+  });
+  ASSERT_EQ(c.start().code, 0);
+  ASSERT_EQ(fault_proxy_refuse(proxy.p, 700), 0);
+  auto t0 = Clock::now();
+  ASSERT_EQ(fault_proxy_cut(proxy.p), 0);
+  ASSERT_TRUE(c.poll_until([&] { return c.count(SIGNALR_EVENT_RECONNECTED) == 1; }, 10000));
+  double took = ms_since(t0);
+  // Refused for 700 ms with 200 ms between attempts: 4 or 5 policy calls, spaced >= 200 ms.
+  ASSERT_GE(policy.elapsed.size(), 4u);
+  ASSERT_LE(policy.elapsed.size(), 6u);
+  for (size_t i = 1; i < policy.elapsed.size(); i++) EXPECT_GE(policy.elapsed[i] - policy.elapsed[i - 1], 200);
+  EXPECT_GE(took, 700);
+  EXPECT_LT(took, 3000);
+}
+
+TEST(Faults, StallIsDetectedByTheServerTimeoutAfterTheSlowWarning) {
+  SIGNALR_NEED_SERVER();
+  Proxy proxy;
+  // The server pings every 1 s (up to 2 s apart: its keep-alive timer ticks once a second);
+  // the client warns after 3 s of silence and gives up after 4.5 s.
+  ApiClient c(proxy.url("/hubs/short-timeout"),
+              {{"transports", "websockets"}, {"server_timeout_ms", "4500"}, {"keep_alive_interval_ms", "1000"}});
+  ASSERT_EQ(c.start().code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(4000));
+  signalr_context_poll(c.ctx, 0);
+  EXPECT_EQ(c.count(SIGNALR_EVENT_SLOW), 0);  // the pings keep it healthy
+  ASSERT_EQ(fault_proxy_stall(proxy.p, 1), 0);
+  auto t0 = Clock::now();
+  ASSERT_TRUE(c.poll_until([&] { return c.count(SIGNALR_EVENT_CLOSED) == 1; }, 10000));
+  double took = ms_since(t0);
+  fault_proxy_stall(proxy.p, 0);
+  ASSERT_EQ(c.lifecycle.size(), 3u);  // connected, slow, closed
+  EXPECT_EQ(c.lifecycle[1].event, SIGNALR_EVENT_SLOW);
+  EXPECT_EQ(c.lifecycle[2].code, SIGNALR_ETIMEOUT);
+  EXPECT_GE(took, 2500);  // at most one ping gap (2 s) had passed before the stall
+  EXPECT_LT(took, 6000);
+}
+
+TEST(Faults, FirstStartRetriesUntilTheServerAnswers) {
+  SIGNALR_NEED_SERVER();
+  Proxy proxy;
+  ASSERT_EQ(fault_proxy_refuse(proxy.p, 1200), 0);
+  auto t0 = Clock::now();
+  ApiClient c(proxy.url("/hubs/test"), {{"reconnect_delays_ms", "0,300,300,300,300,300,300,300"},
+                                        {"reconnect_on_start", "true"}});
+  CallResult r = c.start();
+  EXPECT_EQ(r.code, 0) << r.message;
+  EXPECT_GE(ms_since(t0), 1200);
+  EXPECT_EQ(c.invoke("Echo", "[\"up\"]").json, "\"up\"");
+  EXPECT_EQ(c.count(SIGNALR_EVENT_RECONNECTING), 0);  // a start is not a reconnect
+}
+
+TEST(Faults, StatefulReconnectDeliversEverythingExactlyOnceAcrossCuts) {
+  SIGNALR_NEED_SERVER();
+  Proxy proxy;
+  ApiClient c(proxy.url("/hubs/stateful"), {{"transports", "websockets"}, {"stateful_reconnect", "true"}});
+  c.listen("Numbered");
+  ASSERT_EQ(c.start().code, 0);
+  const int n = 300, cuts = 6;
+  const std::string key = "exactly-once";
+  c.invoke("ClearRecord", "[\"" + key + "\"]");
+  CallResult numbered;
+  std::string a = "[" + std::to_string(n) + "]";
+  ASSERT_EQ(signalr_connection_invoke(c.conn, "SendNumbered", a.data(), a.size(), SIGNALR_ENCODING_JSON,
+                                      srtest::record_result, &numbered), 0);
+  for (int i = 1; i <= n; i++) {
+    std::string args = "[\"" + key + "\"," + std::to_string(i) + "]";
+    int rc;
+    while ((rc = signalr_connection_send(c.conn, "Record", args.data(), args.size(), SIGNALR_ENCODING_JSON)) ==
+           SIGNALR_EAGAIN)
+      signalr_context_poll(c.ctx, 5);
+    ASSERT_EQ(rc, 0);
+    if (i % (n / cuts) == 0) {
+      // Cut, then go on only once the socket has been re-dialed: every cut is a real one.
+      uint64_t accepted = fault_proxy_connections_accepted(proxy.p);
+      fault_proxy_cut(proxy.p);
+      ASSERT_TRUE(c.poll_until([&] { return fault_proxy_connections_accepted(proxy.p) > accepted; }, 5000));
+    }
+  }
+  ASSERT_TRUE(c.poll_until([&] { return numbered.done && (int)c.calls.size() >= n; }, 30000));
+  EXPECT_EQ(numbered.code, 0) << numbered.message;
+  // Server to client: each number once, in order.
+  ASSERT_EQ((int)c.calls.size(), n);
+  for (int i = 0; i < n; i++) ASSERT_EQ(c.calls[i].second, "[" + std::to_string(i + 1) + "]") << i;
+  // Client to server: the same.
+  CallResult rec = c.invoke("GetRecorded", "[\"" + key + "\"]");
+  std::string want = "[";
+  for (int i = 1; i <= n; i++) want += (i > 1 ? "," : "") + std::to_string(i);
+  want += "]";
+  EXPECT_EQ(rec.json, want);
+  EXPECT_EQ(c.count(SIGNALR_EVENT_RECONNECTING), 0);
+  EXPECT_EQ(c.count(SIGNALR_EVENT_CLOSED), 0);
+  // One socket per cut, plus any re-dial the server refused while it still held the old one.
+  EXPECT_GE(fault_proxy_connections_accepted(proxy.p), (uint64_t)cuts + 1);
+  EXPECT_LE(fault_proxy_connections_accepted(proxy.p), (uint64_t)(cuts + 1) * 2);
+  std::printf("FIGURE stateful_exactly_once messages_each_way=%d cuts=%d lost=0 duplicated=0\n", n, cuts);
+}
+
+TEST(Faults, ServerRestartOnTheSamePortIsSurvived) {
+  SIGNALR_NEED_SERVER();
+  // A private server, so restarting it does not disturb the other tests.
+  std::string state = testing::TempDir() + "restart-state.json";
+  std::string start = std::string(SIGNALR_PYTHON) + " " + SIGNALR_HARNESS + " start --build-dir " +
+                      SIGNALR_SERVER_BIN + " --state " + state + " --log " + testing::TempDir() + "restart.log";
+  ASSERT_EQ(std::system(start.c_str()), 0);
+  std::string http;
+  {
+    FILE *f = std::fopen(state.c_str(), "r");
+    ASSERT_NE(f, nullptr);
+    char buf[4096];
+    size_t len = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[len] = 0;
+    std::string s(buf);
+    size_t at = s.find("\"http\": \"");
+    if (at == std::string::npos) at = s.find("\"http\":\"");
+    ASSERT_NE(at, std::string::npos) << s;
+    at = s.find("http://", at);
+    http = s.substr(at, s.find('"', at) - at);
+  }
+  std::string stop = std::string(SIGNALR_PYTHON) + " " + SIGNALR_HARNESS + " stop --state " + state;
+  std::string again = start + " --port " + std::to_string(port_of(http));
+  {
+    ApiClient c(http + "/hubs/test", {{"transports", "websockets"},
+                                      {"reconnect_delays_ms", "0,250,250,250,250,250,250,250,250,250,250,250,"
+                                                              "250,250,250,250,250,250,250,250,250,250,250,250,"
+                                                              "500,500,500,500,500,500,500,500,500,500,500,500"}});
+    ASSERT_EQ(c.start().code, 0);
+    std::string before = c.id();
+    ASSERT_EQ(std::system(stop.c_str()), 0);
+    // A dying Kestrel may still accept one last reconnect before it is gone: wait until the
+    // client is reconnecting against a server that is really down.
+    ASSERT_TRUE(c.poll_until([&] { return signalr_connection_state(c.conn) == SIGNALR_STATE_RECONNECTING &&
+                                          srtest::http_get(http, "/health", 500).status == 0; }, 10000));
+    ASSERT_EQ(std::system(again.c_str()), 0);
+    ASSERT_TRUE(c.poll_until([&] { return signalr_connection_state(c.conn) == SIGNALR_STATE_CONNECTED; }, 30000));
+    EXPECT_GE(c.count(SIGNALR_EVENT_RECONNECTED), 1);
+    EXPECT_EQ(c.count(SIGNALR_EVENT_CLOSED), 0);
+    EXPECT_NE(c.id(), before);
+    EXPECT_EQ(c.invoke("Echo", "[\"restarted\"]").json, "\"restarted\"");
+  }
+  std::system(stop.c_str());
+}
