@@ -145,25 +145,42 @@ static void add_user_agent(signalr_connection *c, const char **list, char *buf, 
   list[n + 1] = NULL;
 }
 
-static int start_negotiate(signalr_connection *c, const char *url, const char *bearer) {
+/* What every request of the connection carries, negotiate and transports alike: the
+ * configured headers, the bearer token, the cookies and the User-Agent (strings live in
+ * store until the request has started), and the TLS and proxy settings. */
+typedef struct request_base {
   const char *list[40];
   char ua[256];
-  sr_buf store = SR_BUF_INIT;
-  request_headers(c, bearer, &store, list, 39);
-  add_user_agent(c, list, ua, sizeof ua);
+  sr_buf store;
+} request_base;
+
+static void prepare_request(signalr_connection *c, const char *bearer, request_base *r) {
+  r->store = (sr_buf)SR_BUF_INIT;
+  request_headers(c, bearer, &r->store, r->list, 39);
+  add_user_agent(c, r->list, r->ua, sizeof r->ua);
+}
+
+#define APPLY_NETWORK(cfg, c, base)          \
+  do {                                       \
+    (cfg).headers = (base).list;             \
+    (cfg).ca_file = (c)->s.ca_file;          \
+    (cfg).insecure = (c)->s.insecure;        \
+    (cfg).proxy = (c)->s.proxy;              \
+    (cfg).client_cert = (c)->s.client_cert;  \
+    (cfg).client_key = (c)->s.client_key;    \
+  } while (0)
+
+static int start_negotiate(signalr_connection *c, const char *url, const char *bearer) {
+  request_base base;
+  prepare_request(c, bearer, &base);
   sr_http_request_cfg cfg = {0};
   cfg.method = "POST";
   cfg.url = url;
-  cfg.headers = list;
-  cfg.ca_file = c->s.ca_file;
-  cfg.insecure = c->s.insecure;
-  cfg.proxy = c->s.proxy;
-  cfg.client_cert = c->s.client_cert;
-  cfg.client_key = c->s.client_key;
+  APPLY_NETWORK(cfg, c, base);
   cfg.timeout_ms = 100000;
   sr_conn_log(c, SIGNALR_LOG_DEBUG, "negotiating with %s", url);
   int rc = sr_http_start(c->ctx->loop, &cfg, on_negotiated, c, &c->http);
-  sr_buf_free(&store);
+  sr_buf_free(&base.store);
   return rc;
 }
 
@@ -204,27 +221,19 @@ static void t_on_close(void *ud, const sr_transport_close_info *info) {
 }
 
 static int start_transport(signalr_connection *c, int kind, const char *url, const char *bearer, int binary) {
-  const char *list[40];
-  char ua[256];
-  sr_buf store = SR_BUF_INIT;
-  request_headers(c, bearer, &store, list, 39);
-  add_user_agent(c, list, ua, sizeof ua);
+  request_base base;
+  prepare_request(c, bearer, &base);
   sr_transport_config cfg = {0};
   cfg.kind = kind;
   cfg.url = url;
-  cfg.headers = list;
-  cfg.ca_file = c->s.ca_file;
-  cfg.insecure = c->s.insecure;
-  cfg.proxy = c->s.proxy;
-  cfg.client_cert = c->s.client_cert;
-  cfg.client_key = c->s.client_key;
+  APPLY_NETWORK(cfg, c, base);
   cfg.binary = binary;
   cfg.connect_timeout_ms = c->s.engine.handshake_timeout_ms;
   cfg.max_message_size = c->s.engine.max_message_size;
   static const sr_transport_callbacks cbs = {t_on_open, t_on_message, t_on_close};
   sr_conn_log(c, SIGNALR_LOG_DEBUG, "opening %s", sr_transport_name(kind));
   int rc = sr_transport_connect(c->ctx->loop, &cfg, &cbs, c, &c->transport);
-  sr_buf_free(&store);
+  sr_buf_free(&base.store);
   return rc;
 }
 

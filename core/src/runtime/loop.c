@@ -105,7 +105,7 @@ static int64_t now_us(void) {
 
 /* ------------------------------------------------------------------ lws protocol */
 
-static int lws_dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+static int sr_lws_dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
   sr_lws_handler *h = wsi ? (sr_lws_handler *)lws_get_opaque_user_data(wsi) : NULL;
   if (h && h->cb) return h->cb(h, wsi, (int)reason, in, len);
   return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -116,9 +116,11 @@ static int lws_dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
  * that buffer when a read filled it (valgrind: invalid write at the end of an 8,212-byte
  * block, then a crash in the large-message test), so the default stays until that is solved. */
 static const struct lws_protocols sr_protocols[] = {
-    {SR_LWS_PROTOCOL, lws_dispatch, 0, 0, 0, NULL, 0},
+    {SR_LWS_PROTOCOL, sr_lws_dispatch, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
+
+const struct lws_protocols *sr_lws_protocols(void) { return sr_protocols; }
 
 /* ------------------------------------------------------------------ timers (binary min-heap) */
 
@@ -349,7 +351,7 @@ static int loop_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *
 
 /* ------------------------------------------------------------------ vhosts */
 
-static const char *system_ca_file(void) {
+const char *sr_system_ca_file(void) {
   const char *env = getenv("SSL_CERT_FILE");
   if (env && *env && access(env, R_OK) == 0) return env;
   static const char *const paths[] = {
@@ -400,7 +402,7 @@ struct lws_vhost *sr_loop_vhost(sr_loop *l, int tls, const char *ca_file) {
   for (vhost_entry *x = l->vhosts; x; x = x->next) n++;
   snprintf(name, sizeof(name), "sr-tls-%d", n);
   /* loading a CA bundle takes tens of ms: done on first use, once per CA file */
-  e->vh = vhost_create(l, name, 1, ca_file ? ca_file : system_ca_file());
+  e->vh = vhost_create(l, name, 1, ca_file ? ca_file : sr_system_ca_file());
   if (!e->vh) {
     free(e->ca_file);
     free(e);

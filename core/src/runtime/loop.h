@@ -112,6 +112,14 @@ typedef struct sr_lws_handler {
   int (*cb)(struct sr_lws_handler *self, struct lws *wsi, int reason, void *in, size_t len);
 } sr_lws_handler;
 
+/* That protocol table (for vhosts created elsewhere, e.g. per proxy / client certificate). */
+struct lws_protocols;
+const struct lws_protocols *sr_lws_protocols(void);
+
+/* The system's CA bundle ($SSL_CERT_FILE, else the usual distribution paths), or NULL: lws 4.1
+ * as built by Debian looks in a relative "../share" when given none. */
+const char *sr_system_ca_file(void);
+
 /* The lws client vhost to connect with. tls=0: the plain vhost. tls=1: the vhost for a CA file
  * (NULL: the system trust store, found at the usual distribution paths or $SSL_CERT_FILE);
  * TLS vhosts are created on first use (loading a CA bundle costs tens of ms) and live as long

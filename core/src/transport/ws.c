@@ -405,31 +405,6 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
 
 /* ------------------------------------------------------------------ vhosts for proxy / client certificate */
 
-/* The protocol of our own vhosts: forwards to the handler in the wsi's opaque user data, as the
- * loop's vhosts do (a detached wsi gets lws' default handling). */
-static int vhost_dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
-  sr_lws_handler *h = wsi ? (sr_lws_handler *)lws_get_opaque_user_data(wsi) : NULL;
-  if (h && h->cb) return h->cb(h, wsi, (int)reason, in, len);
-  return lws_callback_http_dummy(wsi, reason, user, in, len);
-}
-
-static const struct lws_protocols vhost_protocols[] = {
-    {SR_LWS_PROTOCOL, vhost_dispatch, 0, 0, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
-
-/* lws 4.1 built for Debian looks for CAs in a relative "../share" when given none. */
-static const char *system_ca_file(void) {
-  const char *env = getenv("SSL_CERT_FILE");
-  if (env && *env && access(env, R_OK) == 0) return env;
-  static const char *const paths[] = {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
-                                      "/etc/ssl/ca-bundle.pem", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-                                      "/etc/ssl/cert.pem", NULL};
-  for (int i = 0; paths[i]; i++)
-    if (access(paths[i], R_OK) == 0) return paths[i];
-  return NULL;
-}
-
 static int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   c = (char)tolower((unsigned char)c);
@@ -536,13 +511,13 @@ static struct lws_vhost *pick_vhost(sr_loop *loop, int tls, const sr_ws_config *
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = vhost_protocols;
+    info.protocols = sr_lws_protocols(); /* the loop's: the same dispatch to each wsi's handler */
     info.vhost_name = "sr-ws-custom"; /* lws keeps the pointer: a literal */
     info.connect_timeout_secs = 600;  /* our connect timer decides, as on the loop's vhosts */
     info.http_proxy_address = v->proxy;
     if (tls) {
       info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-      info.client_ssl_ca_filepath = ca ? ca : system_ca_file();
+      info.client_ssl_ca_filepath = ca ? ca : sr_system_ca_file();
       info.client_ssl_cert_filepath = cert;
       info.client_ssl_private_key_filepath = key ? key : cert;
     }
