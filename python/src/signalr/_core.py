@@ -1,0 +1,1056 @@
+"""What the sync and the asyncio APIs share: contexts, event routing, the builder, and the
+connection logic that does not depend on how the application waits.
+
+Threading: libsignalr runs its I/O on its own thread and queues every event (completions,
+stream items, handler calls, lifecycle events, logs) to the application. Python code only
+runs inside ``pysr_context_poll`` on a thread Python created: the sync API's event thread
+("signalr-events") or the asyncio loop's thread (through ``loop.add_reader`` on the
+context's wakeup fd). No Python object is ever handed to C: callbacks carry an integer key,
+``connection id << SHIFT | operation id``, routed here to the connection's target.
+"""
+
+from __future__ import annotations
+
+import atexit
+import enum
+import itertools
+import logging
+import platform
+import struct
+import sys
+import threading
+import weakref
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
+
+from . import _lowlevel as _ll
+from ._errors import (SignalRError, check, error_from_code, error_from_tuple)
+from ._values import JSON, MSGPACK, decode, encode, encode_args
+
+log = logging.getLogger("signalr")
+
+TRACE = 5
+"""The ``logging`` level used for libsignalr's trace messages (below DEBUG)."""
+logging.addLevelName(TRACE, "TRACE")
+
+# C log level -> logging level
+_TO_LOGGING = {0: TRACE, 1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR,
+               5: logging.CRITICAL}
+_C_LEVEL_NAMES = ("trace", "debug", "information", "warning", "error", "critical", "none")
+_C_LEVEL_ALIASES = {"info": "information", "warn": "warning", "fatal": "critical", "off": "none",
+                    "trce": "trace", "dbug": "debug", "fail": "error", "crit": "critical"}
+
+COMPLETION = _ll.PYSR_COMPLETION
+ITEM = _ll.PYSR_ITEM
+HANDLER = _ll.PYSR_HANDLER
+LIFECYCLE = _ll.PYSR_LIFECYCLE
+LOG = _ll.PYSR_LOG
+TOKEN = _ll.PYSR_TOKEN
+RETRY = _ll.PYSR_RETRY
+
+EVENT_CONNECTED = _ll.SIGNALR_EVENT_CONNECTED
+EVENT_CLOSED = _ll.SIGNALR_EVENT_CLOSED
+EVENT_SLOW = _ll.SIGNALR_EVENT_SLOW
+EVENT_RECONNECTING = _ll.SIGNALR_EVENT_RECONNECTING
+EVENT_RECONNECTED = _ll.SIGNALR_EVENT_RECONNECTED
+
+# Keys: connection id in the high bits, operation id in the low bits of a uintptr_t.
+_SHIFT = 32 if struct.calcsize("P") >= 8 else 16
+_MASK = (1 << _SHIFT) - 1
+# Fixed operation ids of a connection's long-lived targets; calls count up from _FIRST_OP.
+_OP_LIFECYCLE, _OP_LOG, _OP_TOKEN, _OP_RETRY = 1, 2, 3, 4
+_FIRST_OP = 16
+
+_conn_ids = itertools.count(1)
+
+
+class HubConnectionState(enum.IntEnum):
+    """The connection's state (the official clients' names)."""
+
+    Disconnected = _ll.SIGNALR_STATE_DISCONNECTED
+    Connecting = _ll.SIGNALR_STATE_CONNECTING
+    Connected = _ll.SIGNALR_STATE_CONNECTED
+    Reconnecting = _ll.SIGNALR_STATE_RECONNECTING
+    Disconnecting = _ll.SIGNALR_STATE_DISCONNECTING
+
+
+class HttpTransportType(enum.IntFlag):
+    """Transports, combinable with ``|`` (the .NET client's values)."""
+
+    None_ = 0
+    WebSockets = 1
+    ServerSentEvents = 2
+    LongPolling = 4
+
+
+_TRANSPORT_NAMES = {HttpTransportType.WebSockets: "websockets",
+                    HttpTransportType.ServerSentEvents: "serversentevents",
+                    HttpTransportType.LongPolling: "longpolling"}
+
+
+@dataclass(frozen=True)
+class RetryContext:
+    """What a retry policy is told before each reconnect attempt (the .NET client's shape).
+
+    Attributes:
+        previous_retry_count: attempts made so far (0 before the first).
+        elapsed: seconds since the connection was lost (or since the start began).
+        retry_reason: why the last attempt (or the connection) failed.
+    """
+
+    previous_retry_count: int
+    elapsed: float
+    retry_reason: Optional[SignalRError]
+
+
+RetryPolicy = Union[Callable[[RetryContext], Optional[float]], Any]
+"""A callable ``(RetryContext) -> seconds | None`` or an object with ``next_retry_delay``."""
+
+
+def version() -> str:
+    """The version of the loaded libsignalr."""
+    return _ll.signalr_version()
+
+
+def options() -> List[Tuple[str, str, str, str]]:
+    """Every builder option of libsignalr: ``[(name, type, default, description), ...]``."""
+    return [tuple(o) for o in _ll.pysr_option_table()]
+
+
+def _c_log_level(level: Union[str, int, None]) -> str:
+    """A C log level name from a name ("debug", "Information") or a ``logging`` level."""
+    if level is None:
+        level = log.getEffectiveLevel()
+    if isinstance(level, str):
+        name = level.strip().lower()
+        name = _C_LEVEL_ALIASES.get(name, name)
+        if name not in _C_LEVEL_NAMES:
+            raise ValueError("log level must be one of %s" % ", ".join(_C_LEVEL_NAMES))
+        return name
+    level = int(level)
+    if level <= TRACE:
+        return "trace"
+    if level <= logging.DEBUG:
+        return "debug"
+    if level <= logging.INFO:
+        return "information"
+    if level <= logging.WARNING:
+        return "warning"
+    if level <= logging.ERROR:
+        return "error"
+    if level <= logging.CRITICAL:
+        return "critical"
+    return "none"
+
+
+def _logging_level(c_name: str) -> int:
+    return {"trace": TRACE, "debug": logging.DEBUG, "information": logging.INFO,
+            "warning": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL,
+            "none": logging.CRITICAL + 10}[c_name]
+
+
+# ================================================================== contexts
+
+class ContextCore:
+    """Owns one libsignalr context (its I/O thread and event queue).
+
+    Connections hold a strong reference to the core of their context; the C context is freed
+    when the core is finalized (after its connections), or at interpreter exit.
+    """
+
+    def __init__(self) -> None:
+        rc, ptr = _ll.signalr_context_new(0)
+        check(rc, "signalr_context_new")
+        self.ptr = ptr
+        self.fd: int = _ll.signalr_context_wakeup_fd(ptr)
+        self.conns: Dict[int, "weakref.ref[BaseConnection]"] = {}
+        self.loop_ref: Optional["weakref.ref[Any]"] = None  # the asyncio loop that polls it
+        self.dispatch = _make_dispatch(self.conns)
+
+    def poll(self, timeout_ms: int) -> int:
+        """Runs the queued events (see pysr_context_poll)."""
+        return _ll.pysr_context_poll(self.ptr, timeout_ms, self.dispatch)
+
+    def interrupt(self) -> None:
+        _ll.signalr_context_interrupt(self.ptr)
+
+
+def _make_dispatch(conns: Dict[int, "weakref.ref[BaseConnection]"]) -> Callable:
+    def dispatch(kind: int, key: int, a: Any, b: Any, c: Any) -> Any:
+        ref = conns.get(key >> _SHIFT)
+        conn = ref() if ref is not None else None
+        if conn is None:
+            return None
+        try:
+            return conn._route(kind, key & _MASK, a, b, c)
+        except Exception:  # a bug in a target: never into C
+            log.exception("signalr: an event callback failed")
+            return None
+    return dispatch
+
+
+def _free_context(ptr: Any, before: Optional[Callable[[], None]] = None) -> None:
+    """Frees a C context once its connections are gone (a finalizer: never raises)."""
+    try:
+        if before is not None:
+            before()
+        rc = _ll.signalr_context_free(ptr)
+        if rc:
+            log.warning("signalr: the context could not be freed: %s", _ll.signalr_strerror(rc))
+    except Exception:  # pragma: no cover - finalizers must not raise
+        log.exception("signalr: freeing a context failed")
+
+
+def context_finalizer(obj: Any, fn: Callable, *args: Any) -> weakref.finalize:
+    """A finalizer that the exit handler below runs in order (not weakref's own at-exit pass)."""
+    fin = weakref.finalize(obj, fn, *args)
+    fin.atexit = False
+    _context_finalizers[:] = [f for f in _context_finalizers if f.alive]
+    _context_finalizers.append(fin)
+    return fin
+
+
+class EventThread:
+    """A Python thread that runs a context's events (the sync API's "signalr-events")."""
+
+    def __init__(self, core: ContextCore) -> None:
+        self._core = core
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, args=(core.ptr, core.dispatch),
+                                        name="signalr-events", daemon=True)
+        self._thread.start()
+
+    @property
+    def ident(self) -> Optional[int]:
+        return self._thread.ident
+
+    def _run(self, ptr: Any, dispatch: Callable) -> None:
+        poll = _ll.pysr_context_poll
+        while not self._stopping:
+            try:
+                poll(ptr, -1, dispatch)
+            except BaseException:  # e.g. SystemExit raised by a handler: keep serving events
+                if self._stopping:
+                    break
+                log.exception("signalr: an event callback raised")
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Stops the thread; False if it did not finish in time (a handler still running)."""
+        self._stopping = True
+        if threading.current_thread() is self._thread:
+            return False
+        self._core.interrupt()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+_sync_lock = threading.Lock()
+_sync_core: Optional[ContextCore] = None
+_sync_thread: Optional[EventThread] = None
+_context_finalizers: List[weakref.finalize] = []
+
+
+def sync_core() -> Tuple[ContextCore, EventThread]:
+    """The process-wide context of the sync API and its event thread (made on first use)."""
+    global _sync_core, _sync_thread
+    with _sync_lock:
+        if _sync_core is None:
+            if _shutting_down:
+                raise error_from_code(_ll.SIGNALR_ECLOSED, "the interpreter is shutting down")
+            core = ContextCore()
+            thread = EventThread(core)
+            context_finalizer(core, _free_context, core.ptr, thread.stop)
+            _sync_core, _sync_thread = core, thread
+        return _sync_core, _sync_thread
+
+
+def in_event_thread() -> bool:
+    """True on the sync API's event thread (inside a handler or a callback)."""
+    t = _sync_thread
+    return t is not None and t.ident == threading.get_ident()
+
+
+# ================================================================== interpreter exit
+
+_live_natives: "weakref.WeakSet[_Native]" = weakref.WeakSet()
+_shutting_down = False
+
+
+def _shutdown() -> None:
+    """At exit: free every connection, stop the event thread, free the contexts. Never waits
+    for a server: connections are dropped, not stopped gracefully."""
+    global _shutting_down
+    _shutting_down = True
+    for native in list(_live_natives):
+        native.release()
+    thread = _sync_thread
+    stuck = False
+    if thread is not None:
+        stuck = not thread.stop(2.0)
+    for fin in reversed(_context_finalizers):
+        if stuck and fin.peek() is not None and fin.peek()[0] is _sync_core:
+            fin.detach()  # a handler still runs on it: leave the context to the OS
+            continue
+        fin()
+
+
+atexit.register(_shutdown)
+
+
+# ================================================================== native connection
+
+class _Native:
+    """The C connection of a HubConnection. Knows nothing of the Python connection, so its
+    finalizer can free it after the connection object is gone."""
+
+    __slots__ = ("ptr", "core", "conn_id", "__weakref__")
+
+    def __init__(self) -> None:
+        self.ptr: Any = None
+        self.core: Optional[ContextCore] = None
+        self.conn_id = 0
+
+    def release(self) -> None:
+        ptr, core = self.ptr, self.core
+        self.ptr = self.core = None
+        if core is not None:
+            core.conns.pop(self.conn_id, None)
+        if ptr is not None:
+            _ll.signalr_connection_free(ptr)
+        _live_natives.discard(self)
+
+
+_feature_cache: Dict[str, bool] = {}
+
+
+def _supported(feature: str) -> bool:
+    """Whether the loaded libsignalr implements a callback option (not a stub)."""
+    if feature not in _feature_cache:
+        rc, b = _ll.signalr_builder_new()
+        check(rc)
+        try:
+            if feature == "token_provider":
+                rc = _ll.pysr_builder_set_token_provider(b, 0)
+            else:
+                rc = _ll.pysr_builder_set_retry_policy(b, 0)
+        finally:
+            _ll.signalr_builder_free(b)
+        _feature_cache[feature] = rc != _ll.SIGNALR_EUNSUPPORTED
+    return _feature_cache[feature]
+
+
+# ================================================================== upload sources
+
+class UploadStream:
+    """Marks an iterable (or async iterable) as a client-to-server stream argument.
+
+    ``conn.invoke("UploadSum", UploadStream(range(10)))``. Generators and other iterators
+    are upload streams without the wrapper; a list is a plain array argument.
+    """
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+
+
+class _Handler:
+    __slots__ = ("method", "key", "fn", "op", "handle", "conn_ref")
+
+    def __init__(self, method: str, fn: Callable, op: int, conn: "BaseConnection") -> None:
+        self.method = method
+        self.key = method.lower()
+        self.fn = fn
+        self.op = op
+        self.handle: Optional[int] = None
+        self.conn_ref = weakref.ref(conn)
+
+
+class Subscription:
+    """What :meth:`on` returns: ``dispose()`` (or ``off()``) removes that handler."""
+
+    __slots__ = ("_handler",)
+
+    def __init__(self, handler: _Handler) -> None:
+        self._handler = handler
+
+    @property
+    def method(self) -> str:
+        return self._handler.method
+
+    def dispose(self) -> None:
+        conn = self._handler.conn_ref()
+        if conn is not None:
+            conn._remove_handler(self._handler)
+
+    off = dispose
+
+    def __enter__(self) -> "Subscription":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.dispose()
+
+
+# ================================================================== the connection
+
+class BaseConnection:
+    """The connection logic shared by :class:`signalr.HubConnection` and
+    :class:`signalr.aio.HubConnection`. Not used directly."""
+
+    def __init__(self, settings: "_Settings") -> None:
+        self._settings = settings
+        self._url = settings.url
+        self._encoding = MSGPACK if settings.protocol == "messagepack" else JSON
+        self._null_result = (encode(None, self._encoding), self._encoding)
+        self._handlers: Dict[str, List[_Handler]] = {}
+        self._ops: Dict[int, Callable] = {}
+        self._op_ids = itertools.count(_FIRST_OP)
+        self._close_callbacks: List[Callable] = []
+        self._reconnecting_callbacks: List[Callable] = []
+        self._reconnected_callbacks: List[Callable] = []
+        self._slow_callbacks: List[Callable] = []
+        self._native = _Native()
+        self._key_base = 0
+        self._finalizer = weakref.finalize(self, self._native.release)
+        self._finalizer.atexit = False  # _shutdown releases every native connection first
+        self._ops[_OP_LIFECYCLE] = self._on_lifecycle
+        self._ops[_OP_LOG] = self._on_log
+        self._ops[_OP_TOKEN] = self._on_token
+        self._ops[_OP_RETRY] = self._on_retry
+
+    # ------------------------------------------------------------ public, both APIs
+
+    @property
+    def url(self) -> str:
+        """The hub URL."""
+        return self._url
+
+    @property
+    def protocol(self) -> str:
+        """The hub protocol: ``"json"`` or ``"messagepack"``."""
+        return self._settings.protocol
+
+    @property
+    def state(self) -> HubConnectionState:
+        """The connection's state."""
+        ptr = self._native.ptr
+        if ptr is None:
+            return HubConnectionState.Disconnected
+        return HubConnectionState(_ll.signalr_connection_state(ptr))
+
+    @property
+    def connection_id(self) -> Optional[str]:
+        """The connection id the server gave (None before start, and with skip_negotiation)."""
+        ptr = self._native.ptr
+        if ptr is None:
+            return None
+        rc, cid = _ll.signalr_connection_id(ptr)
+        return cid if rc == 0 and cid else None
+
+    def on(self, method: str, handler: Callable[..., Any]) -> Subscription:
+        """Registers ``handler`` for the client method ``method`` (case-insensitive).
+
+        The handler is called with the server's arguments. Its return value answers a server
+        invocation that expects a result (client results); an exception is logged to the
+        ``signalr`` logger and sent to the server as the error of such an invocation, and
+        never closes the connection. Several handlers per method run in registration order.
+        Returns a :class:`Subscription` whose ``dispose()`` removes this handler.
+        """
+        if not isinstance(method, str) or not method:
+            raise TypeError("method must be a non-empty str")
+        if not callable(handler):
+            raise TypeError("handler must be callable")
+        h = _Handler(method, handler, next(self._op_ids), self)
+        self._ops[h.op] = self._handler_target(h)
+        self._handlers.setdefault(h.key, []).append(h)
+        if self._native.ptr is not None:
+            self._register_handler(h)
+        return Subscription(h)
+
+    def off(self, method: str, handler: Optional[Callable[..., Any]] = None) -> None:
+        """Removes ``handler`` from ``method``, or every handler of ``method``."""
+        for h in list(self._handlers.get(method.lower(), ())):
+            if handler is None or h.fn == handler:
+                self._remove_handler(h)
+
+    def on_close(self, callback: Callable[[Optional[SignalRError]], Any]) -> Callable:
+        """``callback(error)`` when the connection closes (``None``: stopped by the application)."""
+        self._close_callbacks.append(callback)
+        return callback
+
+    def on_reconnecting(self, callback: Callable[[Optional[SignalRError]], Any]) -> Callable:
+        """``callback(error)`` when the connection is lost and automatic reconnect begins."""
+        self._reconnecting_callbacks.append(callback)
+        return callback
+
+    def on_reconnected(self, callback: Callable[[Optional[str]], Any]) -> Callable:
+        """``callback(connection_id)`` when a reconnect succeeded."""
+        self._reconnected_callbacks.append(callback)
+        return callback
+
+    def on_slow(self, callback: Callable[[], Any]) -> Callable:
+        """``callback()`` when nothing arrived for 2/3 of the server timeout."""
+        self._slow_callbacks.append(callback)
+        return callback
+
+    def close(self) -> None:
+        """Releases the native connection at once (drops it without a graceful stop).
+
+        Pending calls fail with :class:`ConnectionClosedError`. The object can be started
+        again afterwards (a new native connection is made)."""
+        self._fail_pending(error_from_code(_ll.SIGNALR_ECLOSED, "the connection was closed"))
+        self._native.release()
+
+    def __repr__(self) -> str:
+        return "<%s %s %s>" % (type(self).__name__, self._url, self.state.name)
+
+    # ------------------------------------------------------------ subclass hooks
+
+    def _call_handler(self, h: _Handler, args: list) -> Any:
+        """Runs a handler; returns its result (the asyncio API deals with coroutines)."""
+        return h.fn(*args)
+
+    def _call_user(self, fn: Callable, *args: Any) -> None:
+        """Runs an application callback, logging its exception."""
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("signalr: the %s callback raised", getattr(fn, "__name__", "event"))
+
+    def _token_later(self, awaitable: Any) -> int:
+        """An awaitable token (asyncio only)."""
+        raise TypeError("the access_token_factory returned an awaitable: use signalr.aio")
+
+    # ------------------------------------------------------------ native connection
+
+    def _ensure_native(self, core: ContextCore, fallback_token: Optional[str] = None) -> Any:
+        """Makes the C connection on ``core`` (again, if it lives on another context)."""
+        native = self._native
+        if native.ptr is not None:
+            if native.core is core:
+                return native.ptr
+            native.release()
+        s = self._settings
+        rc, b = _ll.signalr_builder_new()
+        check(rc, "signalr_builder_new")
+        try:
+            for key, value in s.option_pairs(fallback_token):
+                rc, err = _ll.signalr_builder_set(b, key, value)
+                if rc:
+                    raise error_from_code(rc, "option %s: %s" % (key, err or _ll.signalr_strerror(rc)))
+            conn_id = next(_conn_ids) & _MASK
+            base = conn_id << _SHIFT
+            if s.log_level != "none":
+                check(_ll.pysr_builder_set_log(b, base | _OP_LOG), "signalr_builder_set_log")
+            check(_ll.pysr_builder_set_lifecycle(b, base | _OP_LIFECYCLE), "signalr_builder_set_lifecycle")
+            if s.token_factory is not None and fallback_token is None:
+                check(_ll.pysr_builder_set_token_provider(b, base | _OP_TOKEN), "token provider")
+            if s.retry_policy is not None:
+                rc = _ll.pysr_builder_set_retry_policy(b, base | _OP_RETRY)
+                if rc == _ll.SIGNALR_EUNSUPPORTED:
+                    raise error_from_code(rc, "this libsignalr (%s) has no custom retry policies yet; "
+                                              "pass a list of delays instead" % version())
+                check(rc, "retry policy")
+            rc, ptr, err = _ll.signalr_builder_build(b, core.ptr)
+            if rc:
+                raise error_from_code(rc, err or _ll.signalr_strerror(rc))
+        finally:
+            _ll.signalr_builder_free(b)
+        native.ptr, native.core, native.conn_id = ptr, core, conn_id
+        self._key_base = base
+        core.conns[conn_id] = weakref.ref(self)
+        _live_natives.add(native)
+        for handlers in self._handlers.values():
+            for h in handlers:
+                self._register_handler(h)
+        return ptr
+
+    def _key(self, op: int) -> int:
+        return self._key_base | op
+
+    def _register_handler(self, h: _Handler) -> None:
+        rc, handle = _ll.pysr_connection_on(self._native.ptr, h.method, self._key(h.op))
+        check(rc, "signalr_connection_on(%r)" % h.method)
+        h.handle = handle
+
+    def _remove_handler(self, h: _Handler) -> None:
+        lst = self._handlers.get(h.key)
+        if lst and h in lst:
+            lst.remove(h)
+            if not lst:
+                del self._handlers[h.key]
+        self._ops.pop(h.op, None)
+        if h.handle is not None and self._native.ptr is not None:
+            _ll.signalr_connection_off(self._native.ptr, h.handle)
+        h.handle = None
+
+    def _ptr(self) -> Any:
+        ptr = self._native.ptr
+        if ptr is None:
+            raise error_from_code(_ll.SIGNALR_ESTATE, "the connection is not started")
+        return ptr
+
+    # ------------------------------------------------------------ routing (event thread / loop)
+
+    def _route(self, kind: int, op: int, a: Any, b: Any, c: Any) -> Any:
+        t = self._ops.pop(op, None) if kind == COMPLETION else self._ops.get(op)
+        if t is None:
+            return None
+        return t(kind, a, b, c)
+
+    def _new_op(self, target: Callable) -> Tuple[int, int]:
+        op = next(self._op_ids) & _MASK
+        if op < _FIRST_OP:  # wrapped around
+            self._op_ids = itertools.count(_FIRST_OP)
+            op = next(self._op_ids)
+        self._ops[op] = target
+        return op, self._key_base | op
+
+    def _fail_pending(self, exc: SignalRError) -> None:
+        """Completes every pending call target with exc (the native connection goes away)."""
+        for op in [o for o in self._ops if o >= _FIRST_OP]:
+            t = self._ops.get(op)
+            if t is None or getattr(t, "_is_handler", False):
+                continue
+            self._ops.pop(op, None)
+            try:
+                t(COMPLETION, None, 0, (exc.code, exc.message, 0, None, False))
+            except Exception:
+                log.exception("signalr: failing a pending call raised")
+
+    def _handler_target(self, h: _Handler) -> Callable:
+        handlers = self._handlers
+        null_result = self._null_result
+        encoding = self._encoding
+
+        def target(kind: int, data: bytes, enc: int, _c: Any) -> Any:
+            try:
+                args = decode(data, enc)
+            except Exception as e:
+                log.error("signalr: the arguments of '%s' could not be decoded: %s", h.method, e)
+                return "The client could not decode the arguments: %s" % e
+            try:
+                result = self._call_handler(h, args)
+            except Exception as e:
+                log.error("signalr: the handler for '%s' raised", h.method, exc_info=True)
+                return "%s: %s" % (type(e).__name__, e)
+            if result is _NO_RESULT:
+                return None
+            if result is None:
+                return null_result if len(handlers.get(h.key, ())) == 1 else None
+            try:
+                return (encode(result, encoding), encoding)
+            except Exception as e:
+                log.error("signalr: the result of the handler for '%s' could not be encoded: %s",
+                          h.method, e)
+                return "The client's result could not be encoded: %s" % e
+
+        target._is_handler = True  # type: ignore[attr-defined]
+        return target
+
+    def _on_lifecycle(self, kind: int, event: int, _b: Any, err: Any) -> None:
+        exc = error_from_tuple(err)
+        if event == EVENT_CLOSED:
+            for cb in list(self._close_callbacks):
+                self._call_user(cb, exc)
+        elif event == EVENT_RECONNECTING:
+            for cb in list(self._reconnecting_callbacks):
+                self._call_user(cb, exc)
+        elif event == EVENT_RECONNECTED:
+            cid = self.connection_id
+            for cb in list(self._reconnected_callbacks):
+                self._call_user(cb, cid)
+        elif event == EVENT_SLOW:
+            for cb in list(self._slow_callbacks):
+                self._call_user(cb)
+
+    def _on_log(self, kind: int, level: int, message: str, _c: Any) -> None:
+        log.log(_TO_LOGGING.get(level, logging.INFO), "%s", message)
+
+    def _on_token(self, kind: int, _a: Any, _b: Any, _c: Any) -> Any:
+        factory = self._settings.token_factory
+        try:
+            token = factory() if factory is not None else None
+        except Exception:
+            log.exception("signalr: the access_token_factory raised")
+            return _ll.SIGNALR_EAUTH
+        if hasattr(token, "__await__"):
+            return self._token_later(token)
+        return _token_text(token)
+
+    def _on_retry(self, kind: int, attempt: int, elapsed_ms: int, err: Any) -> int:
+        policy = self._settings.retry_policy
+        ctx = RetryContext(attempt - 1, elapsed_ms / 1000.0, error_from_tuple(err))
+        try:
+            fn = getattr(policy, "next_retry_delay", policy)
+            delay = fn(ctx)
+        except Exception:
+            log.exception("signalr: the retry policy raised; giving up")
+            return -1
+        if delay is None:
+            return -1
+        if isinstance(delay, timedelta):
+            delay = delay.total_seconds()
+        return max(0, int(round(float(delay) * 1000)))
+
+    # ------------------------------------------------------------ calls (shared parts)
+
+    def _is_upload(self, arg: Any) -> bool:
+        raise NotImplementedError
+
+    def _split_args(self, args: Sequence[Any]) -> Tuple[List[Any], List[Any]]:
+        plain: List[Any] = []
+        uploads: List[Any] = []
+        for a in args:
+            (uploads if self._is_upload(a) else plain).append(a)
+        return plain, uploads
+
+    def _open_uploads(self, ptr: Any, count: int) -> List[int]:
+        handles: List[int] = []
+        try:
+            for _ in range(count):
+                rc, h = _ll.signalr_connection_upload_open(ptr)
+                if rc == _ll.SIGNALR_EUNSUPPORTED:
+                    raise error_from_code(rc, "this libsignalr (%s) has no upload streams yet" % version())
+                check(rc, "signalr_connection_upload_open")
+                handles.append(h)
+        except BaseException:
+            self._abort_uploads(ptr, handles, "the call was not sent")
+            raise
+        return handles
+
+    @staticmethod
+    def _abort_uploads(ptr: Any, handles: Iterable[int], why: str) -> None:
+        for h in handles:
+            _ll.signalr_connection_upload_complete(ptr, h, why)
+
+    def _send_native(self, method: str, args: Sequence[Any]) -> Tuple[Any, List[Any], List[int]]:
+        """Sends (no completion); returns the pointer, the upload sources and their handles."""
+        ptr = self._ptr()
+        plain, uploads = self._split_args(args)
+        data = encode_args(plain, self._encoding)
+        if not uploads:
+            check(_ll.signalr_connection_send(ptr, method, data, self._encoding), "send %r" % method)
+            return ptr, [], []
+        handles = self._open_uploads(ptr, len(uploads))
+        rc = _ll.pysr_connection_send_with_uploads(ptr, method, data, self._encoding, handles)
+        if rc:
+            self._abort_uploads(ptr, handles, "the call was not sent")
+            check(rc, "send %r" % method)
+        return ptr, uploads, handles
+
+    def _invoke_native(self, method: str, args: Sequence[Any], target: Callable
+                       ) -> Tuple[Any, List[Any], List[int]]:
+        """Invokes with ``target`` as the completion; returns pointer, upload sources, handles."""
+        ptr = self._ptr()
+        plain, uploads = self._split_args(args)
+        data = encode_args(plain, self._encoding)
+        op, key = self._new_op(target)
+        handles: List[int] = []
+        try:
+            if not uploads:
+                rc = _ll.pysr_connection_invoke(ptr, method, data, self._encoding, key)
+            else:
+                handles = self._open_uploads(ptr, len(uploads))
+                rc = _ll.pysr_connection_invoke_with_uploads(ptr, method, data, self._encoding, handles, key)
+                if rc:
+                    self._abort_uploads(ptr, handles, "the call was not sent")
+            check(rc, "invoke %r" % method)
+        except BaseException:
+            self._ops.pop(op, None)
+            raise
+        return ptr, uploads, handles
+
+    def _stream_native(self, method: str, args: Sequence[Any], target: Callable) -> Tuple[Any, int, int]:
+        ptr = self._ptr()
+        plain, uploads = self._split_args(args)
+        if uploads:
+            raise error_from_code(_ll.SIGNALR_EUNSUPPORTED,
+                                  "this libsignalr (%s) cannot attach upload streams to a stream "
+                                  "invocation yet" % version())
+        data = encode_args(plain, self._encoding)
+        op, key = self._new_op(target)
+        try:
+            rc, handle = _ll.pysr_connection_stream(ptr, method, data, self._encoding, key)
+            check(rc, "stream %r" % method)
+        except BaseException:
+            self._ops.pop(op, None)
+            raise
+        return ptr, op, handle
+
+    def _upload_write(self, ptr: Any, handle: int, item: Any) -> int:
+        """One upload item; returns the C code (EAGAIN: retry later)."""
+        data = encode(item, self._encoding)
+        return _ll.signalr_connection_upload_write(ptr, handle, data, self._encoding)
+
+
+class _NoResult:
+    def __repr__(self) -> str:
+        return "NO_RESULT"
+
+
+_NO_RESULT = _NoResult()
+"""Returned internally by a handler that will not answer (an async handler still running)."""
+
+
+def _token_text(token: Any) -> Any:
+    if token is None or token == "":
+        return None
+    if isinstance(token, bytes):
+        token = token.decode("utf-8")
+    if not isinstance(token, str):
+        log.error("signalr: the access_token_factory returned %s, not a str", type(token).__name__)
+        return _ll.SIGNALR_EAUTH
+    return token
+
+
+# ================================================================== builder
+
+class _Settings:
+    """A snapshot of the builder's choices, copied into each connection."""
+
+    def __init__(self) -> None:
+        self.url: str = ""
+        self.protocol = "json"
+        self.options: List[Tuple[str, str]] = []
+        self.token_factory: Optional[Callable[[], Any]] = None
+        self.retry_policy: Optional[RetryPolicy] = None
+        self.log_level: str = "information"
+
+    def copy(self) -> "_Settings":
+        s = _Settings()
+        s.__dict__.update(self.__dict__)
+        s.options = list(self.options)
+        return s
+
+    def option_pairs(self, fallback_token: Optional[str]) -> List[Tuple[str, str]]:
+        pairs = [("url", self.url), ("protocol", self.protocol), ("log_level", self.log_level)]
+        if _has_option("binding"):  # reported in the User-Agent
+            pairs.append(("binding", "Python %s" % platform.python_version()))
+        pairs += self.options
+        if fallback_token:
+            pairs.append(("access_token", fallback_token))
+        return pairs
+
+
+_option_names: Optional[frozenset] = None
+
+
+def _has_option(name: str) -> bool:
+    global _option_names
+    if _option_names is None:
+        _option_names = frozenset(o[0] for o in _ll.pysr_option_table())
+    return name in _option_names
+
+
+def _seconds_to_ms(value: Union[float, int, timedelta], what: str) -> str:
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    ms = int(round(float(value) * 1000))
+    if ms < 0:
+        raise ValueError("%s must not be negative" % what)
+    return str(ms)
+
+
+class HubConnectionBuilder:
+    """Configures and builds a hub connection (the official clients' builder).
+
+    ::
+
+        conn = (signalr.HubConnectionBuilder()
+                .with_url("https://example.com/hubs/chat", access_token_factory=get_token)
+                .with_hub_protocol("messagepack")
+                .with_automatic_reconnect([0, 2, 10, 30])
+                .configure_logging("debug")
+                .build())
+
+    Every libsignalr option (see :func:`signalr.options`) can be set with :meth:`with_option`.
+    Options are checked by :meth:`build`.
+    """
+
+    _connection_class: Any = None  # set by signalr / signalr.aio
+
+    def __init__(self) -> None:
+        self._s = _Settings()
+        self._log_level: Union[str, int, None] = None
+
+    def with_url(self, url: str, *, transport: Union[HttpTransportType, str, Iterable[str], None] = None,
+                 headers: Optional[Mapping[str, str]] = None,
+                 access_token_factory: Optional[Callable[[], Any]] = None,
+                 access_token: Optional[str] = None,
+                 skip_negotiation: bool = False,
+                 options: Optional[Mapping[str, Any]] = None) -> "HubConnectionBuilder":
+        """The hub URL (http, https, ws, wss) and how to reach it.
+
+        Args:
+            transport: allowed transports, an :class:`HttpTransportType` (combinable with ``|``),
+                a name ("websockets", "serversentevents", "longpolling") or a list of names.
+            headers: HTTP headers sent with every request.
+            access_token_factory: called before each negotiate and each connect (and on every
+                reconnect) for a bearer token; returns a str or None (asyncio: may be async).
+            access_token: a fixed bearer token.
+            skip_negotiation: connect straight to the WebSocket (transport must be WebSockets).
+            options: more libsignalr options by name (see :func:`signalr.options`).
+        """
+        if not isinstance(url, str) or not url:
+            raise TypeError("url must be a non-empty str")
+        self._s.url = url
+        if transport is not None:
+            self._set("transports", _transports_text(transport))
+        for name, value in (headers or {}).items():
+            self._s.options.append(("header", "%s: %s" % (name, value)))
+        if access_token_factory is not None:
+            if not callable(access_token_factory):
+                raise TypeError("access_token_factory must be callable")
+            self._s.token_factory = access_token_factory
+        if access_token is not None:
+            self._set("access_token", access_token)
+        if skip_negotiation:
+            self._set("skip_negotiation", "true")
+        for key, value in (options or {}).items():
+            self.with_option(key, value)
+        return self
+
+    def with_hub_protocol(self, protocol: str) -> "HubConnectionBuilder":
+        """``"json"`` (default) or ``"messagepack"``."""
+        p = str(protocol).lower()
+        if p == "msgpack":
+            p = "messagepack"
+        if p not in ("json", "messagepack"):
+            raise ValueError("protocol must be 'json' or 'messagepack'")
+        self._s.protocol = p
+        return self
+
+    def with_automatic_reconnect(self, policy: Union[Sequence[Union[float, timedelta]], RetryPolicy, None] = None
+                                 ) -> "HubConnectionBuilder":
+        """Reconnect when the connection is lost.
+
+        Args:
+            policy: ``None`` for the default delays (0, 2, 10, 30 seconds, then give up); a list of
+                delays in seconds (or timedeltas); or a retry policy: a callable
+                ``(RetryContext) -> seconds | None`` or an object with ``next_retry_delay``
+                (``None`` gives up). A policy runs on the event thread / the event loop and must
+                not block or be async.
+        """
+        self._s.retry_policy = None
+        if policy is None:
+            self._set("reconnect", "true")
+        elif callable(policy) or hasattr(policy, "next_retry_delay"):
+            self._s.retry_policy = policy
+        else:
+            delays = [_seconds_to_ms(d, "a reconnect delay") for d in policy]
+            if not delays:
+                raise ValueError("give at least one delay (or use with_automatic_reconnect())")
+            self._set("reconnect_delays_ms", ",".join(delays))
+        return self
+
+    def with_stateful_reconnect(self, buffer_size: Optional[int] = None) -> "HubConnectionBuilder":
+        """Ask for stateful reconnect (ASP.NET Core 8+): messages survive a dropped connection."""
+        self._set("stateful_reconnect", "true")
+        if buffer_size is not None:
+            self._set("stateful_reconnect_buffer_size", str(int(buffer_size)))
+        return self
+
+    def with_server_timeout(self, seconds: Union[float, timedelta]) -> "HubConnectionBuilder":
+        """Close when nothing arrives from the server for this long (default 30 s)."""
+        return self._set("server_timeout_ms", _seconds_to_ms(seconds, "server timeout"))
+
+    def with_keep_alive_interval(self, seconds: Union[float, timedelta]) -> "HubConnectionBuilder":
+        """Ping the server after this long without sending (default 15 s)."""
+        return self._set("keep_alive_interval_ms", _seconds_to_ms(seconds, "keep-alive interval"))
+
+    def with_handshake_timeout(self, seconds: Union[float, timedelta]) -> "HubConnectionBuilder":
+        """How long to wait for the handshake response (default 15 s)."""
+        return self._set("handshake_timeout_ms", _seconds_to_ms(seconds, "handshake timeout"))
+
+    def with_tls(self, *, ca_file: Optional[str] = None, verify: bool = True,
+                 client_cert: Optional[str] = None, client_key: Optional[str] = None) -> "HubConnectionBuilder":
+        """TLS for https/wss: trusted CAs (PEM), verification, client certificate."""
+        if ca_file is not None:
+            self._set("tls_ca_file", str(ca_file))
+        if not verify:
+            self._set("tls_insecure", "true")
+        if client_cert is not None:
+            self._set("tls_client_cert", str(client_cert))
+        if client_key is not None:
+            self._set("tls_client_key", str(client_key))
+        return self
+
+    def with_proxy(self, url: str) -> "HubConnectionBuilder":
+        """An HTTP proxy for every request."""
+        return self._set("proxy", url)
+
+    def with_option(self, key: str, value: Any) -> "HubConnectionBuilder":
+        """Any libsignalr option by name (:func:`signalr.options` lists them)."""
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        if key == "url":
+            self._s.url = str(value)
+        elif key == "protocol":
+            self.with_hub_protocol(str(value))
+        elif key == "log_level":
+            self.configure_logging(str(value))
+        elif key == "header":
+            self._s.options.append((key, str(value)))
+        else:
+            self._set(key, str(value))
+        return self
+
+    def configure_logging(self, level: Union[str, int]) -> "HubConnectionBuilder":
+        """The least severe library log delivered to the ``signalr`` logger: a name (trace,
+        debug, information, warning, error, critical, none) or a ``logging`` level. Also sets
+        the ``signalr`` logger's level. Default: follow that logger's effective level."""
+        self._log_level = level
+        return self
+
+    def build(self) -> Any:
+        """Checks the options and returns the connection (not started)."""
+        if not self._s.url:
+            raise ValueError("with_url() is required")
+        s = self._s.copy()
+        s.log_level = _c_log_level(self._log_level)
+        if self._log_level is not None:
+            log.setLevel(_logging_level(s.log_level))
+        _check_options(s)
+        cls = self._connection_class
+        if cls is None:
+            raise TypeError("use signalr.HubConnectionBuilder or signalr.aio.HubConnectionBuilder")
+        return cls(s)
+
+    def _set(self, key: str, value: str) -> "HubConnectionBuilder":
+        self._s.options = [(k, v) for k, v in self._s.options if k != key]
+        self._s.options.append((key, value))
+        return self
+
+
+def _transports_text(transport: Any) -> str:
+    if isinstance(transport, HttpTransportType):
+        names = [n for flag, n in _TRANSPORT_NAMES.items() if transport & flag]
+        if not names:
+            raise ValueError("no transport selected")
+        return ",".join(names)
+    if isinstance(transport, int):
+        return _transports_text(HttpTransportType(transport))
+    if isinstance(transport, str):
+        return transport
+    return ",".join(_transports_text(t) for t in transport)
+
+
+def _check_options(s: _Settings) -> None:
+    """Applies the options to a scratch C builder so that mistakes surface at build()."""
+    rc, b = _ll.signalr_builder_new()
+    check(rc, "signalr_builder_new")
+    try:
+        for key, value in s.option_pairs(None):
+            rc, err = _ll.signalr_builder_set(b, key, value)
+            if rc:
+                raise error_from_code(rc, "option %s=%r: %s" % (key, value, err or _ll.signalr_strerror(rc)))
+    finally:
+        _ll.signalr_builder_free(b)
+    if s.retry_policy is not None and not _supported("retry_policy"):
+        raise error_from_code(_ll.SIGNALR_EUNSUPPORTED,
+                              "this libsignalr (%s) has no custom retry policies yet; pass a list of "
+                              "delays instead" % version())
