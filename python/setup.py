@@ -112,6 +112,6 @@ class BuildExt(build_ext):
 
 
 setup(
-    ext_modules=[Extension("signalr._lowlevel", sources=[str(INTERFACE)])],
+    ext_modules=[Extension("signalr._lowlevel", sources=["src/signalr/_lowlevel.i"])],
     cmdclass={"build_ext": BuildExt},
 )

@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git
       libwebsockets-dev libcurl4-openssl-dev libcjson-dev libmsgpack-dev
       googletest libgtest-dev
-      swig python3 python3-dev python3-venv python3-pytest
+      swig python3 python3-dev python3-venv python3-pytest python3-setuptools python3-wheel
       clang libclang-rt-14-dev llvm
       valgrind nodejs npm)
 

@@ -29,14 +29,14 @@ from ._core import (TRACE, HttpTransportType, HubConnectionState, RetryContext, 
                     options, version)
 from ._errors import ErrorCode, SignalRError, error_class, error_from_code
 from ._errors import *  # noqa: F401,F403  (the generated exception classes)
-from ._msgpack import ExtType
+from ._msgpack import ExtType, Timestamp
 from ._sync import HubConnection, HubConnectionBuilder, Stream, Subject
 
 __version__ = "0.1.0"
 
 __all__ = [
     "HubConnectionBuilder", "HubConnection", "HubConnectionState", "HttpTransportType",
-    "RetryContext", "Stream", "Subject", "Subscription", "UploadStream", "ExtType",
+    "RetryContext", "Stream", "Subject", "Subscription", "UploadStream", "ExtType", "Timestamp",
     "ErrorCode", "SignalRError", "error_class", "error_from_code", "options", "version", "TRACE",
     "lowlevel",
 ] + [n for n in _errors.__all__ if n not in ("ErrorCode", "SignalRError", "error_class", "error_from_code")]

@@ -17,7 +17,6 @@ import itertools
 import logging
 import platform
 import struct
-import sys
 import threading
 import weakref
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from ._errors import (SignalRError, check, error_from_code, error_from_tuple)
 from ._values import JSON, MSGPACK, decode, encode, encode_args
 
 log = logging.getLogger("signalr")
+log.addHandler(logging.NullHandler())  # a library: output only where the application configures it
 
 TRACE = 5
 """The ``logging`` level used for libsignalr's trace messages (below DEBUG)."""
@@ -305,21 +305,33 @@ class _Native:
     """The C connection of a HubConnection. Knows nothing of the Python connection, so its
     finalizer can free it after the connection object is gone."""
 
-    __slots__ = ("ptr", "core", "conn_id", "__weakref__")
+    __slots__ = ("ptr", "core", "conn_id", "lock", "__weakref__")
 
     def __init__(self) -> None:
         self.ptr: Any = None
         self.core: Optional[ContextCore] = None
         self.conn_id = 0
+        # Held around every C call on ptr, so that no call runs on a freed connection. Objects
+        # that call through it (streams, subjects, uploads) keep the connection alive, so a
+        # finalizer never releases it from inside such a call on the same thread.
+        self.lock = threading.Lock()
 
     def release(self) -> None:
-        ptr, core = self.ptr, self.core
-        self.ptr = self.core = None
-        if core is not None:
-            core.conns.pop(self.conn_id, None)
-        if ptr is not None:
-            _ll.signalr_connection_free(ptr)
+        with self.lock:
+            ptr, core = self.ptr, self.core
+            self.ptr = self.core = None
+            if core is not None:
+                core.conns.pop(self.conn_id, None)
+            if ptr is not None:
+                _ll.signalr_connection_free(ptr)
         _live_natives.discard(self)
+
+    def call(self, ptr: Any, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(ptr, *args) if ptr is still this native connection, else SIGNALR_ECLOSED."""
+        with self.lock:
+            if ptr is None or self.ptr is not ptr:
+                return _ll.SIGNALR_ECLOSED
+            return fn(ptr, *args)
 
 
 _feature_cache: Dict[str, bool] = {}
@@ -434,18 +446,20 @@ class BaseConnection:
     @property
     def state(self) -> HubConnectionState:
         """The connection's state."""
-        ptr = self._native.ptr
-        if ptr is None:
-            return HubConnectionState.Disconnected
-        return HubConnectionState(_ll.signalr_connection_state(ptr))
+        native = self._native
+        with native.lock:
+            if native.ptr is None:
+                return HubConnectionState.Disconnected
+            return HubConnectionState(_ll.signalr_connection_state(native.ptr))
 
     @property
     def connection_id(self) -> Optional[str]:
         """The connection id the server gave (None before start, and with skip_negotiation)."""
-        ptr = self._native.ptr
-        if ptr is None:
-            return None
-        rc, cid = _ll.signalr_connection_id(ptr)
+        native = self._native
+        with native.lock:
+            if native.ptr is None:
+                return None
+            rc, cid = _ll.signalr_connection_id(native.ptr)
         return cid if rc == 0 and cid else None
 
     def on(self, method: str, handler: Callable[..., Any]) -> Subscription:
@@ -464,8 +478,9 @@ class BaseConnection:
         h = _Handler(method, handler, next(self._op_ids), self)
         self._ops[h.op] = self._handler_target(h)
         self._handlers.setdefault(h.key, []).append(h)
-        if self._native.ptr is not None:
-            self._register_handler(h)
+        with self._native.lock:
+            if self._native.ptr is not None:
+                self._register_handler(h, self._native.ptr)
         return Subscription(h)
 
     def off(self, method: str, handler: Optional[Callable[..., Any]] = None) -> None:
@@ -557,20 +572,22 @@ class BaseConnection:
                 raise error_from_code(rc, err or _ll.signalr_strerror(rc))
         finally:
             _ll.signalr_builder_free(b)
-        native.ptr, native.core, native.conn_id = ptr, core, conn_id
-        self._key_base = base
-        core.conns[conn_id] = weakref.ref(self)
-        _live_natives.add(native)
-        for handlers in self._handlers.values():
-            for h in handlers:
-                self._register_handler(h)
+        with native.lock:
+            native.ptr, native.core, native.conn_id = ptr, core, conn_id
+            self._key_base = base
+            core.conns[conn_id] = weakref.ref(self)
+            _live_natives.add(native)
+            for handlers in self._handlers.values():
+                for h in handlers:
+                    self._register_handler(h, ptr)
         return ptr
 
     def _key(self, op: int) -> int:
         return self._key_base | op
 
-    def _register_handler(self, h: _Handler) -> None:
-        rc, handle = _ll.pysr_connection_on(self._native.ptr, h.method, self._key(h.op))
+    def _register_handler(self, h: _Handler, ptr: Any) -> None:
+        """Registers h on the native connection (native.lock held)."""
+        rc, handle = _ll.pysr_connection_on(ptr, h.method, self._key(h.op))
         check(rc, "signalr_connection_on(%r)" % h.method)
         h.handle = handle
 
@@ -581,15 +598,20 @@ class BaseConnection:
             if not lst:
                 del self._handlers[h.key]
         self._ops.pop(h.op, None)
-        if h.handle is not None and self._native.ptr is not None:
-            _ll.signalr_connection_off(self._native.ptr, h.handle)
-        h.handle = None
+        with self._native.lock:
+            if h.handle is not None and self._native.ptr is not None:
+                _ll.signalr_connection_off(self._native.ptr, h.handle)
+            h.handle = None
 
-    def _ptr(self) -> Any:
+    def _live_ptr(self) -> Any:
+        """The native connection (call with native.lock held), or InvalidStateError."""
         ptr = self._native.ptr
         if ptr is None:
             raise error_from_code(_ll.SIGNALR_ESTATE, "the connection is not started")
         return ptr
+
+    def _check_caller(self) -> None:
+        """Raises when the calling context may not use the connection (asyncio: another loop)."""
 
     # ------------------------------------------------------------ routing (event thread / loop)
 
@@ -699,7 +721,12 @@ class BaseConnection:
     def _is_upload(self, arg: Any) -> bool:
         raise NotImplementedError
 
-    def _split_args(self, args: Sequence[Any]) -> Tuple[List[Any], List[Any]]:
+    def _split_args(self, args: Sequence[Any]) -> Tuple[Sequence[Any], List[Any]]:
+        for a in args:
+            if type(a) not in _PLAIN_TYPES:
+                break
+        else:
+            return args, []  # the common case: no upload stream among the arguments
         plain: List[Any] = []
         uploads: List[Any] = []
         for a in args:
@@ -727,62 +754,98 @@ class BaseConnection:
 
     def _send_native(self, method: str, args: Sequence[Any]) -> Tuple[Any, List[Any], List[int]]:
         """Sends (no completion); returns the pointer, the upload sources and their handles."""
-        ptr = self._ptr()
+        self._check_caller()
         plain, uploads = self._split_args(args)
         data = encode_args(plain, self._encoding)
-        if not uploads:
-            check(_ll.signalr_connection_send(ptr, method, data, self._encoding), "send %r" % method)
-            return ptr, [], []
-        handles = self._open_uploads(ptr, len(uploads))
-        rc = _ll.pysr_connection_send_with_uploads(ptr, method, data, self._encoding, handles)
-        if rc:
-            self._abort_uploads(ptr, handles, "the call was not sent")
-            check(rc, "send %r" % method)
+        with self._native.lock:
+            ptr = self._live_ptr()
+            if not uploads:
+                check(_ll.signalr_connection_send(ptr, method, data, self._encoding), "send %r" % method)
+                return ptr, [], []
+            handles = self._open_uploads(ptr, len(uploads))
+            rc = _ll.pysr_connection_send_with_uploads(ptr, method, data, self._encoding, handles)
+            if rc:
+                self._abort_uploads(ptr, handles, "the call was not sent")
+                check(rc, "send %r" % method)
         return ptr, uploads, handles
 
     def _invoke_native(self, method: str, args: Sequence[Any], target: Callable
                        ) -> Tuple[Any, List[Any], List[int]]:
         """Invokes with ``target`` as the completion; returns pointer, upload sources, handles."""
-        ptr = self._ptr()
+        self._check_caller()
         plain, uploads = self._split_args(args)
         data = encode_args(plain, self._encoding)
-        op, key = self._new_op(target)
         handles: List[int] = []
-        try:
-            if not uploads:
-                rc = _ll.pysr_connection_invoke(ptr, method, data, self._encoding, key)
-            else:
-                handles = self._open_uploads(ptr, len(uploads))
-                rc = _ll.pysr_connection_invoke_with_uploads(ptr, method, data, self._encoding, handles, key)
-                if rc:
-                    self._abort_uploads(ptr, handles, "the call was not sent")
-            check(rc, "invoke %r" % method)
-        except BaseException:
-            self._ops.pop(op, None)
-            raise
+        with self._native.lock:
+            ptr = self._live_ptr()
+            op, key = self._new_op(target)
+            try:
+                if not uploads:
+                    rc = _ll.pysr_connection_invoke(ptr, method, data, self._encoding, key)
+                else:
+                    handles = self._open_uploads(ptr, len(uploads))
+                    rc = _ll.pysr_connection_invoke_with_uploads(ptr, method, data, self._encoding, handles,
+                                                                 key)
+                    if rc:
+                        self._abort_uploads(ptr, handles, "the call was not sent")
+                check(rc, "invoke %r" % method)
+            except BaseException:
+                self._ops.pop(op, None)
+                raise
         return ptr, uploads, handles
 
     def _stream_native(self, method: str, args: Sequence[Any], target: Callable) -> Tuple[Any, int, int]:
-        ptr = self._ptr()
+        self._check_caller()
         plain, uploads = self._split_args(args)
         if uploads:
             raise error_from_code(_ll.SIGNALR_EUNSUPPORTED,
                                   "this libsignalr (%s) cannot attach upload streams to a stream "
                                   "invocation yet" % version())
         data = encode_args(plain, self._encoding)
-        op, key = self._new_op(target)
-        try:
-            rc, handle = _ll.pysr_connection_stream(ptr, method, data, self._encoding, key)
-            check(rc, "stream %r" % method)
-        except BaseException:
-            self._ops.pop(op, None)
-            raise
+        with self._native.lock:
+            ptr = self._live_ptr()
+            op, key = self._new_op(target)
+            try:
+                rc, handle = _ll.pysr_connection_stream(ptr, method, data, self._encoding, key)
+                check(rc, "stream %r" % method)
+            except BaseException:
+                self._ops.pop(op, None)
+                raise
         return ptr, op, handle
+
+    def _start_native(self, ptr: Any, target: Callable) -> None:
+        op, key = self._new_op(target)
+        rc = self._native.call(ptr, _ll.pysr_connection_start, key)
+        if rc:
+            self._ops.pop(op, None)
+            check(rc, "start")
+
+    def _stop_native(self, target: Callable) -> bool:
+        """Begins a stop; False when there is no native connection (nothing to stop)."""
+        with self._native.lock:
+            ptr = self._native.ptr
+            if ptr is None:
+                return False
+            op, key = self._new_op(target)
+            rc = _ll.pysr_connection_stop(ptr, key)
+            if rc:
+                self._ops.pop(op, None)
+                check(rc, "stop")
+        return True
 
     def _upload_write(self, ptr: Any, handle: int, item: Any) -> int:
         """One upload item; returns the C code (EAGAIN: retry later)."""
         data = encode(item, self._encoding)
-        return _ll.signalr_connection_upload_write(ptr, handle, data, self._encoding)
+        return self._native.call(ptr, _ll.signalr_connection_upload_write, handle, data, self._encoding)
+
+    def _upload_complete(self, ptr: Any, handle: int, error: Optional[str]) -> int:
+        return self._native.call(ptr, _ll.signalr_connection_upload_complete, handle, error)
+
+    def _stream_cancel(self, ptr: Any, handle: int) -> int:
+        return self._native.call(ptr, _ll.signalr_connection_stream_cancel, handle)
+
+
+_PLAIN_TYPES = frozenset((str, int, float, bool, type(None), list, dict, tuple, bytes))
 
 
 class _NoResult:

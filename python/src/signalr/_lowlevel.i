@@ -36,6 +36,9 @@
 #include <string.h>
 #include "signalr/signalr.h"
 
+/* Upload handles cross as unsigned long long (SWIG's uint64_t). */
+_Static_assert(sizeof(unsigned long long) == sizeof(uint64_t), "unsigned long long is not 64 bits");
+
 enum {
   PYSR_COMPLETION = 1,
   PYSR_ITEM = 2,

@@ -20,7 +20,7 @@ import datetime as _dt
 import struct
 from typing import Any, Callable, NamedTuple, Optional, Tuple
 
-__all__ = ["ExtType", "packb", "unpackb", "MessagePackError"]
+__all__ = ["ExtType", "Timestamp", "packb", "unpackb", "MessagePackError"]
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _UTC = _dt.timezone.utc
@@ -31,6 +31,35 @@ class ExtType(NamedTuple):
 
     code: int
     data: bytes
+
+
+class Timestamp(_dt.datetime):
+    """A UTC datetime that keeps a MessagePack timestamp's nanoseconds.
+
+    ``nanosecond`` (0-999) is the part below ``microsecond``; received timestamps with
+    sub-microsecond precision decode to this type so that they round-trip exactly.
+    """
+
+    nanosecond: int = 0
+
+    def __new__(cls, *args: Any, nanosecond: int = 0, **kwargs: Any) -> "Timestamp":
+        obj = super().__new__(cls, *args, **kwargs)
+        if not 0 <= nanosecond <= 999:
+            raise ValueError("nanosecond must be 0..999")
+        obj.nanosecond = nanosecond
+        return obj
+
+    def __reduce__(self):
+        return (_make_timestamp, (_dt.datetime(self.year, self.month, self.day, self.hour, self.minute,
+                                               self.second, self.microsecond, self.tzinfo), self.nanosecond))
+
+    def __repr__(self) -> str:
+        return "Timestamp(%s, nanosecond=%d)" % (self.isoformat(), self.nanosecond)
+
+
+def _make_timestamp(d: _dt.datetime, nanosecond: int) -> Timestamp:
+    return Timestamp(d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond, d.tzinfo,
+                     nanosecond=nanosecond)
 
 
 class MessagePackError(ValueError):
@@ -103,7 +132,7 @@ def _pack_timestamp(value: _dt.datetime, out: bytearray) -> None:
         value = value.replace(tzinfo=_UTC)
     delta = value - _EPOCH
     sec = delta.days * 86400 + delta.seconds
-    nsec = delta.microseconds * 1000
+    nsec = delta.microseconds * 1000 + getattr(value, "nanosecond", 0)
     if nsec == 0 and 0 <= sec < 2**32:
         out += b"\xd6\xff" + sec.to_bytes(4, "big")
     elif 0 <= sec < 2**34:
@@ -205,7 +234,10 @@ def _timestamp(data: bytes) -> _dt.datetime:
     if nsec > 999_999_999:
         raise MessagePackError("bad timestamp nanoseconds")
     try:
-        return _EPOCH + _dt.timedelta(seconds=sec, microseconds=nsec // 1000)
+        d = _EPOCH + _dt.timedelta(seconds=sec, microseconds=nsec // 1000)
+        if nsec % 1000:
+            return _make_timestamp(d, nsec % 1000)
+        return d
     except OverflowError:
         raise MessagePackError("timestamp out of datetime's range") from None
 

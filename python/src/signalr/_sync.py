@@ -10,7 +10,7 @@ import time
 from typing import Any, Callable, Iterator, List, Optional
 
 from . import _lowlevel as _ll
-from ._core import (COMPLETION, ITEM, BaseConnection, HubConnectionBuilder as _Builder, UploadStream,
+from ._core import (ITEM, BaseConnection, HubConnectionBuilder as _Builder, UploadStream,
                     _supported, _token_text, in_event_thread, log, sync_core)
 from ._errors import SignalRError, check, error_from_code, error_from_tuple
 from ._values import decode
@@ -95,11 +95,7 @@ class HubConnection(BaseConnection):
             token = _fallback_token(self._settings.token_factory)
         ptr = self._ensure_native(core, token)
         fut: "concurrent.futures.Future[None]" = concurrent.futures.Future()
-        op, key = self._new_op(_completion(fut, decode_result=False))
-        rc = _ll.pysr_connection_start(ptr, key)
-        if rc:
-            self._ops.pop(op, None)
-            check(rc, "start")
+        self._start_native(ptr, _completion(fut, decode_result=False))
         return fut
 
     def stop(self, timeout: Optional[float] = None) -> None:
@@ -113,15 +109,8 @@ class HubConnection(BaseConnection):
     def stop_future(self) -> "concurrent.futures.Future[None]":
         """Begins stopping; the Future completes once stopped."""
         fut: "concurrent.futures.Future[None]" = concurrent.futures.Future()
-        ptr = self._native.ptr
-        if ptr is None:
+        if not self._stop_native(_completion(fut, decode_result=False)):
             fut.set_result(None)
-            return fut
-        op, key = self._new_op(_completion(fut, decode_result=False))
-        rc = _ll.pysr_connection_stop(ptr, key)
-        if rc:
-            self._ops.pop(op, None)
-            check(rc, "stop")
         return fut
 
     def __enter__(self) -> "HubConnection":
@@ -195,7 +184,7 @@ class HubConnection(BaseConnection):
         except Exception as e:
             log.error("signalr: the upload stream's iterable raised", exc_info=True)
             error = "%s: %s" % (type(e).__name__, e)
-        _ll.signalr_connection_upload_complete(ptr, handle, error)
+        self._upload_complete(ptr, handle, error)
 
     def _write_blocking(self, ptr: Any, handle: int, item: Any) -> None:
         delay = 0.001
@@ -233,6 +222,7 @@ class Stream(Iterator[Any]):
             else:
                 q.put((False, error_from_tuple(err)))
 
+        self._conn = conn  # keeps the connection (and its native) alive while the stream is
         self._ptr, self._op, self._handle = conn._stream_native(method, args, target)
         self.method = method
 
@@ -277,7 +267,7 @@ class Stream(Iterator[Any]):
             return
         self._closed = True
         self._finished = True
-        _ll.signalr_connection_stream_cancel(self._ptr, self._handle)
+        self._conn._stream_cancel(self._ptr, self._handle)
 
     cancel = close
 
@@ -344,12 +334,12 @@ class Subject:
                 return
             self._done = [error]
             if self._conn is not None:
-                _ll.signalr_connection_upload_complete(self._ptr, self._handle, error)
+                self._conn._upload_complete(self._ptr, self._handle, error)
 
     def _attach(self, conn: HubConnection, ptr: Any, handle: int) -> None:
         with self._lock:
             if self._conn is not None:
-                _ll.signalr_connection_upload_complete(ptr, handle, "the stream is already attached to a call")
+                conn._upload_complete(ptr, handle, "the stream is already attached to a call")
                 raise error_from_code(_ll.SIGNALR_ESTATE, "a Subject can be passed to one call only")
             self._conn, self._ptr, self._handle = conn, ptr, handle
             try:
@@ -358,7 +348,7 @@ class Subject:
             finally:
                 self._pending = []
             if self._done is not None:
-                _ll.signalr_connection_upload_complete(ptr, handle, self._done[0])
+                conn._upload_complete(ptr, handle, self._done[0])
 
     def __enter__(self) -> "Subject":
         return self

@@ -77,7 +77,7 @@ def _msgpack_default(obj: Any) -> Any:
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False,
                           default=to_jsonable).encode
-_loads = json.loads
+_decode_json = json.JSONDecoder().decode
 
 
 def encode(value: Any, encoding: int) -> bytes:
@@ -105,4 +105,4 @@ def decode(data: bytes, encoding: int) -> Any:
     """A received value (arguments array, result or item) in its wire encoding."""
     if encoding == MSGPACK:
         return _msgpack.unpackb(data)
-    return _loads(data)
+    return _decode_json(data.decode("utf-8"))

@@ -30,12 +30,13 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import functools
+import inspect
 import types
 import weakref
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Set
+from typing import Any, AsyncIterator, Callable, List, Optional, Set
 
 from . import _lowlevel as _ll
-from ._core import (COMPLETION, ITEM, BaseConnection, ContextCore, HubConnectionBuilder as _Builder,
+from ._core import (ITEM, BaseConnection, ContextCore, HubConnectionBuilder as _Builder,
                     HubConnectionState, HttpTransportType, RetryContext, UploadStream, context_finalizer,
                     _NO_RESULT, _supported, _token_text, log)
 from ._errors import SignalRError, check, error_from_code, error_from_tuple
@@ -70,16 +71,13 @@ def _detach_and_free(loop_ref: "weakref.ref[asyncio.AbstractEventLoop]", fd: int
                 pass
 
     if loop is not None and not loop.is_closed() and loop.is_running():
+        # On the loop's thread, outside any poll (a finalizer may run inside one, where the
+        # context cannot be freed).
         try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is not loop:
-            try:
-                loop.call_soon_threadsafe(functools.partial(_free_context, ptr, remove))
-                return
-            except RuntimeError:  # closed meanwhile
-                pass
+            loop.call_soon_threadsafe(functools.partial(_free_context, ptr, remove))
+            return
+        except RuntimeError:  # closed meanwhile
+            pass
     _free_context(ptr, remove)
 
 
@@ -207,25 +205,14 @@ class HubConnection(BaseConnection):
                 raise error_from_code(token, "the access_token_factory did not return a str")
         ptr = self._ensure_native(core, token)
         fut = loop.create_future()
-        op, key = self._new_op(_completion(fut, decode_result=False))
-        rc = _ll.pysr_connection_start(ptr, key)
-        if rc:
-            self._ops.pop(op, None)
-            check(rc, "start")
+        self._start_native(ptr, _completion(fut, decode_result=False))
         await _await_call(fut, timeout, "start")
 
     async def stop(self, timeout: Optional[float] = None) -> None:
         """Stops gracefully; pending invocations fail with ConnectionClosedError."""
-        ptr = self._native.ptr
-        if ptr is None:
-            return
         fut = asyncio.get_running_loop().create_future()
-        op, key = self._new_op(_completion(fut, decode_result=False))
-        rc = _ll.pysr_connection_stop(ptr, key)
-        if rc:
-            self._ops.pop(op, None)
-            check(rc, "stop")
-        await _await_call(fut, timeout, "stop")
+        if self._stop_native(_completion(fut, decode_result=False)):
+            await _await_call(fut, timeout, "stop")
 
     async def __aenter__(self) -> "HubConnection":
         await self.start()
@@ -262,17 +249,20 @@ class HubConnection(BaseConnection):
 
     # ------------------------------------------------------------ hooks
 
-    def _ptr(self) -> Any:
-        ptr = super()._ptr()
+    def _check_caller(self) -> None:
         core = self._native.core
-        loop = core.loop_ref() if core is not None and core.loop_ref is not None else None
+        if core is None:
+            return  # not started: the call reports that
+        loop = core.loop_ref() if core.loop_ref is not None else None
         if loop is not asyncio.get_running_loop():
             raise error_from_code(_ll.SIGNALR_ESTATE, "the connection was started on another event loop: "
                                                       "start it again on this one")
-        return ptr
 
     def _call_handler(self, h: Any, args: list) -> Any:
         result = h.fn(*args)
+        if inspect.isawaitable(result) and not asyncio.iscoroutine(result):
+            _keep(asyncio.ensure_future(result), "the handler for '%s'" % h.method)
+            return _NO_RESULT
         if asyncio.iscoroutine(result):
             method = h.method
 
@@ -293,6 +283,7 @@ class HubConnection(BaseConnection):
 
     def _token_later(self, awaitable: Any) -> int:
         native = self._native
+        ptr = native.ptr
 
         async def answer() -> None:
             try:
@@ -300,13 +291,10 @@ class HubConnection(BaseConnection):
             except Exception:
                 log.exception("signalr: the access_token_factory raised")
                 token = _ll.SIGNALR_EAUTH
-            ptr = native.ptr
-            if ptr is None:
-                return
             if isinstance(token, int):
-                _ll.signalr_connection_answer_token(ptr, None, token)
+                native.call(ptr, _ll.signalr_connection_answer_token, None, token)
             else:
-                _ll.signalr_connection_answer_token(ptr, token, 0)
+                native.call(ptr, _ll.signalr_connection_answer_token, token, 0)
 
         _keep(asyncio.ensure_future(answer()), "the access_token_factory")
         return _ll.SIGNALR_EAGAIN
@@ -342,7 +330,7 @@ class HubConnection(BaseConnection):
             log.error("signalr: the upload stream's iterable raised", exc_info=True)
             error = "%s: %s" % (type(e).__name__, e)
         finally:
-            _ll.signalr_connection_upload_complete(ptr, handle, error)
+            self._upload_complete(ptr, handle, error)
 
     async def _write(self, ptr: Any, handle: int, item: Any) -> None:
         delay = 0.001
@@ -375,6 +363,7 @@ class AsyncStream(AsyncIterator[Any]):
             else:
                 q.put_nowait((False, error_from_tuple(err)))
 
+        self._conn = conn  # keeps the connection (and its native) alive while the stream is
         self._ptr, self._op, self._handle = conn._stream_native(method, args, target)
         self.method = method
 
@@ -404,7 +393,7 @@ class AsyncStream(AsyncIterator[Any]):
             return
         self._closed = True
         self._finished = True
-        _ll.signalr_connection_stream_cancel(self._ptr, self._handle)
+        self._conn._stream_cancel(self._ptr, self._handle)
 
     async def __aenter__(self) -> "AsyncStream":
         return self
@@ -465,17 +454,17 @@ class Subject:
             return
         self._done = [error]
         if self._conn is not None and not self._pending:
-            _ll.signalr_connection_upload_complete(self._ptr, self._handle, error)
+            self._conn._upload_complete(self._ptr, self._handle, error)
 
     def _attach(self, conn: HubConnection, ptr: Any, handle: int) -> None:
         if self._conn is not None:
-            _ll.signalr_connection_upload_complete(ptr, handle, "the stream is already attached to a call")
+            conn._upload_complete(ptr, handle, "the stream is already attached to a call")
             raise error_from_code(_ll.SIGNALR_ESTATE, "a Subject can be passed to one call only")
         self._conn, self._ptr, self._handle = conn, ptr, handle
         if self._pending:
             _keep(asyncio.ensure_future(self._flush()), "an upload stream")
         elif self._done is not None:
-            _ll.signalr_connection_upload_complete(ptr, handle, self._done[0])
+            conn._upload_complete(ptr, handle, self._done[0])
 
     async def _flush(self) -> None:
         assert self._conn is not None
@@ -486,7 +475,7 @@ class Subject:
         except SignalRError:
             self._pending = []
         if self._done is not None:
-            _ll.signalr_connection_upload_complete(self._ptr, self._handle, self._done[0])
+            self._conn._upload_complete(self._ptr, self._handle, self._done[0])
 
     async def __aenter__(self) -> "Subject":
         return self
