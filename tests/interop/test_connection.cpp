@@ -8,31 +8,15 @@
 #include <thread>
 #include <vector>
 
+#include "../support/api_client.h"
 #include "../support/test_server.h"
 #include "signalr/signalr.h"
 
 namespace {
 
-struct Result {
-  bool done = false;
-  int code = 0;
-  std::string json, message, hint;
-  int http = 0;
-};
-
-void on_done(void *ud, signalr_connection *, const signalr_value *v, const signalr_error *e) {
-  auto *r = static_cast<Result *>(ud);
-  r->done = true;
-  r->code = signalr_error_code(e);
-  if (e) {
-    r->message = signalr_error_message(e);
-    r->hint = signalr_error_hint(e) ? signalr_error_hint(e) : "";
-    r->http = signalr_error_http_status(e);
-  }
-  const char *j;
-  size_t n;
-  if (v && signalr_value_json(v, &j, &n) == 0) r->json.assign(j, n);
-}
+// A completion's outcome, recorded by on_done.
+using Result = srtest::CallResult;
+constexpr auto on_done = srtest::record_result;
 
 struct Client {
   signalr_context *ctx = nullptr;

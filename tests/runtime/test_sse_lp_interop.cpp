@@ -4,6 +4,7 @@
 // invocations, closes) and the failure mappings. Also an HTTP proxy and a TLS server that
 // demands a client certificate, both run in this process.
 
+#include "../support/runtime_helpers.h"
 #include "../support/test_server.h"
 #include <gtest/gtest.h>
 
@@ -42,99 +43,11 @@
 
 namespace {
 
+using namespace srtest::rt;
+
 const srtest::TestServer& server() { return srtest::test_server(); }
 
-// ------------------------------------------------------------------ loop helpers
-
-using Fn = std::function<void()>;
-void run_fn(void* arg) {
-  auto* f = static_cast<Fn*>(arg);
-  (*f)();
-  delete f;
-}
-void run_sync(sr_loop* loop, Fn f) {
-  std::promise<void> p;
-  auto fut = p.get_future();
-  ASSERT_EQ(sr_loop_post(loop, run_fn, new Fn([&] {
-                           f();
-                           p.set_value();
-                         })),
-            0);
-  ASSERT_EQ(fut.wait_for(std::chrono::seconds(30)), std::future_status::ready);
-}
-
-template <class Pred>
-bool wait_until(std::mutex& mu, std::condition_variable& cv, Pred pred, int ms = 15000) {
-  std::unique_lock<std::mutex> lk(mu);
-  return cv.wait_for(lk, std::chrono::milliseconds(ms), pred);
-}
-
-struct HttpResult {
-  int status = 0;
-  int error_code = 0;
-  std::string body, error_text;
-};
-
-HttpResult http(sr_loop* loop, const std::string& method, const std::string& url, const std::string& body = {},
-                const std::string& ca_file = {}) {
-  std::promise<HttpResult> p;
-  auto fut = p.get_future();
-  run_sync(loop, [&] {
-    sr_http_request_cfg cfg{};
-    cfg.method = method.c_str();
-    cfg.url = url.c_str();
-    cfg.body = reinterpret_cast<const uint8_t*>(body.data());
-    cfg.body_len = body.size();
-    cfg.ca_file = ca_file.empty() ? nullptr : ca_file.c_str();
-    cfg.timeout_ms = 20000;
-    int rc = sr_http_start(
-        loop, &cfg,
-        [](void* ud, const sr_http_response* r) {
-          HttpResult out;
-          out.status = r->status;
-          out.error_code = r->error_code;
-          out.error_text = r->error_text;
-          out.body.assign(reinterpret_cast<const char*>(r->body), r->body_len);
-          static_cast<std::promise<HttpResult>*>(ud)->set_value(out);
-        },
-        &p, nullptr);
-    if (rc) {
-      HttpResult out;
-      out.error_code = rc;
-      p.set_value(out);
-    }
-  });
-  if (fut.wait_for(std::chrono::seconds(60)) != std::future_status::ready) return {};
-  return fut.get();
-}
-
-std::string json_str(const std::string& body, const char* key) {
-  cJSON* d = cJSON_Parse(body.c_str());
-  const cJSON* v = cJSON_GetObjectItemCaseSensitive(d, key);
-  std::string s = cJSON_IsString(v) ? v->valuestring : "";
-  cJSON_Delete(d);
-  return s;
-}
-
-std::string invocation(const std::string& id, const std::string& target, const std::string& args) {
-  std::string idpart = id.empty() ? "" : "\"invocationId\":\"" + id + "\",";
-  return "{\"type\":1," + idpart + "\"target\":\"" + target + "\",\"arguments\":" + args + "}\x1e";
-}
-
 const std::string kHandshake = "{\"protocol\":\"json\",\"version\":1}\x1e";
-
-// A TCP port nobody listens on.
-int closed_port() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t l = sizeof a;
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &l);
-  close(s);
-  return ntohs(a.sin_port);
-}
 
 int listen_any(int* port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -303,14 +216,6 @@ struct Tr {
   }
 };
 
-std::string result_string(const std::string& completion) {
-  cJSON* d = cJSON_Parse(completion.c_str());
-  const cJSON* v = cJSON_GetObjectItemCaseSensitive(d, "result");
-  std::string s = cJSON_IsString(v) ? v->valuestring : (cJSON_IsNumber(v) ? std::to_string((long long)v->valuedouble) : "<not a string>");
-  if (!d) s = "<no completion>";
-  cJSON_Delete(d);
-  return s;
-}
 
 // ------------------------------------------------------------------ an HTTP proxy (CONNECT and absolute-form)
 

@@ -1,6 +1,7 @@
 // The runtime's transports against the real ASP.NET Core SignalR server (tests/server):
 // negotiate over sr_http, the raw SignalR exchange over sr_ws, and every failure mapping.
 
+#include "../support/runtime_helpers.h"
 #include "../support/test_server.h"
 #include <gtest/gtest.h>
 
@@ -33,6 +34,8 @@
 
 namespace {
 
+using namespace srtest::rt;
+
 // ------------------------------------------------------------------ server state (fixture)
 
 // The server's state file is read by tests/support/test_server.h.
@@ -44,19 +47,6 @@ std::string to_ws(const std::string& url) {
   if (url.rfind("https://", 0) == 0) return "wss://" + url.substr(8);
   if (url.rfind("http://", 0) == 0) return "ws://" + url.substr(7);
   return url;
-}
-
-// A TCP port nobody listens on.
-int closed_port() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t l = sizeof a;
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &l);
-  close(s);
-  return ntohs(a.sin_port);
 }
 
 // A listening socket that never accepts nor answers: connects hang in the handshake.
@@ -76,96 +66,6 @@ struct BlackHole {
   }
   ~BlackHole() { close(fd); }
 };
-
-// ------------------------------------------------------------------ loop helpers
-
-using Fn = std::function<void()>;
-void run_fn(void* arg) {
-  auto* f = static_cast<Fn*>(arg);
-  (*f)();
-  delete f;
-}
-void post(sr_loop* loop, Fn f) { ASSERT_EQ(sr_loop_post(loop, run_fn, new Fn(std::move(f))), 0); }
-void run_sync(sr_loop* loop, Fn f) {
-  std::promise<void> p;
-  auto fut = p.get_future();
-  post(loop, [&] {
-    f();
-    p.set_value();
-  });
-  ASSERT_EQ(fut.wait_for(std::chrono::seconds(30)), std::future_status::ready);
-}
-
-template <class Pred>
-bool wait_until(std::mutex& mu, std::condition_variable& cv, Pred pred, int ms = 15000) {
-  std::unique_lock<std::mutex> lk(mu);
-  return cv.wait_for(lk, std::chrono::milliseconds(ms), pred);
-}
-
-// ------------------------------------------------------------------ HTTP
-
-struct HttpResult {
-  int status = 0;
-  int error_code = 0;
-  std::string error_text, body, location, content_type;
-  std::vector<std::string> cookies;
-};
-
-HttpResult http(sr_loop* loop, const std::string& method, const std::string& url,
-                std::vector<std::string> headers = {}, const std::string& ca_file = {}, int32_t timeout_ms = 20000,
-                size_t max_bytes = 0) {
-  struct Ctx {
-    std::promise<HttpResult> p;
-    int calls = 0;
-  } ctx;
-  auto fut = ctx.p.get_future();
-  std::vector<const char*> hv;
-  for (auto& h : headers) hv.push_back(h.c_str());
-  hv.push_back(nullptr);
-  run_sync(loop, [&] {
-    sr_http_request_cfg cfg{};
-    cfg.method = method.c_str();
-    cfg.url = url.c_str();
-    cfg.headers = hv.data();
-    cfg.ca_file = ca_file.empty() ? nullptr : ca_file.c_str();
-    cfg.timeout_ms = timeout_ms;
-    cfg.max_response_bytes = max_bytes;
-    int rc = sr_http_start(
-        loop, &cfg,
-        [](void* ud, const sr_http_response* r) {
-          auto* c = static_cast<Ctx*>(ud);
-          HttpResult out;
-          out.status = r->status;
-          out.error_code = r->error_code;
-          out.error_text = r->error_text;
-          out.body.assign(reinterpret_cast<const char*>(r->body), r->body_len);
-          if (r->location) out.location = r->location;
-          if (r->content_type) out.content_type = r->content_type;
-          for (auto p = r->set_cookies; *p; p++) out.cookies.emplace_back(*p);
-          if (c->calls++ == 0) c->p.set_value(out);
-        },
-        &ctx, nullptr);
-    if (rc != 0) {
-      HttpResult out;
-      out.error_code = rc;
-      out.error_text = "sr_http_start failed";
-      ctx.p.set_value(out);
-    }
-  });
-  if (fut.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-    ADD_FAILURE() << "HTTP request did not complete";
-    return {};
-  }
-  return fut.get();
-}
-
-std::string json_str(const std::string& body, const char* key) {
-  cJSON* d = cJSON_Parse(body.c_str());
-  const cJSON* v = cJSON_GetObjectItemCaseSensitive(d, key);
-  std::string s = cJSON_IsString(v) ? v->valuestring : "";
-  cJSON_Delete(d);
-  return s;
-}
 
 // ------------------------------------------------------------------ WebSocket client
 
@@ -284,19 +184,6 @@ struct Ws {
     return found;
   }
 };
-
-std::string result_string(const std::string& completion) {
-  cJSON* d = cJSON_Parse(completion.c_str());
-  const cJSON* v = cJSON_GetObjectItemCaseSensitive(d, "result");
-  std::string s = cJSON_IsString(v) ? v->valuestring : (cJSON_IsNull(v) ? "<null>" : "<not a string>");
-  cJSON_Delete(d);
-  return s;
-}
-
-std::string invocation(const std::string& id, const std::string& target, const std::string& args_json) {
-  return "{\"type\":1,\"invocationId\":\"" + id + "\",\"target\":\"" + target + "\",\"arguments\":" + args_json +
-         "}\x1e";
-}
 
 // ------------------------------------------------------------------ fixture
 
