@@ -334,23 +334,6 @@ class _Native:
             return fn(ptr, *args)
 
 
-_feature_cache: Dict[str, bool] = {}
-
-
-def _supported(feature: str) -> bool:
-    """Whether the loaded libsignalr implements a callback option (not a stub)."""
-    if feature not in _feature_cache:
-        rc, b = _ll.signalr_builder_new()
-        check(rc)
-        try:
-            if feature == "token_provider":
-                rc = _ll.pysr_builder_set_token_provider(b, 0)
-            else:
-                rc = _ll.pysr_builder_set_retry_policy(b, 0)
-        finally:
-            _ll.signalr_builder_free(b)
-        _feature_cache[feature] = rc != _ll.SIGNALR_EUNSUPPORTED
-    return _feature_cache[feature]
 
 
 # ================================================================== upload sources
@@ -539,7 +522,7 @@ class BaseConnection:
 
     # ------------------------------------------------------------ native connection
 
-    def _ensure_native(self, core: ContextCore, fallback_token: Optional[str] = None) -> Any:
+    def _ensure_native(self, core: ContextCore) -> Any:
         """Makes the C connection on ``core`` (again, if it lives on another context)."""
         native = self._native
         if native.ptr is not None:
@@ -550,7 +533,7 @@ class BaseConnection:
         rc, b = _ll.signalr_builder_new()
         check(rc, "signalr_builder_new")
         try:
-            for key, value in s.option_pairs(fallback_token):
+            for key, value in s.option_pairs():
                 rc, err = _ll.signalr_builder_set(b, key, value)
                 if rc:
                     raise error_from_code(rc, "option %s: %s" % (key, err or _ll.signalr_strerror(rc)))
@@ -559,14 +542,10 @@ class BaseConnection:
             if s.log_level != "none":
                 check(_ll.pysr_builder_set_log(b, base | _OP_LOG), "signalr_builder_set_log")
             check(_ll.pysr_builder_set_lifecycle(b, base | _OP_LIFECYCLE), "signalr_builder_set_lifecycle")
-            if s.token_factory is not None and fallback_token is None:
+            if s.token_factory is not None:
                 check(_ll.pysr_builder_set_token_provider(b, base | _OP_TOKEN), "token provider")
             if s.retry_policy is not None:
-                rc = _ll.pysr_builder_set_retry_policy(b, base | _OP_RETRY)
-                if rc == _ll.SIGNALR_EUNSUPPORTED:
-                    raise error_from_code(rc, "this libsignalr (%s) has no custom retry policies yet; "
-                                              "pass a list of delays instead" % version())
-                check(rc, "retry policy")
+                check(_ll.pysr_builder_set_retry_policy(b, base | _OP_RETRY), "retry policy")
             rc, ptr, err = _ll.signalr_builder_build(b, core.ptr)
             if rc:
                 raise error_from_code(rc, err or _ll.signalr_strerror(rc))
@@ -738,8 +717,6 @@ class BaseConnection:
         try:
             for _ in range(count):
                 rc, h = _ll.signalr_connection_upload_open(ptr)
-                if rc == _ll.SIGNALR_EUNSUPPORTED:
-                    raise error_from_code(rc, "this libsignalr (%s) has no upload streams yet" % version())
                 check(rc, "signalr_connection_upload_open")
                 handles.append(h)
         except BaseException:
@@ -887,24 +864,11 @@ class _Settings:
         s.options = list(self.options)
         return s
 
-    def option_pairs(self, fallback_token: Optional[str]) -> List[Tuple[str, str]]:
-        pairs = [("url", self.url), ("protocol", self.protocol), ("log_level", self.log_level)]
-        if _has_option("binding"):  # reported in the User-Agent
-            pairs.append(("binding", "Python %s" % platform.python_version()))
-        pairs += self.options
-        if fallback_token:
-            pairs.append(("access_token", fallback_token))
-        return pairs
-
-
-_option_names: Optional[frozenset] = None
-
-
-def _has_option(name: str) -> bool:
-    global _option_names
-    if _option_names is None:
-        _option_names = frozenset(o[0] for o in _ll.pysr_option_table())
-    return name in _option_names
+    def option_pairs(self) -> List[Tuple[str, str]]:
+        # The binding is reported in the User-Agent.
+        pairs = [("url", self.url), ("protocol", self.protocol), ("log_level", self.log_level),
+                 ("binding", "Python %s" % platform.python_version())]
+        return pairs + self.options
 
 
 def _seconds_to_ms(value: Union[float, int, timedelta], what: str) -> str:
@@ -1107,13 +1071,27 @@ def _check_options(s: _Settings) -> None:
     rc, b = _ll.signalr_builder_new()
     check(rc, "signalr_builder_new")
     try:
-        for key, value in s.option_pairs(None):
+        for key, value in s.option_pairs():
             rc, err = _ll.signalr_builder_set(b, key, value)
             if rc:
                 raise error_from_code(rc, "option %s=%r: %s" % (key, value, err or _ll.signalr_strerror(rc)))
     finally:
         _ll.signalr_builder_free(b)
-    if s.retry_policy is not None and not _supported("retry_policy"):
-        raise error_from_code(_ll.SIGNALR_EUNSUPPORTED,
-                              "this libsignalr (%s) has no custom retry policies yet; pass a list of "
-                              "delays instead" % version())
+
+
+def completion_target(fut: Any, decode_result: bool = True) -> Callable:
+    """The completion callback that settles ``fut`` (a concurrent.futures or asyncio Future,
+    set on the thread that polls the context) with the decoded result or the error."""
+    def target(kind: int, data: Optional[bytes], enc: int, err: Any) -> None:
+        if fut.done():
+            return
+        if err is not None:
+            fut.set_exception(error_from_tuple(err))
+            return
+        try:
+            result = decode(data, enc) if (decode_result and data is not None) else None
+        except Exception as e:
+            fut.set_exception(error_from_code(_ll.SIGNALR_EENCODING, "the result could not be decoded: %s" % e))
+            return
+        fut.set_result(result)
+    return target

@@ -7,11 +7,11 @@ import concurrent.futures
 import queue
 import threading
 import time
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Iterator, List, Optional
 
 from . import _lowlevel as _ll
 from ._core import (ITEM, BaseConnection, HubConnectionBuilder as _Builder, UploadStream,
-                    _supported, _token_text, in_event_thread, log, sync_core)
+                    completion_target, in_event_thread, log, sync_core)
 from ._errors import SignalRError, check, error_from_code, error_from_tuple
 from ._values import decode
 
@@ -38,33 +38,6 @@ def _wait(fut: "concurrent.futures.Future[Any]", timeout: Optional[float], what:
                     from None
 
 
-def _completion(fut: "concurrent.futures.Future[Any]", decode_result: bool = True) -> Callable:
-    def target(kind: int, data: Optional[bytes], enc: int, err: Any) -> None:
-        if fut.done():
-            return
-        if err is not None:
-            fut.set_exception(error_from_tuple(err))
-            return
-        try:
-            result = decode(data, enc) if (decode_result and data is not None) else None
-        except Exception as e:
-            fut.set_exception(error_from_code(_ll.SIGNALR_EENCODING, "the result could not be decoded: %s" % e))
-            return
-        fut.set_result(result)
-    return target
-
-
-def _fallback_token(factory: Callable[[], Any]) -> Optional[str]:
-    try:
-        token = _token_text(factory())
-    except Exception as e:
-        raise error_from_code(_ll.SIGNALR_EAUTH, "the access_token_factory raised %s: %s"
-                              % (type(e).__name__, e)) from e
-    if isinstance(token, int):
-        raise error_from_code(token, "the access_token_factory did not return a str")
-    return token
-
-
 class HubConnection(BaseConnection):
     """A connection to a SignalR hub, with blocking methods.
 
@@ -89,13 +62,9 @@ class HubConnection(BaseConnection):
     def start_future(self) -> "concurrent.futures.Future[None]":
         """Begins connecting; the Future completes when connected or failed."""
         core, _thread = sync_core()
-        token = None
-        if self._settings.token_factory is not None and not _supported("token_provider"):
-            # This libsignalr has no token provider yet: ask once, send it as a fixed token.
-            token = _fallback_token(self._settings.token_factory)
-        ptr = self._ensure_native(core, token)
+        ptr = self._ensure_native(core)
         fut: "concurrent.futures.Future[None]" = concurrent.futures.Future()
-        self._start_native(ptr, _completion(fut, decode_result=False))
+        self._start_native(ptr, completion_target(fut, decode_result=False))
         return fut
 
     def stop(self, timeout: Optional[float] = None) -> None:
@@ -109,7 +78,7 @@ class HubConnection(BaseConnection):
     def stop_future(self) -> "concurrent.futures.Future[None]":
         """Begins stopping; the Future completes once stopped."""
         fut: "concurrent.futures.Future[None]" = concurrent.futures.Future()
-        if not self._stop_native(_completion(fut, decode_result=False)):
+        if not self._stop_native(completion_target(fut, decode_result=False)):
             fut.set_result(None)
         return fut
 
@@ -138,7 +107,7 @@ class HubConnection(BaseConnection):
     def invoke_future(self, method: str, *args: Any) -> "concurrent.futures.Future[Any]":
         """Calls a hub method; the Future completes with its result. Usable from handlers."""
         fut: "concurrent.futures.Future[Any]" = concurrent.futures.Future()
-        ptr, uploads, handles = self._invoke_native(method, args, _completion(fut))
+        ptr, uploads, handles = self._invoke_native(method, args, completion_target(fut))
         self._pump_uploads(ptr, uploads, handles)
         return fut
 

@@ -38,7 +38,7 @@ from typing import Any, AsyncIterator, Callable, List, Optional, Set
 from . import _lowlevel as _ll
 from ._core import (ITEM, BaseConnection, ContextCore, HubConnectionBuilder as _Builder,
                     HubConnectionState, HttpTransportType, RetryContext, UploadStream, context_finalizer,
-                    _NO_RESULT, _supported, _token_text, log)
+                    _NO_RESULT, _token_text, completion_target, log)
 from ._errors import SignalRError, check, error_from_code, error_from_tuple
 from ._values import decode
 
@@ -150,21 +150,6 @@ def _run_eagerly(coro: Any, what: str, on_late_result: Optional[Callable[[Any], 
 
 # ================================================================== the connection
 
-def _completion(fut: "asyncio.Future[Any]", decode_result: bool = True) -> Callable:
-    def target(kind: int, data: Optional[bytes], enc: int, err: Any) -> None:
-        if fut.done():
-            return
-        if err is not None:
-            fut.set_exception(error_from_tuple(err))
-            return
-        try:
-            result = decode(data, enc) if (decode_result and data is not None) else None
-        except Exception as e:
-            fut.set_exception(error_from_code(_ll.SIGNALR_EENCODING, "the result could not be decoded: %s" % e))
-            return
-        fut.set_result(result)
-    return target
-
 
 async def _await_call(fut: "asyncio.Future[Any]", timeout: Optional[float], what: str) -> Any:
     if timeout is None:
@@ -189,29 +174,15 @@ class HubConnection(BaseConnection):
         """Connects (negotiate, transport, handshake); raises the failure's exception."""
         loop = asyncio.get_running_loop()
         core = _loop_core(loop)
-        token = None
-        factory = self._settings.token_factory
-        if factory is not None and not _supported("token_provider"):
-            # This libsignalr has no token provider yet: ask once, send it as a fixed token.
-            try:
-                token = factory()
-                if hasattr(token, "__await__"):
-                    token = await token
-                token = _token_text(token)
-            except Exception as e:
-                raise error_from_code(_ll.SIGNALR_EAUTH, "the access_token_factory raised %s: %s"
-                                      % (type(e).__name__, e)) from e
-            if isinstance(token, int):
-                raise error_from_code(token, "the access_token_factory did not return a str")
-        ptr = self._ensure_native(core, token)
+        ptr = self._ensure_native(core)
         fut = loop.create_future()
-        self._start_native(ptr, _completion(fut, decode_result=False))
+        self._start_native(ptr, completion_target(fut, decode_result=False))
         await _await_call(fut, timeout, "start")
 
     async def stop(self, timeout: Optional[float] = None) -> None:
         """Stops gracefully; pending invocations fail with ConnectionClosedError."""
         fut = asyncio.get_running_loop().create_future()
-        if self._stop_native(_completion(fut, decode_result=False)):
+        if self._stop_native(completion_target(fut, decode_result=False)):
             await _await_call(fut, timeout, "stop")
 
     async def __aenter__(self) -> "HubConnection":
@@ -233,7 +204,7 @@ class HubConnection(BaseConnection):
     def invoke_future(self, method: str, *args: Any) -> "asyncio.Future[Any]":
         """Calls a hub method now; the returned future completes with its result."""
         fut = asyncio.get_running_loop().create_future()
-        ptr, uploads, handles = self._invoke_native(method, args, _completion(fut))
+        ptr, uploads, handles = self._invoke_native(method, args, completion_target(fut))
         self._pump_uploads(ptr, uploads, handles)
         return fut
 
