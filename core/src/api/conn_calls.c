@@ -31,14 +31,14 @@ static int claim_uploads(signalr_connection *c, const uint64_t *uploads, size_t 
   pthread_mutex_lock(&c->mu);
   for (size_t i = 0; i < count && !rc; i++) {
     size_t j = 0;
-    while (j < c->open_upload_count && c->open_uploads[j] != uploads[i]) j++;
-    if (j == c->open_upload_count || c->upload_attached[j] == claim) rc = SIGNALR_ESTATE;
+    while (j < c->open_upload_count && c->open_uploads[j].handle != uploads[i]) j++;
+    if (j == c->open_upload_count || c->open_uploads[j].attached == claim) rc = SIGNALR_ESTATE;
     for (size_t k = 0; k < i && !rc; k++)
       if (uploads[k] == uploads[i]) rc = SIGNALR_EINVAL;
   }
   for (size_t i = 0; i < count && !rc; i++)
     for (size_t j = 0; j < c->open_upload_count; j++)
-      if (c->open_uploads[j] == uploads[i]) c->upload_attached[j] = (uint8_t)claim;
+      if (c->open_uploads[j].handle == uploads[i]) c->open_uploads[j].attached = claim;
   pthread_mutex_unlock(&c->mu);
   return rc;
 }
@@ -108,15 +108,11 @@ int signalr_connection_upload_open(signalr_connection *c, uint64_t *stream) {
   uint64_t h = atomic_fetch_add(&c->next_stream_handle, 1) + 1;
   int rc = 0;
   pthread_mutex_lock(&c->mu);
-  uint64_t *handles = realloc(c->open_uploads, (c->open_upload_count + 1) * sizeof *handles);
-  if (handles) c->open_uploads = handles;
-  uint8_t *attached = handles ? realloc(c->upload_attached, c->open_upload_count + 1) : NULL;
-  if (attached) c->upload_attached = attached;
-  if (!handles || !attached) rc = SIGNALR_ENOMEM;
+  struct open_upload *grown = realloc(c->open_uploads, (c->open_upload_count + 1) * sizeof *grown);
+  if (!grown) rc = SIGNALR_ENOMEM;
   else {
-    c->open_uploads[c->open_upload_count] = h;
-    c->upload_attached[c->open_upload_count] = 0;
-    c->open_upload_count++;
+    c->open_uploads = grown;
+    c->open_uploads[c->open_upload_count++] = (struct open_upload){h, 0};
     *stream = h;
   }
   pthread_mutex_unlock(&c->mu);
@@ -128,13 +124,11 @@ static int upload_usable(signalr_connection *c, uint64_t stream, int close) {
   int found = 0, attached = 0;
   pthread_mutex_lock(&c->mu);
   for (size_t j = 0; j < c->open_upload_count; j++) {
-    if (c->open_uploads[j] != stream) continue;
+    if (c->open_uploads[j].handle != stream) continue;
     found = 1;
-    attached = c->upload_attached[j];
+    attached = c->open_uploads[j].attached;
     if (close) {
-      c->open_uploads[j] = c->open_uploads[c->open_upload_count - 1];
-      c->upload_attached[j] = c->upload_attached[c->open_upload_count - 1];
-      c->open_upload_count--;
+      c->open_uploads[j] = c->open_uploads[--c->open_upload_count];
     }
     break;
   }

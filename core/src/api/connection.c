@@ -16,7 +16,6 @@ void sr_connection_unref(signalr_connection *c) {
   }
   free(c->handlers);
   free(c->open_uploads);
-  free(c->upload_attached);
   pthread_mutex_destroy(&c->mu);
   sr_settings_free(&c->s);
   free(c);

@@ -50,8 +50,10 @@ struct signalr_connection {
   size_t handler_count;
   uint64_t next_handle;
   char connection_id[128];
-  uint64_t *open_uploads;      /* handles opened and not completed (attached or not) */
-  uint8_t *upload_attached;
+  struct open_upload {         /* opened and not completed */
+    uint64_t handle;
+    int attached;              /* to a call already */
+  } *open_uploads;
   size_t open_upload_count;
   /* I/O thread only */
   sr_engine engine;

@@ -181,11 +181,16 @@ static int open_transport(sr_engine *e, int64_t now, int transport, const char *
   return rc;
 }
 
-/* One connect attempt from the configured URL: the start, or a retry. */
-static void begin_attempt(sr_engine *e, int64_t now) {
+/* Negotiate starts over from the configured URL: no redirect, no redirect token. */
+static void from_configured_url(sr_engine *e) {
   set_str(&e->base_url, e->cfg.url);
   set_str(&e->bearer, NULL);
   e->redirects = 0;
+}
+
+/* One connect attempt from the configured URL: the start, or a retry. */
+static void begin_attempt(sr_engine *e, int64_t now) {
+  from_configured_url(e);
   e->tried = 0;
   e->failures.len = 0;
   e->transport = 0;
@@ -395,9 +400,7 @@ static int fall_back(sr_engine *e, int64_t now, const sr_error_info *why) {
     attempt_failed(e, now, &err);
     return 1;
   }
-  set_str(&e->base_url, e->cfg.url);
-  e->redirects = 0;
-  set_str(&e->bearer, NULL);
+  from_configured_url(e);
   e->transport = 0;
   do_negotiate(e, now);
   return 1;
