@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -179,6 +180,54 @@ TEST(Faults, StatefulReconnectDeliversEverythingExactlyOnceAcrossCuts) {
   std::printf("FIGURE stateful_exactly_once messages_each_way=%d cuts=%d lost=0 duplicated=0\n", n, cuts);
 }
 
+TEST(Faults, ADeferredClientResultIsNotSentOnTheNextConnection) {
+  SIGNALR_NEED_SERVER();
+  Proxy proxy;
+  struct Seen {
+    std::vector<uint64_t> tickets;
+    std::vector<std::string> logs;
+  } seen;
+  ApiClient c(proxy.url("/hubs/test"), {{"transports", "websockets"}, {"reconnect_delays_ms", "0,50"},
+                                        {"log_level", "warning"}},
+              [&](signalr_builder *b) {
+                signalr_builder_set_log(b, [](void *ud, int, const char *m) {
+                  static_cast<Seen *>(ud)->logs.emplace_back(m);
+                }, &seen, nullptr);
+              });
+  auto defer = [](void *ud, signalr_connection *conn, const signalr_value *, const void **, size_t *, int *,
+                  const char **) -> int {
+    uint64_t t;
+    if (signalr_connection_defer_result(conn, &t) == 0) static_cast<Seen *>(ud)->tickets.push_back(t);
+    return 0;
+  };
+  ASSERT_EQ(signalr_connection_on(c.conn, "Later", defer, &seen, nullptr, nullptr), 0);
+  ASSERT_EQ(c.start().code, 0);
+  CallResult old_call;
+  const char *args = "[\"Later\"]";
+  ASSERT_EQ(signalr_connection_invoke(c.conn, "GetClientResultNoArgs", args, strlen(args), SIGNALR_ENCODING_JSON,
+                                      srtest::record_result, &old_call), 0);
+  ASSERT_TRUE(c.poll_until([&] { return seen.tickets.size() == 1; }));
+  ASSERT_EQ(fault_proxy_cut(proxy.p), 0);
+  ASSERT_TRUE(c.poll_until([&] { return c.count(SIGNALR_EVENT_RECONNECTED) == 1 && old_call.done; }));
+  EXPECT_EQ(old_call.code, SIGNALR_ECLOSED);
+  // The server that asked is gone: the answer is dropped, with a warning, not sent to the new one.
+  EXPECT_EQ(signalr_connection_answer_result(c.conn, seen.tickets[0], "1", 1, SIGNALR_ENCODING_JSON, nullptr), 0);
+  auto dropped = [&] {
+    for (auto &l : seen.logs)
+      if (l.find("dropped the answer") != std::string::npos) return true;
+    return false;
+  };
+  ASSERT_TRUE(c.poll_until(dropped)) << "no warning";
+  // The new connection's own deferred calls are answered as usual.
+  CallResult new_call;
+  ASSERT_EQ(signalr_connection_invoke(c.conn, "GetClientResultNoArgs", args, strlen(args), SIGNALR_ENCODING_JSON,
+                                      srtest::record_result, &new_call), 0);
+  ASSERT_TRUE(c.poll_until([&] { return seen.tickets.size() == 2; }));
+  EXPECT_EQ(signalr_connection_answer_result(c.conn, seen.tickets[1], "2", 1, SIGNALR_ENCODING_JSON, nullptr), 0);
+  ASSERT_TRUE(c.poll_until([&] { return new_call.done; }));
+  EXPECT_EQ(new_call.json, "2");
+}
+
 TEST(Faults, ServerRestartOnTheSamePortIsSurvived) {
   SIGNALR_NEED_SERVER();
   // A private server, so restarting it does not disturb the other tests.
@@ -220,12 +269,18 @@ TEST(Faults, ServerRestartOnTheSamePortIsSurvived) {
     // client is reconnecting against a server that is really down.
     ASSERT_TRUE(c.poll_until([&] { return signalr_connection_state(c.conn) == SIGNALR_STATE_RECONNECTING &&
                                           srtest::http_get(http, "/health", 500).status == 0; }, 10000));
+    // The dying server may also have taken a reconnect before it went: only a reconnect after
+    // this point counts. Wait for both the state and the event: the state flips on the I/O
+    // thread before the queued event reaches this thread.
+    c.poll_until([] { return false; }, 100); /* drain what is queued */
+    int reconnects_before = c.count(SIGNALR_EVENT_RECONNECTED);
     ASSERT_EQ(std::system(again.c_str()), 0);
-    ASSERT_TRUE(c.poll_until([&] { return signalr_connection_state(c.conn) == SIGNALR_STATE_CONNECTED; }, 30000));
-    EXPECT_GE(c.count(SIGNALR_EVENT_RECONNECTED), 1);
+    ASSERT_TRUE(c.poll_until([&] { return c.count(SIGNALR_EVENT_RECONNECTED) > reconnects_before &&
+                                          signalr_connection_state(c.conn) == SIGNALR_STATE_CONNECTED; }, 30000));
     EXPECT_EQ(c.count(SIGNALR_EVENT_CLOSED), 0);
     EXPECT_NE(c.id(), before);
-    EXPECT_EQ(c.invoke("Echo", "[\"restarted\"]").json, "\"restarted\"");
+    CallResult echo = c.invoke("Echo", "[\"restarted\"]");
+    EXPECT_EQ(echo.json, "\"restarted\"") << echo.message;
   }
   std::system(stop.c_str());
 }

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,6 +85,134 @@ TEST(Uploads, CompletingWithAnErrorFailsTheHubMethod) {
   EXPECT_EQ(r.code, SIGNALR_EHUB);
   // The connection is still usable.
   EXPECT_EQ(c.invoke("Echo", "[\"ok\"]").json, "\"ok\"");
+}
+
+TEST(Uploads, AStreamInvocationTakesUploadsToo) {
+  SIGNALR_NEED_SERVER();
+  ApiClient c("/hubs/test", {{"transports", "websockets"}});
+  ASSERT_EQ(c.start().code, 0);
+  uint64_t s, handle = 0;
+  ASSERT_EQ(signalr_connection_upload_open(c.conn, &s), 0);
+  struct Items {
+    std::vector<std::string> got;
+    CallResult done;
+  } items;
+  auto on_item = [](void *ud, signalr_connection *, const signalr_value *v) {
+    const char *j;
+    size_t n;
+    if (signalr_value_json(v, &j, &n) == 0) static_cast<Items *>(ud)->got.emplace_back(j, n);
+  };
+  auto on_end = [](void *ud, signalr_connection *conn, const signalr_value *v, const signalr_error *e) {
+    srtest::record_result(&static_cast<Items *>(ud)->done, conn, v, e);
+  };
+  ASSERT_EQ(signalr_connection_stream_with_uploads(c.conn, "UploadEcho", nullptr, 0, SIGNALR_ENCODING_JSON, &s, 1,
+                                                   on_item, on_end, &items, &handle), 0);
+  EXPECT_NE(handle, 0u);
+  for (const char *item : {"1", "2", "3"}) ASSERT_EQ(upload_write(c, s, item), 0);
+  ASSERT_EQ(signalr_connection_upload_complete(c.conn, s, nullptr), 0);
+  ASSERT_TRUE(c.poll_until([&] { return items.done.done; }));
+  EXPECT_EQ(items.done.code, 0) << items.done.message;
+  EXPECT_EQ(items.got, (std::vector<std::string>{"1", "2", "3"}));
+}
+
+// ------------------------------------------------------------------ client results answered later
+
+namespace {
+
+// Defers every call it gets; the test answers the tickets.
+struct Deferrer {
+  std::vector<uint64_t> tickets;
+  int defer_rc = 1;
+  static int handle(void *ud, signalr_connection *conn, const signalr_value *, const void **result, size_t *len,
+                    int *enc, const char **) {
+    auto *d = static_cast<Deferrer *>(ud);
+    uint64_t t = 0;
+    d->defer_rc = signalr_connection_defer_result(conn, &t);
+    if (d->defer_rc == 0) d->tickets.push_back(t);
+    // Ignored once deferred: the answer comes from signalr_connection_answer_result.
+    static const char ignored[] = "\"returned\"";
+    *result = ignored;
+    *len = sizeof ignored - 1;
+    *enc = SIGNALR_ENCODING_JSON;
+    return 0;
+  }
+};
+
+}  // namespace
+
+TEST(ClientResults, DeferredAnswersComeFromAnotherThreadOnceEach) {
+  SIGNALR_NEED_SERVER();
+  ApiClient c("/hubs/test", {{"transports", "websockets"}});
+  ASSERT_EQ(c.start().code, 0);
+  Deferrer d;
+  ASSERT_EQ(signalr_connection_on(c.conn, "Later", Deferrer::handle, &d, nullptr, nullptr), 0);
+
+  CallResult value;
+  const char *args = "[\"Later\", 7]";
+  ASSERT_EQ(signalr_connection_invoke(c.conn, "GetClientResult", args, strlen(args), SIGNALR_ENCODING_JSON,
+                                      srtest::record_result, &value), 0);
+  ASSERT_TRUE(c.poll_until([&] { return d.tickets.size() == 1; }));
+  EXPECT_EQ(d.defer_rc, 0);
+  // The server is still waiting: nothing was sent when the handler returned.
+  c.poll_until([] { return false; }, 200);
+  EXPECT_FALSE(value.done);
+  uint64_t ticket = d.tickets[0];
+  std::thread([&] {
+    EXPECT_EQ(signalr_connection_answer_result(c.conn, ticket, "{\"late\":true}", 13, SIGNALR_ENCODING_JSON,
+                                               nullptr), 0);
+  }).join();
+  ASSERT_TRUE(c.poll_until([&] { return value.done; }));
+  EXPECT_EQ(value.json, "{\"late\":true}");
+  EXPECT_EQ(signalr_connection_answer_result(c.conn, ticket, "1", 1, SIGNALR_ENCODING_JSON, nullptr),
+            SIGNALR_ESTATE);  // answered already
+
+  CallResult failed;
+  ASSERT_EQ(signalr_connection_invoke(c.conn, "GetClientResultNoArgs", "[\"Later\"]", 9, SIGNALR_ENCODING_JSON,
+                                      srtest::record_result, &failed), 0);
+  ASSERT_TRUE(c.poll_until([&] { return d.tickets.size() == 2; }));
+  EXPECT_EQ(signalr_connection_answer_result(c.conn, d.tickets[1], nullptr, 0, 0, "no luck"), 0);
+  ASSERT_TRUE(c.poll_until([&] { return failed.done; }));
+  EXPECT_NE(failed.json.find("no luck"), std::string::npos) << failed.json;
+
+  CallResult null_result;
+  ASSERT_EQ(signalr_connection_invoke(c.conn, "GetClientResultNoArgs", "[\"Later\"]", 9, SIGNALR_ENCODING_JSON,
+                                      srtest::record_result, &null_result), 0);
+  ASSERT_TRUE(c.poll_until([&] { return d.tickets.size() == 3; }));
+  EXPECT_EQ(signalr_connection_answer_result(c.conn, d.tickets[2], nullptr, 0, 0, nullptr), 0);
+  ASSERT_TRUE(c.poll_until([&] { return null_result.done; }));
+  EXPECT_EQ(null_result.code, 0) << null_result.message;
+  EXPECT_EQ(null_result.json, "null");
+}
+
+TEST(ClientResults, DeferIsOnlyForAnOpenCallInsideItsHandler) {
+  SIGNALR_NEED_SERVER();
+  ApiClient c("/hubs/test", {{"transports", "websockets"}});
+  ASSERT_EQ(c.start().code, 0);
+  uint64_t t;
+  EXPECT_EQ(signalr_connection_defer_result(c.conn, &t), SIGNALR_ESTATE);  // not in a handler
+  EXPECT_EQ(signalr_connection_answer_result(c.conn, 12345, "1", 1, SIGNALR_ENCODING_JSON, nullptr), SIGNALR_ESTATE);
+  // A call that wants no result cannot be deferred.
+  Deferrer d;
+  ASSERT_EQ(signalr_connection_on(c.conn, "Callback", Deferrer::handle, &d, nullptr, nullptr), 0);
+  c.invoke("Callback", "[\"x\"]");
+  ASSERT_TRUE(c.poll_until([&] { return d.defer_rc != 1; }));
+  EXPECT_EQ(d.defer_rc, SIGNALR_ESTATE);
+  // A second handler cannot defer what the first one answered; the first answer is the one sent.
+  struct Answer {
+    static int handle(void *, signalr_connection *, const signalr_value *, const void **result, size_t *len,
+                      int *enc, const char **) {
+      *result = "\"first\"";
+      *len = 7;
+      *enc = SIGNALR_ENCODING_JSON;
+      return 0;
+    }
+  };
+  Deferrer late;
+  ASSERT_EQ(signalr_connection_on(c.conn, "Both", Answer::handle, nullptr, nullptr, nullptr), 0);
+  ASSERT_EQ(signalr_connection_on(c.conn, "Both", Deferrer::handle, &late, nullptr, nullptr), 0);
+  EXPECT_EQ(c.invoke("GetClientResultNoArgs", "[\"Both\"]").json, "\"first\"");
+  EXPECT_EQ(late.defer_rc, SIGNALR_ESTATE);
+  EXPECT_TRUE(late.tickets.empty());
 }
 
 // ------------------------------------------------------------------ the access-token provider

@@ -344,6 +344,14 @@ SIGNALR_API int signalr_connection_invoke_with_uploads(signalr_connection *conn,
                                                        int encoding, const uint64_t *uploads,
                                                        size_t upload_count,
                                                        signalr_completion_fn cb, void *user_data);
+/* signalr_connection_stream with upload streams attached (the hub method both receives
+ * uploads and returns a stream). */
+SIGNALR_API int signalr_connection_stream_with_uploads(signalr_connection *conn, const char *method,
+                                                       const void *args, size_t args_len,
+                                                       int encoding, const uint64_t *uploads,
+                                                       size_t upload_count, signalr_item_fn item,
+                                                       signalr_completion_fn done, void *user_data,
+                                                       uint64_t *handle);
 
 /* Answers a token provider that returned SIGNALR_EAGAIN: token (copied; NULL or "" for none),
  * or error < 0 (token ignored) to fail the connect attempt with that code. Thread-safe, never
@@ -355,10 +363,30 @@ SIGNALR_API int signalr_connection_answer_token(signalr_connection *conn, const 
  * expects a result (client results), set result, result_len and result_encoding to a buffer
  * the library copies after the call, or return a negative code with *error set to a message
  * (copied) to send an error. Returning 0 without a result to a call that expects one sends
- * "Client didn't provide a result." */
+ * "Client didn't provide a result." To answer later (the result needs I/O, or another
+ * thread), call signalr_connection_defer_result before returning. With several handlers for
+ * one method, the first that answers, fails or defers decides; the others still run. */
 typedef int (*signalr_handler_fn)(void *user_data, signalr_connection *conn,
                                   const signalr_value *args, const void **result,
                                   size_t *result_len, int *result_encoding, const char **error);
+
+/* Client results answered after the handler returned.
+ *
+ * signalr_connection_defer_result: only from inside a handler of conn, for a server call that
+ *   expects a result and that no earlier handler answered: *ticket names the call for
+ *   signalr_connection_answer_result, and what the handler returns is then ignored.
+ *   SIGNALR_ESTATE elsewhere (outside a handler, a call without result, already answered).
+ * signalr_connection_answer_result: sends the answer: result (copied; NULL: a null result),
+ *   or error (copied; not NULL: the server's caller gets a HubException with it). Each ticket
+ *   is answered once (SIGNALR_ESTATE after). If the server connection the call came on is gone
+ *   (a reconnect that was not stateful), the answer is dropped with a warning in the log: the
+ *   server has already failed that call. Thread-safe, never blocks, callable from callbacks.
+ *   An application that never answers a deferred call leaves the server's caller waiting;
+ *   the tickets of an old server connection are released at the next deferral or at free. */
+SIGNALR_API int signalr_connection_defer_result(signalr_connection *conn, uint64_t *ticket);
+SIGNALR_API int signalr_connection_answer_result(signalr_connection *conn, uint64_t ticket,
+                                                 const void *result, size_t result_len,
+                                                 int encoding, const char *error);
 
 /* Registers a handler (method names are case-insensitive; several handlers per method run
  * in registration order). *handle identifies it for signalr_connection_off. */

@@ -92,6 +92,12 @@ int signalr_connection_stream(signalr_connection *c, const char *method, const v
   return call(c, CMD_STREAM, method, args, len, encoding, NULL, 0, done, ud, item, handle);
 }
 
+int signalr_connection_stream_with_uploads(signalr_connection *c, const char *method, const void *args, size_t len,
+                                           int encoding, const uint64_t *uploads, size_t count, signalr_item_fn item,
+                                           signalr_completion_fn done, void *ud, uint64_t *handle) {
+  return call(c, CMD_STREAM, method, args, len, encoding, uploads, count, done, ud, item, handle);
+}
+
 int signalr_connection_stream_cancel(signalr_connection *c, uint64_t handle) {
   if (!c || !handle) return SIGNALR_EINVAL;
   sr_app_event *cmd = atomic_load(&c->freed) ? NULL : sr_conn_command(c, CMD_CANCEL, NULL, NULL, 0, 0, NULL);

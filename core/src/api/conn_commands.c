@@ -190,6 +190,11 @@ static void run_command(void *arg) {
       case CMD_RESULT: {
         sr_str id = {(const char *)cmd->target.data, cmd->target.len};
         sr_payload result = {cmd->value.data, cmd->value.len, cmd->encoding};
+        if ((uint32_t)cmd->number != c->engine.session) { /* the call's server connection is gone */
+          sr_conn_log(c, SIGNALR_LOG_WARNING, "dropped the answer to the server's call %s: the connection it came "
+                      "on is gone", id.ptr);
+          break;
+        }
         rc = sr_engine_client_result(&c->engine, now, &id, cmd->has_error ? NULL : &result,
                                      cmd->has_error ? cmd->error.message : NULL);
         break;

@@ -102,6 +102,7 @@ void sr_conn_push_handler(signalr_connection *c, const sr_hub_message *m) {
   int rc = sr_buf_append(&ev->value, m->arguments.data, m->arguments.len);
   if (!rc) rc = sr_buf_append(&ev->target, m->target.ptr, m->target.len);
   if (!rc) rc = sr_buf_terminate(&ev->target);
+  ev->number = c->engine.session; /* an answer goes to this server connection only */
   if (!rc && m->invocation_id.ptr) {
     rc = sr_buf_append(&ev->invocation_id, m->invocation_id.ptr, m->invocation_id.len);
     if (!rc) rc = sr_buf_terminate(&ev->invocation_id);
@@ -163,53 +164,6 @@ static void ask_retry(sr_app_event *ev) {
 }
 
 
-static void run_handlers(sr_app_event *ev) {
-  signalr_connection *c = ev->conn;
-  const char *target = (const char *)ev->target.data;
-  int wants_result = ev->invocation_id.len > 0;
-  /* Snapshot the matching handlers: a handler may call on/off. */
-  sr_callback *cbs[16];
-  size_t n = 0;
-  pthread_mutex_lock(&c->mu);
-  for (size_t i = 0; i < c->handler_count && n < 16; i++)
-    if (!strcasecmp(c->handlers[i].method, target)) cbs[n++] = sr_callback_ref(c->handlers[i].cb);
-  pthread_mutex_unlock(&c->mu);
-  signalr_value v = {ev->value.data, ev->value.len, ev->encoding, SR_BUF_INIT};
-  const void *result = NULL;
-  size_t result_len = 0;
-  int result_encoding = SIGNALR_ENCODING_JSON;
-  const char *error = NULL;
-  int answered = 0, failed = 0;
-  char errbuf[256];
-  for (size_t i = 0; i < n; i++) {
-    const void *r = NULL;
-    size_t rl = 0;
-    int re = SIGNALR_ENCODING_JSON;
-    const char *e = NULL;
-    int rc = ((signalr_handler_fn)cbs[i]->fn)(cbs[i]->user_data, c, &v, &r, &rl, &re, &e);
-    if (!wants_result || answered || failed || atomic_load(&c->freed)) continue;
-    if (rc < 0) {
-      snprintf(errbuf, sizeof errbuf, "%s", e ? e : signalr_strerror(rc));
-      error = errbuf;
-      failed = 1;
-    } else if (r) {
-      result = r;
-      result_len = rl;
-      result_encoding = re;
-      answered = 1;
-      /* The result must be copied before the next handler runs. */
-      if (!atomic_load(&c->freed)) sr_conn_post(c, CMD_RESULT, (const char *)ev->invocation_id.data, result, result_len,
-                                        result_encoding, NULL, NULL, NULL);
-    }
-  }
-  for (size_t i = 0; i < n; i++) sr_callback_unref(cbs[i]);
-  sr_buf_free(&v.json);
-  if (!n) sr_conn_log(c, SIGNALR_LOG_WARNING, "no handler for the server's call to '%s'", target);
-  if (wants_result && !answered && !atomic_load(&c->freed))
-    sr_conn_post(c, CMD_RESULT, (const char *)ev->invocation_id.data, NULL, 0, SIGNALR_ENCODING_JSON, NULL, NULL,
-         failed ? error : "Client didn't provide a result.");
-}
-
 void sr_connection_dispatch(sr_app_event *ev) {
   signalr_connection *c = ev->conn;
   if (!c || atomic_load(&c->freed)) return; /* freed: none of its callbacks start any more */
@@ -228,7 +182,7 @@ void sr_connection_dispatch(sr_app_event *ev) {
       break;
     }
     case SR_APP_HANDLER:
-      run_handlers(ev);
+      sr_conn_run_handlers(ev);
       break;
     case SR_APP_LOG:
       ((signalr_log_fn)c->s.log->fn)(c->s.log->user_data, ev->level, (const char *)ev->value.data);

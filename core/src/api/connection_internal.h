@@ -45,7 +45,7 @@ struct signalr_connection {
   atomic_size_t unacked;       /* mirror of sr_engine_unacked_bytes, for backpressure */
   atomic_uint_fast64_t next_stream_handle;
   sr_settings s;
-  pthread_mutex_t mu; /* handlers, connection_id, open uploads */
+  pthread_mutex_t mu; /* handlers, connection_id, open uploads, deferred results */
   handler *handlers;
   size_t handler_count;
   uint64_t next_handle;
@@ -55,6 +55,13 @@ struct signalr_connection {
     int attached;              /* to a call already */
   } *open_uploads;
   size_t open_upload_count;
+  struct deferred_result {     /* client results the application will answer later */
+    uint64_t ticket;
+    uint32_t session;          /* the engine's session the server's call came on */
+    char *invocation_id;
+  } *deferred;
+  size_t deferred_count;
+  uint64_t next_ticket;
   /* I/O thread only */
   sr_engine engine;
   int engine_ready;
@@ -111,6 +118,8 @@ void sr_conn_push_completion(signalr_connection *c, call_record rec, const sr_er
 void sr_conn_push_item(signalr_connection *c, const call_record *rec, const sr_payload *item);
 void sr_conn_push_lifecycle(signalr_connection *c, int what, const sr_error_info *err);
 void sr_conn_push_handler(signalr_connection *c, const sr_hub_message *m);
+/* Application thread: runs the handlers of a server call and answers it (conn_results.c). */
+void sr_conn_run_handlers(sr_app_event *ev);
 void sr_conn_push_token_request(signalr_connection *c);
 void sr_conn_push_retry_request(signalr_connection *c, uint32_t attempt, int64_t elapsed, const sr_error_info *err);
 void sr_conn_arm_timer(signalr_connection *c);

@@ -472,6 +472,7 @@ static int handle_handshake(sr_engine *e, int64_t now, const uint8_t *rec, size_
   }
   int reconnected = e->state == SR_STATE_RECONNECTING;
   e->handshake_done = 1;
+  e->session++;
   e->state = SR_STATE_CONNECTED;
   e->slow_warned = 0;
   e->attempt = 0;

@@ -102,6 +102,7 @@ typedef struct sr_engine {
   char *bearer;          /* a redirect's access token */
   char *connection_id;
   uint64_t next_id;      /* invocation and stream ids share one counter */
+  uint32_t session;       /* counts handshakes: a server connection, kept across stateful re-dials */
   sr_call_table calls;
   sr_framer framer;
   sr_decoder decoder;
