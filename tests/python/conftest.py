@@ -81,13 +81,6 @@ def _import_signalr():
         pytest.skip(msg, allow_module_level=True)
 
 
-# C features the binding needs that libsignalr does not have yet: tests that need them are
-# expected to fail (non-strict: they turn green, as XPASS, once the C side lands; then drop
-# the mark).
-def needs_c(feature):
-    return pytest.mark.xfail(reason=f"needs C: {feature}", strict=False)
-
-
 TRANSPORTS = [
     pytest.param("websockets", id="ws"),
     pytest.param("serversentevents", id="sse"),

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import (TRANSPORT_NAMES, _import_signalr, needs_c, run_async)
+from conftest import (TRANSPORT_NAMES, _import_signalr, run_async)
 
 signalr = _import_signalr()
 aio = signalr.aio
@@ -220,18 +220,55 @@ async def test_client_results(signalr_server, transport, protocol):
         assert "didn't provide a result" in await conn.invoke("GetClientResultNoArgs", "Missing")
 
 
-@needs_c("client results answered after the handler returns (no deferred-result call in signalr.h)")
 @run_async
-async def test_async_client_result_that_awaits(signalr_server):
+async def test_async_client_result_that_awaits(signalr_server, transport):
     async with Connector(signalr_server) as connect:
-        conn = await connect()
+        conn = await connect(transport=transport)
 
         async def later():
             await asyncio.sleep(0.05)
             return "later"
 
+        async def later_fails():
+            await asyncio.sleep(0.01)
+            raise KeyError("gone")
+
+        async def later_none():
+            await asyncio.sleep(0.01)
+
         conn.on("Later", later)
+        conn.on("LaterFails", later_fails)
+        conn.on("LaterNone", later_none)
         assert await conn.invoke("GetClientResultNoArgs", "Later") == "later"
+        assert (await conn.invoke("GetClientResultNoArgs", "LaterFails")).startswith("error: KeyError")
+        assert await conn.invoke("GetClientResultNoArgs", "LaterNone") is None
+        # several at once, answered out of order
+        delays = {"A": 0.08, "B": 0.01, "C": 0.04}
+
+        def slow(name):
+            async def answer(arg):
+                await asyncio.sleep(delays[name])
+                return name + str(arg)
+            return answer
+
+        for name in delays:
+            conn.on(name, slow(name))
+        got = await asyncio.gather(*(conn.invoke("GetClientResult", name, i) for i, name in enumerate(delays)))
+        assert got == ["A0", "B1", "C2"]
+        assert await conn.invoke("Echo", "alive") == "alive"
+
+
+@run_async
+async def test_upload_into_stream_invocation(signalr_server):
+    async with Connector(signalr_server) as connect:
+        conn = await connect()
+
+        async def numbers():
+            for i in range(1, 4):
+                await asyncio.sleep(0)
+                yield i
+
+        assert [i async for i in conn.stream("UploadEcho", numbers())] == [1, 2, 3]
 
 
 # ------------------------------------------------------------------ streams

@@ -5,6 +5,7 @@ streams both ways, errors with hints, auth, headers, redirects, lifecycle, over 
 transport and hub protocol."""
 
 import base64
+import concurrent.futures
 import datetime
 import logging
 import os
@@ -15,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import (TRANSPORT_NAMES, _import_signalr, needs_c)
+from conftest import (TRANSPORT_NAMES, _import_signalr)
 
 signalr = _import_signalr()
 
@@ -426,7 +427,6 @@ def test_upload_stream_error(connect):
     assert conn.invoke("Echo", "alive", timeout=T) == "alive"
 
 
-@needs_c("a stream invocation with upload streams (no signalr_connection_stream_with_uploads in signalr.h)")
 def test_upload_into_stream_invocation(connect):
     conn = connect()
     subject = signalr.Subject()
@@ -435,6 +435,27 @@ def test_upload_into_stream_invocation(connect):
     subject.next(2)
     subject.complete()
     assert list(s) == [1, 2]
+    assert list(conn.stream("UploadEcho", iter([5, 6, 7]))) == [5, 6, 7]
+
+
+def test_client_result_from_a_future(connect):
+    conn = connect()
+    pool = concurrent.futures.ThreadPoolExecutor(2)
+
+    def later(x):
+        time.sleep(0.05)
+        return x * 3
+
+    def fails():
+        raise KeyError("gone")
+
+    conn.on("Later", lambda x: pool.submit(later, x))
+    conn.on("LaterFails", lambda: pool.submit(fails))
+    try:
+        assert conn.invoke("GetClientResult", "Later", 14, timeout=T) == 42
+        assert conn.invoke("GetClientResultNoArgs", "LaterFails", timeout=T).startswith("error: KeyError")
+    finally:
+        pool.shutdown()
 
 
 # ------------------------------------------------------------------ auth, headers, cookies, redirects

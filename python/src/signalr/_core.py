@@ -509,6 +509,36 @@ class BaseConnection:
         """Runs a handler; returns its result (the asyncio API deals with coroutines)."""
         return h.fn(*args)
 
+    def _defer_answer(self, h: _Handler) -> Optional[Callable[[Any, Optional[BaseException]], None]]:
+        """Inside a handler: takes the answer to the server's call out of the handler.
+
+        Returns ``answer(value, exception)``, to call once, from any thread, or None when the
+        call wants no result (or an earlier handler answered it)."""
+        native = self._native
+        ptr = native.ptr
+        if ptr is None:
+            return None
+        rc, ticket = _ll.signalr_connection_defer_result(ptr)
+        if rc:
+            return None
+        encoding = self._encoding
+        method = h.method
+
+        def answer(value: Any, exc: Optional[BaseException]) -> None:
+            data, error = None, None
+            if exc is not None:
+                error = "%s: %s" % (type(exc).__name__, exc)
+            elif value is not None:
+                try:
+                    data = encode(value, encoding)
+                except Exception as e:
+                    log.error("signalr: the result of the handler for '%s' could not be encoded: %s", method, e)
+                    error = "The client's result could not be encoded: %s" % e
+            rc = native.call(ptr, _ll.signalr_connection_answer_result, ticket, data, encoding, error)
+            if rc:
+                log.debug("signalr: the answer to '%s' was not sent: %s", method, _ll.signalr_strerror(rc))
+        return answer
+
     def _call_user(self, fn: Callable, *args: Any) -> None:
         """Runs an application callback, logging its exception."""
         try:
@@ -700,6 +730,10 @@ class BaseConnection:
     def _is_upload(self, arg: Any) -> bool:
         raise NotImplementedError
 
+    def _pump_uploads(self, ptr: Any, sources: List[Any], handles: List[int]) -> None:
+        """Feeds each upload source into its attached stream handle."""
+        raise NotImplementedError
+
     def _split_args(self, args: Sequence[Any]) -> Tuple[Sequence[Any], List[Any]]:
         for a in args:
             if type(a) not in _PLAIN_TYPES:
@@ -774,20 +808,25 @@ class BaseConnection:
     def _stream_native(self, method: str, args: Sequence[Any], target: Callable) -> Tuple[Any, int, int]:
         self._check_caller()
         plain, uploads = self._split_args(args)
-        if uploads:
-            raise error_from_code(_ll.SIGNALR_EUNSUPPORTED,
-                                  "this libsignalr (%s) cannot attach upload streams to a stream "
-                                  "invocation yet" % version())
         data = encode_args(plain, self._encoding)
+        handles: List[int] = []
         with self._native.lock:
             ptr = self._live_ptr()
             op, key = self._new_op(target)
             try:
-                rc, handle = _ll.pysr_connection_stream(ptr, method, data, self._encoding, key)
+                if not uploads:
+                    rc, handle = _ll.pysr_connection_stream(ptr, method, data, self._encoding, key)
+                else:
+                    handles = self._open_uploads(ptr, len(uploads))
+                    rc, handle = _ll.pysr_connection_stream_with_uploads(ptr, method, data, self._encoding,
+                                                                         handles, key)
+                    if rc:
+                        self._abort_uploads(ptr, handles, "the call was not sent")
                 check(rc, "stream %r" % method)
             except BaseException:
                 self._ops.pop(op, None)
                 raise
+        self._pump_uploads(ptr, uploads, handles)
         return ptr, op, handle
 
     def _start_native(self, ptr: Any, target: Callable) -> None:

@@ -270,6 +270,7 @@ static int32_t pysr_on_retry(void *ud, uint32_t attempt, int64_t elapsed_ms, con
 %typemap(typecheck) (const void *DATA, size_t LEN) { $1 = 1; }
 %apply (const void *DATA, size_t LEN) { (const void *args, size_t args_len) };
 %apply (const void *DATA, size_t LEN) { (const void *item, size_t item_len) };
+%apply (const void *DATA, size_t LEN) { (const void *result, size_t result_len) };
 %apply (const void *DATA, size_t LEN) { (const char *json, size_t json_len) };
 %apply (const void *DATA, size_t LEN) { (const uint8_t *msgpack, size_t msgpack_len) };
 
@@ -300,6 +301,7 @@ static int32_t pysr_on_retry(void *ud, uint32_t attempt, int64_t elapsed_ms, con
 }
 %apply uint64_t *OUT_HANDLE { uint64_t *stream };
 %apply uint64_t *OUT_HANDLE { uint64_t *handle };
+%apply uint64_t *OUT_HANDLE { uint64_t *ticket };
 
 /* Opaque handles out. */
 %define PYSR_OUT_PTR(TYPE)
@@ -365,6 +367,7 @@ PYSR_OUT_PTR(signalr_connection)
 %ignore signalr_connection_start_blocking;
 %ignore signalr_connection_invoke;
 %ignore signalr_connection_stream;
+%ignore signalr_connection_stream_with_uploads;
 %ignore signalr_connection_invoke_with_uploads;
 %ignore signalr_connection_send_with_uploads;
 %ignore signalr_connection_on;
@@ -484,6 +487,13 @@ int pysr_connection_stream(signalr_connection *conn, const char *method, const v
                            int encoding, unsigned long long key, uint64_t *handle) {
   return signalr_connection_stream(conn, method, args, args_len, encoding, pysr_on_item, pysr_on_completion,
                                    PYSR_KEY(key), handle);
+}
+int pysr_connection_stream_with_uploads(signalr_connection *conn, const char *method, const void *args,
+                                        size_t args_len, int encoding, const unsigned long long *uploads,
+                                        size_t upload_count, unsigned long long key, uint64_t *handle) {
+  return signalr_connection_stream_with_uploads(conn, method, args, args_len, encoding, (const uint64_t *)uploads,
+                                                upload_count, pysr_on_item, pysr_on_completion, PYSR_KEY(key),
+                                                handle);
 }
 int pysr_connection_on(signalr_connection *conn, const char *method, unsigned long long key, uint64_t *handle) {
   return signalr_connection_on(conn, method, pysr_on_handler, PYSR_KEY(key), NULL, handle);

@@ -10,7 +10,7 @@ import time
 from typing import Any, Iterator, List, Optional
 
 from . import _lowlevel as _ll
-from ._core import (ITEM, BaseConnection, HubConnectionBuilder as _Builder, UploadStream,
+from ._core import (_NO_RESULT, ITEM, BaseConnection, HubConnectionBuilder as _Builder, UploadStream,
                     completion_target, in_event_thread, log, sync_core)
 from ._errors import SignalRError, check, error_from_code, error_from_tuple
 from ._values import decode
@@ -45,6 +45,10 @@ class HubConnection(BaseConnection):
     thread of the library's Python side ("signalr-events"), never on the library's I/O
     thread; blocking calls made from there raise :class:`RecursiveCallError` (use
     :meth:`send` or :meth:`invoke_future`), except :meth:`stop`, which then only begins the stop.
+
+    A handler answers a client-result call with its return value; one that needs longer
+    (another thread, more I/O) returns a ``concurrent.futures.Future`` instead, and the
+    server gets the Future's result or exception when it completes.
 
     Use as a context manager to start and stop it::
 
@@ -127,6 +131,20 @@ class HubConnection(BaseConnection):
             raise error_from_code(_ll.SIGNALR_ERECURSIVE,
                                   "%s() would block the thread that runs handlers%s" %
                                   (what, ": " + advice if advice else ""))
+
+    def _call_handler(self, h: Any, args: list) -> Any:
+        result = h.fn(*args)
+        if not isinstance(result, concurrent.futures.Future):
+            return result
+        answer = self._defer_answer(h)
+        if answer is not None:
+            def settle(f: "concurrent.futures.Future[Any]") -> None:
+                if f.cancelled():
+                    answer(None, concurrent.futures.CancelledError("the handler's Future was canceled"))
+                else:
+                    answer(f.result() if f.exception() is None else None, f.exception())
+            result.add_done_callback(settle)
+        return _NO_RESULT
 
     def _is_upload(self, arg: Any) -> bool:
         return isinstance(arg, (Subject, UploadStream)) or (

@@ -19,10 +19,9 @@ libsignalr context (one I/O thread) is shared by the connections of a loop.
     asyncio.run(main())
 
 Handlers and the ``on_*`` callbacks may be plain functions or coroutine functions. A client
-result is the handler's return value; an ``async`` handler's value is sent when the coroutine
-finishes without waiting on anything (libsignalr answers the server before the handler
-returns; a coroutine that really suspends runs on as a task and the server is told that the
-client provided no result).
+result is the handler's return value; an ``async`` handler's value (or exception) is sent
+when its coroutine finishes, however long it awaits (a coroutine that finishes without
+suspending is answered at once, without a task).
 """
 
 from __future__ import annotations
@@ -131,21 +130,30 @@ def _keep(task: "asyncio.Task[Any]", what: str) -> None:
     task.add_done_callback(done)
 
 
-def _run_eagerly(coro: Any, what: str, on_late_result: Optional[Callable[[Any], None]] = None) -> Any:
+def _run_eagerly(coro: Any, what: str, answer_later: Optional[Callable[[], Any]] = None) -> Any:
     """Steps ``coro`` now: returns its value if it finishes without suspending, else runs the
-    rest as a task and returns _NO_RESULT. Exceptions propagate."""
+    rest as a task and returns _NO_RESULT. Exceptions propagate. ``answer_later`` (handlers):
+    called when the coroutine suspends; the answer function it returns (or None) gets the
+    task's outcome."""
     try:
         first = coro.send(None)
     except StopIteration as stop:
         return stop.value
+    answer = answer_later() if answer_later is not None else None
     task = asyncio.ensure_future(_resume(coro, first))
     _keep(task, what)
-    if on_late_result is not None:
-        def late(t: "asyncio.Task[Any]") -> None:
-            if not t.cancelled() and t.exception() is None and t.result() is not None:
-                on_late_result(t.result())
-        task.add_done_callback(late)
+    if answer is not None:
+        _answer_when_done(task, answer)
     return _NO_RESULT
+
+
+def _answer_when_done(fut: "asyncio.Future[Any]", answer: Callable[[Any, Optional[BaseException]], None]) -> None:
+    def settle(f: "asyncio.Future[Any]") -> None:
+        if f.cancelled():
+            answer(None, asyncio.CancelledError("the handler was canceled"))
+        else:
+            answer(f.result() if f.exception() is None else None, f.exception())
+    fut.add_done_callback(settle)
 
 
 # ================================================================== the connection
@@ -231,17 +239,16 @@ class HubConnection(BaseConnection):
 
     def _call_handler(self, h: Any, args: list) -> Any:
         result = h.fn(*args)
+        what = "the handler for '%s'" % h.method
         if inspect.isawaitable(result) and not asyncio.iscoroutine(result):
-            _keep(asyncio.ensure_future(result), "the handler for '%s'" % h.method)
+            fut = asyncio.ensure_future(result)
+            _keep(fut, what)
+            answer = self._defer_answer(h)
+            if answer is not None:
+                _answer_when_done(fut, answer)
             return _NO_RESULT
         if asyncio.iscoroutine(result):
-            method = h.method
-
-            def late(value: Any) -> None:
-                log.warning("signalr: the async handler for '%s' returned a value after awaiting; "
-                            "libsignalr sends client results before a handler suspends, so the server "
-                            "was told no result was provided", method)
-            return _run_eagerly(result, "the handler for '%s'" % h.method, late)
+            return _run_eagerly(result, what, lambda: self._defer_answer(h))
         return result
 
     def _call_user(self, fn: Callable, *args: Any) -> None:
