@@ -469,7 +469,7 @@ TEST(Network, ServerTimeoutWarnsSlowThenCloses) {
 
 TEST(Network, HandshakeRejectionCarriesTheServersText) {
   SIGNALR_NEED_SERVER();
-  Failure f = start_failure("/hubs/test", {{"protocol", "messagepack"}});
+  Failure f = start_failure("/hubs/json-only", {{"protocol", "messagepack"}});
   EXPECT_EQ(f.rc, SIGNALR_EHANDSHAKE) << f;
   EXPECT_EQ(f.code, SIGNALR_EHANDSHAKE) << f;
   // ASP.NET Core: "The protocol 'messagepack' is not supported."
@@ -545,7 +545,10 @@ TEST(Network, WebSocketsOnlyClientAgainstANoWebSocketsHub) {
   Failure f = start_failure("/hubs/no-websockets");
   EXPECT_EQ(f.code, SIGNALR_EUNSUPPORTED) << f;
   EXPECT_EQ(f.http, 0) << f;
-  EXPECT_EQ(f.message, "None of the transports supported by the client are supported by the server.") << f;
+  // The official text, then what each side offered.
+  EXPECT_EQ(f.message, "None of the transports supported by the client are supported by the server. The server "
+                       "offers ServerSentEvents (text only), LongPolling (text and binary); the client allows "
+                       "WebSockets with a text (JSON) protocol.") << f;
   EXPECT_EQ(f.state, SIGNALR_STATE_DISCONNECTED);
   // Skipping negotiate straight onto the WebSocket: the server answers the upgrade with 404.
   Failure s = start_failure("/hubs/no-websockets", {{"skip_negotiation", "true"}});

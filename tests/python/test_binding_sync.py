@@ -210,6 +210,17 @@ def test_connection_refused():
     conn.close()
 
 
+def test_sse_refuses_messagepack(connect):
+    # Server-Sent Events carry text only: the binary protocol cannot use them.
+    with pytest.raises(signalr.SignalRError) as e:
+        connect("/hubs/sse", transport="serversentevents", protocol="messagepack")
+    assert e.value.code == signalr.ErrorCode.EUNSUPPORTED
+    assert "ServerSentEvents (text only)" in e.value.message
+    # An endpoint without WebSockets: MessagePack ends on Long Polling (JSON would pick SSE).
+    conn = connect("/hubs/no-websockets", transport=None, protocol="messagepack")
+    assert conn.invoke("GetTransport", timeout=T) == "LongPolling"
+
+
 def test_bad_options_fail_at_build():
     with pytest.raises(signalr.InvalidArgumentError) as e:
         signalr.HubConnectionBuilder().with_url("ftp://x/hub").build()

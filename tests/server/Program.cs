@@ -14,6 +14,8 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using SignalRTestServer;
 using SignalRTestServer.Hubs;
 
@@ -86,7 +88,13 @@ builder.Services.AddSignalR(o =>
     {
         o.EnableDetailedErrors = true;
         o.StatefulReconnectBufferSize = 1000;
-    });
+    })
+    .AddHubOptions<JsonOnlyHub>(o => o.SupportedProtocols = new List<string> { "json" });
+// Hand-written MessagePack hub protocol (MessagePack/): the NuGet package
+// Microsoft.AspNetCore.SignalR.Protocols.MessagePack is not available here. Every hub then
+// offers both "json" and "messagepack".
+builder.Services.TryAddEnumerable(
+    ServiceDescriptor.Singleton<IHubProtocol, SignalRTestServer.MessagePack.MessagePackHubProtocol>());
 
 // ---- authentication: a tiny bearer-token scheme (no JwtBearer package) -----------------
 builder.Services.AddAuthentication(TokenAuthHandler.SchemeName)
@@ -151,6 +159,7 @@ app.MapHub<TestHub>("/hubs/sse", o => o.Transports = HttpTransportType.ServerSen
 app.MapHub<TestHub>("/hubs/websockets", o => o.Transports = HttpTransportType.WebSockets);
 app.MapHub<TestHub>("/hubs/stateful", o => o.AllowStatefulReconnects = true);
 app.MapHub<SmallBufferHub>("/hubs/stateful-smallbuffer", o => o.AllowStatefulReconnects = true);
+app.MapHub<JsonOnlyHub>("/hubs/json-only");
 app.MapHub<TestHub>("/hubs/auth").RequireAuthorization();
 app.MapHub<ShortTimeoutHub>("/hubs/short-timeout");
 app.MapHub<SilentHub>("/hubs/silent");
@@ -251,13 +260,14 @@ await app.StartAsync();
 var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
 serverInfo.Http = addresses.First(a => a.StartsWith("http://", StringComparison.Ordinal)).TrimEnd('/');
 serverInfo.Https = addresses.First(a => a.StartsWith("https://", StringComparison.Ordinal)).TrimEnd('/');
+var protocols = app.Services.GetServices<IHubProtocol>().Select(p => p.Name).Distinct().ToArray();
 serverInfo.Json = JsonSerializer.Serialize(new Dictionary<string, object?>
 {
     ["http"] = serverInfo.Http,
     ["https"] = serverInfo.Https,
     ["cert"] = cert.PemPath,
-    ["messagepack"] = false,
-    ["protocols"] = new[] { "json" },
+    ["messagepack"] = protocols.Contains("messagepack"),
+    ["protocols"] = protocols,
     ["pid"] = Environment.ProcessId,
     ["version"] = 1,
 });

@@ -264,6 +264,7 @@ TEST(EngineLongPolling, NeverPings) {
   f.negotiate_reply(200, kAll);
   sr_engine_on_open(&f.e, f.now);
   f.data("{}\x1e");
+  ASSERT_EQ(f.sent.size(), 1u);  // the handshake request; no initial Ping either
   f.sent.clear();
   for (int i = 0; i < 10; i++) {
     f.advance(10000);

@@ -317,6 +317,30 @@ static void aggregate_error(sr_engine *e, sr_error_info *err) {
            e->failures.data ? (const char *)e->failures.data : "");
 }
 
+/* No transport both sides accept: the official text, then what each side offered, so the
+ * reader sees which setting to change (a binary protocol rules out Server-Sent Events). */
+static void no_common_transport(const sr_engine *e, const sr_negotiate_response *r, sr_error_info *err) {
+  char offered[160] = "", allowed[96] = "";
+  size_t o = 0, a = 0;
+  for (size_t i = 0; i < r->transport_count && o < sizeof offered; i++) {
+    const sr_negotiate_transport *t = &r->transports[i];
+    if (!t->transport) continue;
+    int n = snprintf(offered + o, sizeof offered - o, "%s%s (%s)", o ? ", " : "", sr_transport_name(t->transport),
+                     (t->formats & SR_FORMAT_BINARY) ? "text and binary" : "text only");
+    if (n > 0) o += (size_t)n;
+  }
+  static const int all[] = {SR_TRANSPORT_WEBSOCKETS, SR_TRANSPORT_SSE, SR_TRANSPORT_LONG_POLLING};
+  for (size_t i = 0; i < sizeof all / sizeof *all && a < sizeof allowed; i++) {
+    if (!(e->cfg.transports & all[i])) continue;
+    int n = snprintf(allowed + a, sizeof allowed - a, "%s%s", a ? ", " : "", sr_transport_name(all[i]));
+    if (n > 0) a += (size_t)n;
+  }
+  sr_error_set(err, SIGNALR_EUNSUPPORTED, 0,
+               "None of the transports supported by the client are supported by the server. The server offers "
+               "%s; the client allows %s with a %s protocol.",
+               o ? offered : "none", a ? allowed : "none", e->binary ? "binary (MessagePack)" : "text (JSON)");
+}
+
 static void negotiate_failed(sr_engine *e, int64_t now, sr_error_info *err) {
   if (!err->hint) err->hint = sr_error_hint(SR_STAGE_NEGOTIATE, err->code, err->http_status);
   attempt_failed(e, now, err);
@@ -374,8 +398,7 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
     if (e->tried) {
       aggregate_error(e, &err);
     } else {
-      sr_error_set(&err, SIGNALR_EUNSUPPORTED, 0,
-                   "None of the transports supported by the client are supported by the server.");
+      no_common_transport(e, &r, &err);
     }
   }
   sr_negotiate_response_clear(&r);
@@ -482,8 +505,9 @@ static int handle_handshake(sr_engine *e, int64_t now, const uint8_t *rec, size_
   e->awaiting_sequence = 0;
   sr_replay_reset(&e->replay);
   if (e->binary) sr_framer_set_kind(&e->framer, SR_FRAMING_BINARY);
-  /* The first Ping arms the server's client timeout. */
-  send_control(e, now, SR_MSG_PING, 0);
+  /* The first Ping arms the server's client timeout. Long Polling has no such timeout (each
+   * poll keeps the connection alive), and the official clients send none there. */
+  if (e->transport != SR_TRANSPORT_LONG_POLLING) send_control(e, now, SR_MSG_PING, 0);
   if (reconnected) sr_engine_emit(e, SR_EV_RECONNECTED, NULL, 0, NULL);
   else finish_start(e, NULL);
   return 0;

@@ -438,3 +438,10 @@ public class SmallBufferHub : TestHub
 {
     public SmallBufferHub(ConnectionRegistry r, ILogger<TestHub> l) : base(r, l) { }
 }
+
+/// <summary>Only the JSON hub protocol (SupportedProtocols = json) (/hubs/json-only): a
+/// MessagePack client's handshake is rejected with the server's text.</summary>
+public class JsonOnlyHub : TestHub
+{
+    public JsonOnlyHub(ConnectionRegistry r, ILogger<TestHub> l) : base(r, l) { }
+}
