@@ -134,14 +134,17 @@ TEST(Faults, FirstStartRetriesUntilTheServerAnswers) {
   EXPECT_EQ(c.count(SIGNALR_EVENT_RECONNECTING), 0);  // a start is not a reconnect
 }
 
-TEST(Faults, StatefulReconnectDeliversEverythingExactlyOnceAcrossCuts) {
+class Stateful : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(Stateful, DeliversEverythingExactlyOnceAcrossCuts) {
   SIGNALR_NEED_SERVER();
   Proxy proxy;
-  ApiClient c(proxy.url("/hubs/stateful"), {{"transports", "websockets"}, {"stateful_reconnect", "true"}});
+  ApiClient c(proxy.url("/hubs/stateful"),
+              {{"transports", "websockets"}, {"stateful_reconnect", "true"}, {"protocol", GetParam()}});
   c.listen("Numbered");
   ASSERT_EQ(c.start().code, 0);
   const int n = 300, cuts = 6;
-  const std::string key = "exactly-once";
+  const std::string key = std::string("exactly-once-") + GetParam();
   c.invoke("ClearRecord", "[\"" + key + "\"]");
   CallResult numbered;
   std::string a = "[" + std::to_string(n) + "]";
@@ -177,8 +180,11 @@ TEST(Faults, StatefulReconnectDeliversEverythingExactlyOnceAcrossCuts) {
   // One socket per cut, plus any re-dial the server refused while it still held the old one.
   EXPECT_GE(fault_proxy_connections_accepted(proxy.p), (uint64_t)cuts + 1);
   EXPECT_LE(fault_proxy_connections_accepted(proxy.p), (uint64_t)(cuts + 1) * 2);
-  std::printf("FIGURE stateful_exactly_once messages_each_way=%d cuts=%d lost=0 duplicated=0\n", n, cuts);
+  std::printf("FIGURE stateful_exactly_once protocol=%s messages_each_way=%d cuts=%d lost=0 duplicated=0\n",
+              GetParam(), n, cuts);
 }
+
+INSTANTIATE_TEST_SUITE_P(Protocols, Stateful, ::testing::Values("json", "messagepack"));
 
 TEST(Faults, ADeferredClientResultIsNotSentOnTheNextConnection) {
   SIGNALR_NEED_SERVER();
