@@ -40,9 +40,10 @@ def cpu():
     return r.ru_utime + r.ru_stime
 
 
-async def bench_aio(url, in_flight, count, method, warmup):
+async def bench_aio(url, in_flight, count, method, warmup, protocol):
     import signalr.aio
-    conn = signalr.aio.HubConnectionBuilder().with_url(url).configure_logging("warning").build()
+    conn = (signalr.aio.HubConnectionBuilder().with_url(url).with_hub_protocol(protocol)
+            .configure_logging("warning").build())
     await conn.start(timeout=15)
     arg = 1 if method == "EchoInt" else "x" * 16
 
@@ -76,9 +77,10 @@ async def bench_aio(url, in_flight, count, method, warmup):
     return wall, cpu_s, thr
 
 
-def bench_sync(url, count, method):
+def bench_sync(url, count, method, protocol):
     import signalr
-    conn = signalr.HubConnectionBuilder().with_url(url).configure_logging("warning").build()
+    conn = (signalr.HubConnectionBuilder().with_url(url).with_hub_protocol(protocol)
+            .configure_logging("warning").build())
     conn.start(timeout=15)
     arg = 1 if method == "EchoInt" else "x" * 16
     for _ in range(200):
@@ -101,6 +103,7 @@ def main():
     p.add_argument("--count", type=int, default=50000)
     p.add_argument("--warmup", type=int, default=2000)
     p.add_argument("--method", default="EchoInt", choices=["EchoInt", "Echo"])
+    p.add_argument("--protocol", default="json", choices=["json", "messagepack"])
     p.add_argument("--sync", action="store_true", help="also measure the sync API, one call at a time")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args()
@@ -111,9 +114,10 @@ def main():
         url = srv.http + "/hubs/test"
     try:
         import signalr
-        wall, cpu_s, thr = asyncio.run(bench_aio(url, a.in_flight, a.count, a.method, a.warmup))
+        wall, cpu_s, thr = asyncio.run(bench_aio(url, a.in_flight, a.count, a.method, a.warmup,
+                                                   a.protocol))
         out = {
-            "api": "asyncio", "method": a.method, "in_flight": a.in_flight, "round_trips": a.count,
+            "api": "asyncio", "protocol": a.protocol, "method": a.method, "in_flight": a.in_flight, "round_trips": a.count,
             "round_trips_per_s": round(a.count / wall),
             "cpu_us_per_round_trip": round(cpu_s / a.count * 1e6, 1),
             "loop_thread_cpu_us_per_round_trip": round(thr / a.count * 1e6, 1),
@@ -122,8 +126,8 @@ def main():
         results = [out]
         if a.sync:
             n = max(1000, a.count // 10)
-            wall, cpu_s = bench_sync(url, n, a.method)
-            results.append({"api": "sync", "method": a.method, "in_flight": 1, "round_trips": n,
+            wall, cpu_s = bench_sync(url, n, a.method, a.protocol)
+            results.append({"api": "sync", "protocol": a.protocol, "method": a.method, "in_flight": 1, "round_trips": n,
                             "round_trips_per_s": round(n / wall),
                             "cpu_us_per_round_trip": round(cpu_s / n * 1e6, 1)})
         for r in results:
@@ -132,8 +136,8 @@ def main():
             else:
                 extra = (", loop thread %.1f us" % r["loop_thread_cpu_us_per_round_trip"]
                          if "loop_thread_cpu_us_per_round_trip" in r else "")
-                print("%-7s %-8s in flight %3d: %8d round trips/s, CPU %.1f us per round trip%s"
-                      % (r["api"], r["method"], r["in_flight"], r["round_trips_per_s"],
+                print("%-7s %-11s %-8s in flight %3d: %8d round trips/s, CPU %.1f us per round trip%s"
+                      % (r["api"], r["protocol"], r["method"], r["in_flight"], r["round_trips_per_s"],
                          r["cpu_us_per_round_trip"], extra))
     finally:
         if srv is not None:
