@@ -38,6 +38,7 @@ sleep 1
 kill -INT $listener 2>/dev/null || true
 wait $listener 2>/dev/null || true
 show stream "$hub" Counter 5 100
+show call "$hub" EchoBytes '"AQID"' --protocol messagepack --transport longpolling
 show listen "$hub" --on Callback1 --on Callback2 --on NoArgs --invoke CallbackMulti '"ping"' --for 1500
 echo
 echo "Done: the hub is stopped."
