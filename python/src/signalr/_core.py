@@ -763,71 +763,49 @@ class BaseConnection:
         for h in handles:
             _ll.signalr_connection_upload_complete(ptr, h, why)
 
-    def _send_native(self, method: str, args: Sequence[Any]) -> Tuple[Any, List[Any], List[int]]:
-        """Sends (no completion); returns the pointer, the upload sources and their handles."""
+    def _call_native(self, what: str, method: str, args: Sequence[Any], target: Optional[Callable],
+                     issue: Callable[[Any, bytes, List[int], Any], Any]) -> Tuple[Any, Optional[int], Any]:
+        """One hub call: encodes the plain arguments, opens a stream handle per upload source,
+        ``issue(ptr, data, handles, key)`` (the C call; it returns rc or [rc, ...]), then feeds
+        the upload sources. Returns the pointer, the op of ``target`` and what issue returned."""
         self._check_caller()
         plain, uploads = self._split_args(args)
         data = encode_args(plain, self._encoding)
         with self._native.lock:
             ptr = self._live_ptr()
-            if not uploads:
-                check(_ll.signalr_connection_send(ptr, method, data, self._encoding), "send %r" % method)
-                return ptr, [], []
-            handles = self._open_uploads(ptr, len(uploads))
-            rc = _ll.pysr_connection_send_with_uploads(ptr, method, data, self._encoding, handles)
-            if rc:
-                self._abort_uploads(ptr, handles, "the call was not sent")
-                check(rc, "send %r" % method)
-        return ptr, uploads, handles
-
-    def _invoke_native(self, method: str, args: Sequence[Any], target: Callable
-                       ) -> Tuple[Any, List[Any], List[int]]:
-        """Invokes with ``target`` as the completion; returns pointer, upload sources, handles."""
-        self._check_caller()
-        plain, uploads = self._split_args(args)
-        data = encode_args(plain, self._encoding)
-        handles: List[int] = []
-        with self._native.lock:
-            ptr = self._live_ptr()
-            op, key = self._new_op(target)
+            op, key = self._new_op(target) if target is not None else (None, 0)
             try:
-                if not uploads:
-                    rc = _ll.pysr_connection_invoke(ptr, method, data, self._encoding, key)
-                else:
-                    handles = self._open_uploads(ptr, len(uploads))
-                    rc = _ll.pysr_connection_invoke_with_uploads(ptr, method, data, self._encoding, handles,
-                                                                 key)
-                    if rc:
-                        self._abort_uploads(ptr, handles, "the call was not sent")
-                check(rc, "invoke %r" % method)
+                handles = self._open_uploads(ptr, len(uploads))
+                out = issue(ptr, data, handles, key)
+                rc = out[0] if isinstance(out, list) else out
+                if rc:
+                    self._abort_uploads(ptr, handles, "the call was not sent")
+                check(rc, "%s %r" % (what, method))
             except BaseException:
-                self._ops.pop(op, None)
-                raise
-        return ptr, uploads, handles
-
-    def _stream_native(self, method: str, args: Sequence[Any], target: Callable) -> Tuple[Any, int, int]:
-        self._check_caller()
-        plain, uploads = self._split_args(args)
-        data = encode_args(plain, self._encoding)
-        handles: List[int] = []
-        with self._native.lock:
-            ptr = self._live_ptr()
-            op, key = self._new_op(target)
-            try:
-                if not uploads:
-                    rc, handle = _ll.pysr_connection_stream(ptr, method, data, self._encoding, key)
-                else:
-                    handles = self._open_uploads(ptr, len(uploads))
-                    rc, handle = _ll.pysr_connection_stream_with_uploads(ptr, method, data, self._encoding,
-                                                                         handles, key)
-                    if rc:
-                        self._abort_uploads(ptr, handles, "the call was not sent")
-                check(rc, "stream %r" % method)
-            except BaseException:
-                self._ops.pop(op, None)
+                if op is not None:
+                    self._ops.pop(op, None)
                 raise
         self._pump_uploads(ptr, uploads, handles)
-        return ptr, op, handle
+        return ptr, op, out
+
+    def _send_native(self, method: str, args: Sequence[Any]) -> None:
+        enc = self._encoding
+        self._call_native("send", method, args, None, lambda ptr, data, handles, key:
+                          _ll.pysr_connection_send_with_uploads(ptr, method, data, enc, handles))
+
+    def _invoke_native(self, method: str, args: Sequence[Any], target: Callable) -> None:
+        """Invokes with ``target`` as the completion."""
+        enc = self._encoding
+        self._call_native("invoke", method, args, target, lambda ptr, data, handles, key:
+                          _ll.pysr_connection_invoke_with_uploads(ptr, method, data, enc, handles, key))
+
+    def _stream_native(self, method: str, args: Sequence[Any], target: Callable) -> Tuple[Any, int, int]:
+        """Starts a stream with ``target`` for items and the end; returns pointer, op, handle."""
+        enc = self._encoding
+        ptr, op, out = self._call_native("stream", method, args, target, lambda ptr, data, handles, key:
+                                         _ll.pysr_connection_stream_with_uploads(ptr, method, data, enc,
+                                                                                 handles, key))
+        return ptr, op, out[1]
 
     def _start_native(self, ptr: Any, target: Callable) -> None:
         op, key = self._new_op(target)

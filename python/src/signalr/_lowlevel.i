@@ -466,10 +466,6 @@ int pysr_connection_start(signalr_connection *conn, unsigned long long key) {
 int pysr_connection_stop(signalr_connection *conn, unsigned long long key) {
   return signalr_connection_stop(conn, pysr_on_completion, PYSR_KEY(key));
 }
-int pysr_connection_invoke(signalr_connection *conn, const char *method, const void *args, size_t args_len,
-                           int encoding, unsigned long long key) {
-  return signalr_connection_invoke(conn, method, args, args_len, encoding, pysr_on_completion, PYSR_KEY(key));
-}
 /* (uint64_t and unsigned long long are the same width everywhere libsignalr builds.) */
 int pysr_connection_send_with_uploads(signalr_connection *conn, const char *method, const void *args,
                                       size_t args_len, int encoding, const unsigned long long *uploads,
@@ -482,11 +478,6 @@ int pysr_connection_invoke_with_uploads(signalr_connection *conn, const char *me
                                         size_t upload_count, unsigned long long key) {
   return signalr_connection_invoke_with_uploads(conn, method, args, args_len, encoding, (const uint64_t *)uploads,
                                                 upload_count, pysr_on_completion, PYSR_KEY(key));
-}
-int pysr_connection_stream(signalr_connection *conn, const char *method, const void *args, size_t args_len,
-                           int encoding, unsigned long long key, uint64_t *handle) {
-  return signalr_connection_stream(conn, method, args, args_len, encoding, pysr_on_item, pysr_on_completion,
-                                   PYSR_KEY(key), handle);
 }
 int pysr_connection_stream_with_uploads(signalr_connection *conn, const char *method, const void *args,
                                         size_t args_len, int encoding, const unsigned long long *uploads,

@@ -111,14 +111,12 @@ class HubConnection(BaseConnection):
     def invoke_future(self, method: str, *args: Any) -> "concurrent.futures.Future[Any]":
         """Calls a hub method; the Future completes with its result. Usable from handlers."""
         fut: "concurrent.futures.Future[Any]" = concurrent.futures.Future()
-        ptr, uploads, handles = self._invoke_native(method, args, completion_target(fut))
-        self._pump_uploads(ptr, uploads, handles)
+        self._invoke_native(method, args, completion_target(fut))
         return fut
 
     def send(self, method: str, *args: Any) -> None:
         """Calls a hub method without waiting for (or getting) a result."""
-        ptr, uploads, handles = self._send_native(method, args)
-        self._pump_uploads(ptr, uploads, handles)
+        self._send_native(method, args)
 
     def stream(self, method: str, *args: Any) -> "Stream":
         """Starts a server-to-client stream: an iterator of its items (closing it cancels)."""

@@ -212,14 +212,12 @@ class HubConnection(BaseConnection):
     def invoke_future(self, method: str, *args: Any) -> "asyncio.Future[Any]":
         """Calls a hub method now; the returned future completes with its result."""
         fut = asyncio.get_running_loop().create_future()
-        ptr, uploads, handles = self._invoke_native(method, args, completion_target(fut))
-        self._pump_uploads(ptr, uploads, handles)
+        self._invoke_native(method, args, completion_target(fut))
         return fut
 
     async def send(self, method: str, *args: Any) -> None:
         """Calls a hub method without waiting for a result (returns once queued)."""
-        ptr, uploads, handles = self._send_native(method, args)
-        self._pump_uploads(ptr, uploads, handles)
+        self._send_native(method, args)
 
     def stream(self, method: str, *args: Any) -> "AsyncStream":
         """Starts a server-to-client stream: ``async for item in conn.stream(...)``;
