@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include "../support/api_client.h"
@@ -239,7 +240,10 @@ TEST(Faults, ServerRestartOnTheSamePortIsSurvived) {
   // A private server, so restarting it does not disturb the other tests.
   std::string state = testing::TempDir() + "restart-state.json";
   std::string start = std::string(SIGNALR_PYTHON) + " " + SIGNALR_HARNESS + " start --build-dir " +
-                      SIGNALR_SERVER_BIN + " --state " + state + " --log " + testing::TempDir() + "restart.log";
+                      SIGNALR_SERVER_BIN + " --state " + state + " --log " + testing::TempDir() + "restart.log" +
+                      // The server's watchdog must follow this process: by default it follows the
+                      // harness's parent, the shell of std::system, which exits at once.
+                      " --parent-pid " + std::to_string(getpid());
   ASSERT_EQ(std::system(start.c_str()), 0);
   std::string http;
   {
