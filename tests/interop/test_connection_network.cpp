@@ -809,8 +809,13 @@ TEST(Network, FreeFromInsideADirectModeCompletion) {
   Client c("/hubs/test", {}, SIGNALR_CONTEXT_DIRECT);
   ASSERT_EQ(c.start(), 0);
   static std::atomic<int> freed{0};
+  static std::atomic<bool> both_sent{false};
   freed = 0;
+  both_sent = false;
   auto free_me = [](void *, signalr_connection *conn, const signalr_value *, const signalr_error *) {
+    // Runs on the I/O thread: wait until the test thread is done with the connection (it
+    // could otherwise still be inside the second invoke when this frees it).
+    for (int i = 0; i < 5000 && !both_sent; i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     signalr_connection_free(conn);
     freed++;
   };
@@ -822,6 +827,7 @@ TEST(Network, FreeFromInsideADirectModeCompletion) {
   ASSERT_EQ(signalr_connection_invoke(c.conn, "DelayedEcho", slow, strlen(slow), SIGNALR_ENCODING_JSON, on_done,
                                       &pending), 0);
   c.conn = nullptr;
+  both_sent = true;
   ASSERT_TRUE(c.until([&] { return freed > 0; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(freed, 1);
