@@ -32,9 +32,9 @@ extern "C" {
 /* ---------------------------------------------------------------- version */
 
 #define SIGNALR_VERSION_MAJOR 0
-#define SIGNALR_VERSION_MINOR 1
+#define SIGNALR_VERSION_MINOR 2
 #define SIGNALR_VERSION_PATCH 0
-#define SIGNALR_VERSION_STRING "0.1.0"
+#define SIGNALR_VERSION_STRING "0.2.0"
 /* (major << 16) | (minor << 8) | patch, comparable at compile time. */
 #define SIGNALR_VERSION_NUMBER \
   ((SIGNALR_VERSION_MAJOR << 16) | (SIGNALR_VERSION_MINOR << 8) | SIGNALR_VERSION_PATCH)
@@ -153,8 +153,19 @@ SIGNALR_API int signalr_context_free(signalr_context *ctx);
 /* Runs queued callbacks on the calling thread, waiting up to timeout_ms (-1: until at least
  * one event or an interrupt; 0: do not wait) for the first one. Returns how many callbacks
  * ran (0 on timeout or interrupt), or SIGNALR_ERECURSIVE when called from a callback.
- * Call it from one thread at a time. */
+ * One call runs at most the poll budget (signalr_context_set_poll_budget, default 1024) of
+ * the events queued when it started, so an event loop is never frozen by a backlog: when
+ * more are waiting the wakeup fd stays readable. Call it from one thread at a time.
+ *
+ * Receive flow control: each connection queues at most application_max_buffer_size bytes of
+ * events (builder option); at that bound it stops reading from its socket (TCP pushes back on
+ * the server; nothing is dropped) and reads again once polling has halved the backlog. Its
+ * own pause never trips the server timeout. */
 SIGNALR_API int signalr_context_poll(signalr_context *ctx, int32_t timeout_ms);
+
+/* The most events one signalr_context_poll runs (>= 1; SIGNALR_EINVAL otherwise).
+ * Thread-safe, never blocks, callable from callbacks (takes effect at the next poll). */
+SIGNALR_API int signalr_context_set_poll_budget(signalr_context *ctx, int max_events);
 
 /* Makes a signalr_context_poll() that is waiting return at once. Thread-safe. */
 SIGNALR_API int signalr_context_interrupt(signalr_context *ctx);
@@ -224,6 +235,15 @@ SIGNALR_API int signalr_builder_set_log(signalr_builder *b, signalr_log_fn fn, v
 #define SIGNALR_EVENT_SLOW 3         /* nothing received for 2/3 of server_timeout_ms */
 #define SIGNALR_EVENT_RECONNECTING 4 /* err: why the connection was lost */
 #define SIGNALR_EVENT_RECONNECTED 5
+/* Sending has room again: a send or upload write returned SIGNALR_EAGAIN since the last
+ * such event, and the outgoing backlog has fallen to half of transport_max_buffer_size (and,
+ * with stateful reconnect, below its buffer). err NULL. Bindings wait for it instead of
+ * retrying on a timer. */
+#define SIGNALR_EVENT_WRITABLE 6
+/* A message accepted by signalr_connection_send (without a completion) could not be sent:
+ * err says which method and why (the connection was lost before it was written, say).
+ * Nothing the API accepted is dropped silently. */
+#define SIGNALR_EVENT_SEND_FAILED 7
 
 typedef void (*signalr_lifecycle_fn)(void *user_data, signalr_connection *conn, int event,
                                      const signalr_error *err);
@@ -272,7 +292,12 @@ SIGNALR_API int signalr_builder_build(signalr_builder *b, signalr_context *ctx,
 typedef void (*signalr_completion_fn)(void *user_data, signalr_connection *conn,
                                       const signalr_value *result, const signalr_error *err);
 
-/* Starts connecting; cb (may be NULL) runs once when connected or failed. */
+/* Starts connecting; cb (may be NULL) runs once when connected or failed.
+ *
+ * Completions, all of them (start, stop, invoke, stream, send with a completion): each runs
+ * exactly once. signalr_connection_free completes every pending one with SIGNALR_ECLOSED on
+ * the freeing thread before it returns (no other callback of the connection runs then), so
+ * bindings need no table of their own to release what they handed over. */
 SIGNALR_API int signalr_connection_start(signalr_connection *conn, signalr_completion_fn cb,
                                          void *user_data);
 /* Starts and waits up to timeout_ms (-1: no limit). *err (may be NULL) receives the detail
@@ -280,7 +305,9 @@ SIGNALR_API int signalr_connection_start(signalr_connection *conn, signalr_compl
 SIGNALR_API int signalr_connection_start_blocking(signalr_connection *conn, int32_t timeout_ms,
                                                   signalr_error **err);
 /* Stops: sends Close, closes the transport; pending invocations complete with
- * SIGNALR_ECLOSED. cb (may be NULL) runs once stopped. */
+ * SIGNALR_ECLOSED. cb (may be NULL) runs once stopped, within close_timeout_ms (builder
+ * option, default 5000) of the transport's close plus a margin: a server that does not read
+ * or does not answer the close is aborted, not waited for. */
 SIGNALR_API int signalr_connection_stop(signalr_connection *conn, signalr_completion_fn cb,
                                         void *user_data);
 SIGNALR_API int signalr_connection_stop_blocking(signalr_connection *conn, int32_t timeout_ms);
@@ -291,10 +318,26 @@ SIGNALR_API int signalr_connection_state(signalr_connection *conn);
 SIGNALR_API int signalr_connection_id(signalr_connection *conn, char *buf, size_t buflen);
 
 /* Calls a hub method without waiting for a result. args: an array, as JSON text or
- * MessagePack bytes (encoding: SIGNALR_ENCODING_*). */
+ * MessagePack bytes (encoding: SIGNALR_ENCODING_*). Thread-safe, never blocks.
+ * Send backpressure: bytes accepted and not yet written are bounded by
+ * transport_max_buffer_size (builder option, default 1 MiB; with stateful reconnect also by
+ * its buffer of unacknowledged bytes). At the bound it returns SIGNALR_EAGAIN and accepts
+ * nothing; SIGNALR_EVENT_WRITABLE follows when there is room. SIGNALR_ESTATE when the
+ * connection is not connected (the official clients throw then). A message accepted (0) is
+ * written, or its failure arrives as SIGNALR_EVENT_SEND_FAILED: never only a log line. */
 SIGNALR_API int signalr_connection_send(signalr_connection *conn, const char *method,
                                         const void *args, size_t args_len, int encoding);
-/* Calls a hub method; cb runs once with its result or error. */
+/* signalr_connection_send with a completion, like the official clients' SendAsync: cb runs
+ * once, err NULL when the message was handed to the transport (or, with stateful reconnect,
+ * buffered for replay), else with the failure. Returns as signalr_connection_send; cb runs
+ * only when it returned 0. */
+SIGNALR_API int signalr_connection_send_with_completion(signalr_connection *conn, const char *method,
+                                                        const void *args, size_t args_len,
+                                                        int encoding, signalr_completion_fn cb,
+                                                        void *user_data);
+/* Calls a hub method; cb runs once with its result or error. An invoke (and a stream) that
+ * meets a full outgoing buffer or a full stateful-reconnect buffer is not refused: it waits
+ * for room on the I/O thread, in order, and completes later, as the official clients await. */
 SIGNALR_API int signalr_connection_invoke(signalr_connection *conn, const char *method,
                                           const void *args, size_t args_len, int encoding,
                                           signalr_completion_fn cb, void *user_data);
@@ -325,7 +368,8 @@ SIGNALR_API int signalr_connection_stream_cancel(signalr_connection *conn, uint6
  * signalr_connection_upload_open: a new stream handle (not yet attached).
  * signalr_connection_upload_write: one item, a single value as JSON text or MessagePack bytes.
  *   SIGNALR_ESTATE before the stream is attached to a call or after it completed;
- *   SIGNALR_EAGAIN when the connection's outgoing buffer is full (retry later);
+ *   SIGNALR_EAGAIN when the connection's outgoing buffer is full: nothing accepted; write it
+ *   again after SIGNALR_EVENT_WRITABLE;
  *   SIGNALR_ECLOSED when the connection is not connected.
  * signalr_connection_upload_complete: ends the stream; error NULL completes it normally, else
  *   the hub method observes the stream failing with that message. The handle is released. */
@@ -395,9 +439,14 @@ SIGNALR_API int signalr_connection_on(signalr_connection *conn, const char *meth
                                       void (*free_user_data)(void *), uint64_t *handle);
 SIGNALR_API int signalr_connection_off(signalr_connection *conn, uint64_t handle);
 
-/* Frees the connection: stops it if needed, drops its queued events and handlers. Safe from
- * any thread, also from inside its own callbacks; after it returns no new callback for the
- * connection starts. */
+/* Frees the connection: stops it if needed (aborting the transport), drops its queued events
+ * and handlers, and completes every pending operation (start, stop, invoke, stream, send with
+ * a completion, including those whose result was queued but not yet run) once with
+ * SIGNALR_ECLOSED, on the calling thread, before it returns. Safe from any thread, also from
+ * inside its own callbacks; blocks only for the I/O thread to hand the pending operations
+ * over (never for the network). After it returns no new callback for the connection starts.
+ * Exception: called on the I/O thread (a callback in SIGNALR_CONTEXT_DIRECT mode), the pending
+ * completions run on the I/O thread right after that callback returns. */
 SIGNALR_API void signalr_connection_free(signalr_connection *conn);
 
 #ifdef __cplusplus

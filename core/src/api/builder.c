@@ -39,6 +39,8 @@ void sr_settings_init(sr_settings *s) {
   memset(s, 0, sizeof *s);
   sr_engine_config_defaults(&s->engine);
   s->close_timeout_ms = 5000;
+  s->app_buffer_bytes = 4u << 20;
+  s->send_buffer_bytes = 1u << 20;
   s->log_level = SIGNALR_LOG_INFORMATION;
 }
 
@@ -327,6 +329,27 @@ static int set_stateful_buffer(sr_settings *s, const char *v, char *err, size_t 
   return 0;
 }
 
+static int parse_bytes(const char *v, size_t lo, size_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long x = strtoull(v, &end, 10);
+  if (errno || end == v || *end || *v == '-' || x < lo || x > 0x7fffffff) return -1;
+  *out = (size_t)x;
+  return 0;
+}
+
+static int set_app_buffer(sr_settings *s, const char *v, char *err, size_t n) {
+  return parse_bytes(v, 1024, &s->app_buffer_bytes)
+             ? fail(err, n, "application_max_buffer_size must be a byte count from 1024 to 2147483647")
+             : 0;
+}
+
+static int set_send_buffer(sr_settings *s, const char *v, char *err, size_t n) {
+  return parse_bytes(v, 1024, &s->send_buffer_bytes)
+             ? fail(err, n, "transport_max_buffer_size must be a byte count from 1024 to 2147483647")
+             : 0;
+}
+
 static int set_insecure(sr_settings *s, const char *v, char *err, size_t n) {
   return parse_bool(v, &s->insecure) ? fail(err, n, "tls_insecure must be true or false") : 0;
 }
@@ -344,6 +367,12 @@ static const option OPTIONS[] = {
     {"keep_alive_interval_ms", "int", "15000", "Send a Ping after this long without sending (0: never).", set_keep_alive},
     {"close_timeout_ms", "int", "5000", "How long a stop waits for the transport to close cleanly.", set_close_timeout},
     {"max_message_size", "int", "1048576", "Largest message accepted from the server, in bytes.", set_max_message},
+    {"application_max_buffer_size", "int", "4194304",
+     "Bytes of received events queued for the application (payloads plus about 200 bytes each) before the "
+     "connection stops reading from the server until polling catches up.", set_app_buffer},
+    {"transport_max_buffer_size", "int", "1048576",
+     "Bytes accepted for sending and not yet written before sends return EAGAIN (then SIGNALR_EVENT_WRITABLE) "
+     "and invokes wait.", set_send_buffer},
     {"log_level", "enum", "information",
      "Least severe log level delivered: trace, debug, information, warning, error, critical, none.", set_log_level},
     {"tls_ca_file", "string", "", "PEM file of the CAs trusted for https/wss (default: the system's).", set_ca_file},

@@ -17,12 +17,20 @@ static int check_call(const char *method, const void **args, size_t *len, int en
   return 0;
 }
 
-/* Stateful reconnect keeps what the server has not acknowledged: past the buffer's size,
- * the application is told to wait instead of the buffer growing without bound. */
+/* Send backpressure: the bytes accepted and not yet written (commands on their way to the I/O
+ * thread or waiting there, plus the transport's queue) are bounded, and so is what stateful
+ * reconnect keeps for the server's Ack. At a bound the caller gets EAGAIN, nothing accepted,
+ * and SIGNALR_EVENT_WRITABLE is owed. The flag is set before the second look, so the I/O
+ * thread, which lowers the counters before it reads the flag, cannot miss it. */
+static int full(signalr_connection *c) {
+  if (atomic_load(&c->out_pending) + atomic_load(&c->out_transport) >= c->s.send_buffer_bytes) return 1;
+  return c->s.engine.stateful_reconnect && atomic_load(&c->unacked) >= c->s.engine.stateful_buffer_size;
+}
+
 static int backpressure(signalr_connection *c) {
-  return c->s.engine.stateful_reconnect && atomic_load(&c->unacked) >= c->s.engine.stateful_buffer_size
-             ? SIGNALR_EAGAIN
-             : 0;
+  if (!full(c)) return 0;
+  atomic_store(&c->want_writable, 1);
+  return full(c) ? SIGNALR_EAGAIN : 0;
 }
 
 /* Marks the uploads as attached to a call; SIGNALR_ESTATE for an unknown or attached one. */
@@ -49,7 +57,11 @@ static int call(signalr_connection *c, int type, const char *method, const void 
   int rc = check_call(method, &args, &len, encoding);
   if (rc || !c || upload_count > SR_MAX_UPLOADS || (upload_count && !uploads)) return rc ? rc : SIGNALR_EINVAL;
   if (atomic_load(&c->freed)) return SIGNALR_ECLOSED;
-  if ((rc = backpressure(c))) return rc;
+  /* Sends are refused, synchronously, when they cannot go out: not connected (the official
+   * clients throw), or no room (EAGAIN). Invokes and streams are accepted and wait for room
+   * on the I/O thread, as the official clients await; their completion reports the rest. */
+  if (type == CMD_SEND && atomic_load(&c->state) != SIGNALR_STATE_CONNECTED) return SIGNALR_ESTATE;
+  if (type == CMD_SEND && (rc = backpressure(c))) return rc;
   if (upload_count && (rc = claim_uploads(c, uploads, upload_count, 1))) return rc;
   sr_app_event *cmd = sr_conn_command(c, type, method, args, len, encoding, NULL);
   if (!cmd) rc = SIGNALR_ENOMEM;
@@ -61,7 +73,10 @@ static int call(signalr_connection *c, int type, const char *method, const void 
     if (handle) *handle = cmd->handle;
     cmd->upload_count = upload_count;
     if (upload_count) memcpy(cmd->uploads, uploads, upload_count * sizeof *uploads);
+    cmd->cost = len;
+    atomic_fetch_add(&c->out_pending, len);
     rc = sr_conn_post_command(c, cmd);
+    if (rc) atomic_fetch_sub(&c->out_pending, len);
   }
   if (rc && upload_count) claim_uploads(c, uploads, upload_count, 0);
   return rc;
@@ -69,6 +84,12 @@ static int call(signalr_connection *c, int type, const char *method, const void 
 
 int signalr_connection_send(signalr_connection *c, const char *method, const void *args, size_t len, int encoding) {
   return call(c, CMD_SEND, method, args, len, encoding, NULL, 0, NULL, NULL, NULL, NULL);
+}
+
+int signalr_connection_send_with_completion(signalr_connection *c, const char *method, const void *args,
+                                            size_t len, int encoding, signalr_completion_fn cb, void *ud) {
+  if (!cb) return SIGNALR_EINVAL;
+  return call(c, CMD_SEND, method, args, len, encoding, NULL, 0, cb, ud, NULL, NULL);
 }
 
 int signalr_connection_invoke(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
@@ -154,7 +175,11 @@ int signalr_connection_upload_write(signalr_connection *c, uint64_t stream, cons
   sr_app_event *cmd = sr_conn_command(c, CMD_UPLOAD_ITEM, NULL, item, len, encoding, NULL);
   if (!cmd) return SIGNALR_ENOMEM;
   cmd->handle = stream;
-  return sr_conn_post_command(c, cmd);
+  cmd->cost = len;
+  atomic_fetch_add(&c->out_pending, len);
+  rc = sr_conn_post_command(c, cmd);
+  if (rc) atomic_fetch_sub(&c->out_pending, len);
+  return rc;
 }
 
 int signalr_connection_upload_complete(signalr_connection *c, uint64_t stream, const char *error) {

@@ -91,6 +91,13 @@ void sr_conn_upload_forget(signalr_connection *c, uint64_t handle) {
   }
 }
 
+/* A send's failure reaches the application: its completion, or SIGNALR_EVENT_SEND_FAILED. */
+static void send_failed(signalr_connection *c, const char *method, int rc) {
+  sr_error_info err;
+  sr_error_set(&err, rc, 0, "send of '%s' failed: %s", method, signalr_strerror(rc));
+  sr_conn_push_lifecycle(c, SIGNALR_EVENT_SEND_FAILED, &err);
+}
+
 static int run_call(signalr_connection *c, sr_app_event *cmd, int64_t now) {
   sr_payload args = {cmd->value.data, cmd->value.len, cmd->encoding};
   const char *method = (const char *)cmd->target.data;
@@ -99,7 +106,7 @@ static int run_call(signalr_connection *c, sr_app_event *cmd, int64_t now) {
   int rc = attach_uploads(c, cmd, ids);
   if (!rc && cmd->kind == CMD_SEND) {
     rc = sr_engine_send(&c->engine, now, method, &args, ids, cmd->upload_count);
-    if (rc) sr_conn_log(c, SIGNALR_LOG_ERROR, "send of '%s' failed: %s", method, signalr_strerror(rc));
+    if (rc && !cmd->done) send_failed(c, method, rc);
   } else if (!rc) {
     call_record from = record_of(cmd);
     call_record *rec = sr_conn_record_new(c, &from);
@@ -110,6 +117,8 @@ static int run_call(signalr_connection *c, sr_app_event *cmd, int64_t now) {
       if (rc) sr_conn_record_free(c, rec);
       else cmd->done = NULL; /* the record completes it */
     }
+  } else if (cmd->kind == CMD_SEND && !cmd->done) {
+    send_failed(c, method, rc);
   }
   if (rc) c->upload_count = before; /* the uploads stay unattached on the server's side */
   return rc;
@@ -138,7 +147,12 @@ static int run_upload(signalr_connection *c, sr_app_event *cmd, int64_t now) {
     rc = sr_engine_stream_complete(&c->engine, now, id, cmd->has_error ? cmd->error.message : NULL);
     sr_conn_upload_forget(c, cmd->handle);
   }
-  if (rc) sr_conn_log(c, SIGNALR_LOG_WARNING, "upload stream %s: %s", id, signalr_strerror(rc));
+  if (rc) {
+    sr_error_info err;
+    sr_error_set(&err, rc, 0, "upload stream %s: %s %s", id, cmd->kind == CMD_UPLOAD_ITEM ? "an item could not be sent:"
+                 : "its completion could not be sent:", signalr_strerror(rc));
+    sr_conn_push_lifecycle(c, SIGNALR_EVENT_SEND_FAILED, &err);
+  }
   return rc;
 }
 
@@ -165,18 +179,27 @@ static int run_stop(signalr_connection *c, sr_app_event *cmd, int64_t now) {
   return 0;
 }
 
-static void run_command(void *arg) {
-  sr_app_event *cmd = arg;
-  signalr_connection *c = cmd->conn;
+/* Commands that put a message on the wire keep their order; those that add bytes wait while
+ * the outgoing side is full (the transport's queue, or the stateful-reconnect buffer). */
+static int is_message(int kind) {
+  return kind == CMD_SEND || kind == CMD_INVOKE || kind == CMD_STREAM || kind == CMD_UPLOAD_ITEM ||
+         kind == CMD_UPLOAD_DONE || kind == CMD_RESULT || kind == CMD_CANCEL;
+}
+
+static int needs_room(int kind) {
+  return kind == CMD_SEND || kind == CMD_INVOKE || kind == CMD_STREAM || kind == CMD_UPLOAD_ITEM;
+}
+
+static int has_room(signalr_connection *c) {
+  if (c->transport && sr_transport_queued_bytes(c->transport) >= c->s.send_buffer_bytes) return 0;
+  return !(c->engine.stateful && sr_engine_unacked_bytes(&c->engine) >= c->s.engine.stateful_buffer_size);
+}
+
+/* Runs one command on the I/O thread and releases it. */
+static void execute(signalr_connection *c, sr_app_event *cmd) {
   signalr_context *ctx = c->ctx;
   int64_t now = sr_loop_now_ms();
   int rc = 0;
-  if (cmd->kind == CMD_FREE) {
-    sr_conn_teardown(c);
-    sr_connection_unref(c); /* the reference the I/O thread held */
-    sr_event_release(ctx, cmd);
-    return;
-  }
   if (!c->engine_ready) {
     rc = SIGNALR_ECLOSED;
   } else {
@@ -208,12 +231,58 @@ static void run_command(void *arg) {
       default: break;
     }
   }
+  if (cmd->cost) atomic_fetch_sub(&c->out_pending, cmd->cost);
   if (cmd->done) { /* not taken over: complete now, with rc */
     sr_error_info err;
     if (rc) sr_error_set(&err, rc, 0, "%s", signalr_strerror(rc));
     sr_conn_push_completion(c, record_of(cmd), rc ? &err : NULL, NULL);
   }
-  sr_conn_mirror(c);
-  if (c->engine_ready) sr_conn_arm_timer(c);
   sr_event_release(ctx, cmd);
+}
+
+void sr_conn_run_parked(signalr_connection *c) {
+  while (c->parked && c->engine_ready) {
+    sr_app_event *cmd = c->parked;
+    if (needs_room(cmd->kind) && !has_room(c)) return;
+    c->parked = cmd->next;
+    if (!c->parked) c->parked_tail = NULL;
+    cmd->next = NULL;
+    execute(c, cmd);
+  }
+}
+
+static void run_command(void *arg) {
+  sr_app_event *cmd = arg;
+  signalr_connection *c = cmd->conn;
+  signalr_context *ctx = c->ctx;
+  if (cmd->kind == CMD_FREE) {
+    sr_free_wait *w = cmd->done_ud;
+    sr_conn_teardown(c, w);
+    sr_connection_unref(c); /* the reference the I/O thread held */
+    sr_event_release(ctx, cmd);
+    sr_event_flush(ctx); /* so that the free finds what this turn queued for the connection */
+    if (w) {
+      pthread_mutex_lock(&w->mu);
+      w->done = 1;
+      pthread_cond_signal(&w->cv);
+      pthread_mutex_unlock(&w->mu);
+    }
+    return;
+  }
+  if (cmd->kind == CMD_RESUME) {
+    atomic_store(&c->resume_posted, 0);
+    sr_event_release(ctx, cmd);
+    if (c->engine_ready) sr_conn_settle(c);
+    return;
+  }
+  if (c->engine_ready && is_message(cmd->kind) && (c->parked || (needs_room(cmd->kind) && !has_room(c)))) {
+    cmd->next = NULL; /* waits its turn: sr_conn_settle runs it when there is room */
+    if (c->parked_tail) c->parked_tail->next = cmd;
+    else c->parked = cmd;
+    c->parked_tail = cmd;
+    return;
+  }
+  execute(c, cmd);
+  if (c->engine_ready) sr_conn_settle(c);
+  else sr_conn_mirror(c);
 }

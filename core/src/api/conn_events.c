@@ -20,6 +20,14 @@ static sr_app_event *event_for(signalr_connection *c, int kind) {
   return ev;
 }
 
+/* Queues an event for the application and counts it against the connection's receive bound
+ * (sr_conn_settle pauses reading at the bound; sr_connection_consumed takes it back). */
+static void conn_push(signalr_connection *c, sr_app_event *ev) {
+  ev->cost = sizeof *ev + ev->value.len + ev->target.len + ev->invocation_id.len;
+  atomic_fetch_add(&c->queued_bytes, ev->cost);
+  sr_event_push(c->ctx, ev);
+}
+
 void sr_conn_log(signalr_connection *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void sr_conn_log(signalr_connection *c, int level, const char *fmt, ...) {
   if (!c->s.log || level < c->s.log_level) return;
@@ -36,13 +44,15 @@ void sr_conn_log(signalr_connection *c, int level, const char *fmt, ...) {
     sr_event_release(c->ctx, ev);
     return;
   }
-  sr_event_push(c->ctx, ev);
+  conn_push(c, ev);
 }
 
 void sr_conn_push_completion(signalr_connection *c, call_record rec, const sr_error_info *err,
                             const sr_payload *result) {
   if (!rec.fn) return;
   if (rec.internal) {
+    /* a blocking call returns: what was queued before it must be visible to its caller */
+    if (sr_loop_is_io_thread(c->ctx->loop)) sr_event_flush(c->ctx);
     signalr_error e = {err ? *err : (sr_error_info){0}};
     rec.fn(rec.ud, c, NULL, err ? &e : NULL);
     return;
@@ -64,7 +74,7 @@ void sr_conn_push_completion(signalr_connection *c, call_record rec, const sr_er
       sr_error_set(&ev->error, SIGNALR_ENOMEM, 0, "out of memory copying the result");
     }
   }
-  sr_event_push(c->ctx, ev);
+  conn_push(c, ev);
 }
 
 void sr_conn_push_item(signalr_connection *c, const call_record *rec, const sr_payload *item) {
@@ -79,7 +89,7 @@ void sr_conn_push_item(signalr_connection *c, const call_record *rec, const sr_p
     sr_conn_log(c, SIGNALR_LOG_ERROR, "out of memory: dropped a stream item");
     return;
   }
-  sr_event_push(c->ctx, ev);
+  conn_push(c, ev);
 }
 
 void sr_conn_push_lifecycle(signalr_connection *c, int what, const sr_error_info *err) {
@@ -91,7 +101,7 @@ void sr_conn_push_lifecycle(signalr_connection *c, int what, const sr_error_info
     ev->has_error = 1;
     ev->error = *err;
   }
-  sr_event_push(c->ctx, ev);
+  conn_push(c, ev);
 }
 
 void sr_conn_push_handler(signalr_connection *c, const sr_hub_message *m) {
@@ -112,7 +122,7 @@ void sr_conn_push_handler(signalr_connection *c, const sr_hub_message *m) {
     sr_conn_log(c, SIGNALR_LOG_ERROR, "out of memory: dropped a call to '%.*s'", (int)m->target.len, m->target.ptr);
     return;
   }
-  sr_event_push(c->ctx, ev);
+  conn_push(c, ev);
 }
 
 void sr_conn_push_token_request(signalr_connection *c) {
@@ -122,7 +132,7 @@ void sr_conn_push_token_request(signalr_connection *c) {
     return;
   }
   atomic_store(&c->token_outstanding, 1);
-  sr_event_push(c->ctx, ev);
+  conn_push(c, ev);
 }
 
 void sr_conn_push_retry_request(signalr_connection *c, uint32_t attempt, int64_t elapsed, const sr_error_info *err) {
@@ -135,7 +145,7 @@ void sr_conn_push_retry_request(signalr_connection *c, uint32_t attempt, int64_t
   ev->elapsed = elapsed;
   ev->has_error = 1;
   ev->error = *err;
-  sr_event_push(c->ctx, ev);
+  conn_push(c, ev);
 }
 
 /* ------------------------------------------------------------ application thread */
@@ -164,9 +174,30 @@ static void ask_retry(sr_app_event *ev) {
 }
 
 
+void sr_connection_consumed(sr_app_event *ev) {
+  signalr_connection *c = ev->conn;
+  if (!c || !ev->cost) return;
+  size_t left = atomic_fetch_sub(&c->queued_bytes, ev->cost) - ev->cost;
+  ev->cost = 0;
+  if (!atomic_load(&c->rx_paused) || left >= c->s.app_buffer_bytes / 2 || atomic_load(&c->freed)) return;
+  if (atomic_exchange(&c->resume_posted, 1)) return;
+  sr_app_event *cmd = sr_conn_command(c, CMD_RESUME, NULL, NULL, 0, 0, NULL);
+  if (!cmd || sr_conn_post_command(c, cmd)) atomic_store(&c->resume_posted, 0);
+}
+
 void sr_connection_dispatch(sr_app_event *ev) {
   signalr_connection *c = ev->conn;
-  if (!c || atomic_load(&c->freed)) return; /* freed: none of its callbacks start any more */
+  if (!c) return;
+  if (atomic_load(&c->freed)) {
+    /* Freed: none of its callbacks start any more, except a completion that was still on its
+     * way (a call that raced with the free), which completes once, as closed. */
+    if (ev->kind == SR_APP_COMPLETION && ev->done) {
+      signalr_error gone;
+      sr_error_set(&gone.info, SIGNALR_ECLOSED, 0, "the connection was freed");
+      ev->done(ev->done_ud, c, NULL, &gone);
+    }
+    return;
+  }
   switch (ev->kind) {
     case SR_APP_COMPLETION: {
       signalr_value v = {ev->value.data, ev->value.len, ev->encoding, SR_BUF_INIT};

@@ -11,7 +11,7 @@ static void on_engine_timer(void *arg) {
   signalr_connection *c = arg;
   c->timer = NULL;
   sr_engine_on_timer(&c->engine, sr_loop_now_ms());
-  sr_conn_arm_timer(c);
+  sr_conn_settle(c);
 }
 
 void sr_conn_arm_timer(signalr_connection *c) {
@@ -29,6 +29,52 @@ void sr_conn_mirror(signalr_connection *c) {
   if (!c->engine_ready) return;
   atomic_store(&c->state, c->engine.state);
   atomic_store(&c->unacked, sr_engine_unacked_bytes(&c->engine));
+  atomic_store(&c->out_transport, c->transport ? sr_transport_queued_bytes(c->transport) : 0);
+}
+
+/* Receive flow control: pause the transport when the application's backlog reaches the
+ * bound, read again when it has halved. The application side posts CMD_RESUME as it drains
+ * (sr_connection_consumed); the re-check after setting rx_paused closes the race with a
+ * drain that finished just before. */
+static void flow_control(signalr_connection *c) {
+  size_t limit = c->s.app_buffer_bytes, queued = atomic_load(&c->queued_bytes);
+  if (!c->transport) {
+    c->io_paused = 0;
+    atomic_store(&c->rx_paused, 0);
+    return;
+  }
+  if (!c->io_paused && queued >= limit) {
+    c->io_paused = 1;
+    atomic_store(&c->rx_paused, 1);
+    sr_transport_pause(c->transport, 1);
+    sr_engine_pause_receive(&c->engine, sr_loop_now_ms(), 1);
+    sr_conn_log(c, SIGNALR_LOG_DEBUG, "%zu bytes of events wait for the application: reading paused", queued);
+    queued = atomic_load(&c->queued_bytes);
+  }
+  if (c->io_paused && queued < limit / 2) {
+    c->io_paused = 0;
+    atomic_store(&c->rx_paused, 0);
+    sr_engine_pause_receive(&c->engine, sr_loop_now_ms(), 0);
+    sr_transport_pause(c->transport, 0); /* may close it (a poll that cannot start): last */
+  }
+}
+
+/* Sending has room again after an EAGAIN: tell the application once. */
+static void maybe_writable(signalr_connection *c) {
+  if (!atomic_load(&c->want_writable)) return;
+  size_t out = atomic_load(&c->out_pending) + atomic_load(&c->out_transport);
+  if (out > c->s.send_buffer_bytes / 2) return;
+  if (c->s.engine.stateful_reconnect && atomic_load(&c->unacked) >= c->s.engine.stateful_buffer_size) return;
+  if (atomic_exchange(&c->want_writable, 0)) sr_conn_push_lifecycle(c, SIGNALR_EVENT_WRITABLE, NULL);
+}
+
+void sr_conn_settle(signalr_connection *c) {
+  if (!c->engine_ready) return;
+  sr_conn_run_parked(c);
+  sr_conn_mirror(c);
+  maybe_writable(c);
+  if (c->engine_ready) flow_control(c);
+  sr_conn_arm_timer(c);
 }
 
 /* ------------------------------------------------------------ call records */
@@ -118,8 +164,7 @@ static void on_negotiated(void *ud, const sr_http_response *resp) {
     sr_conn_log(c, SIGNALR_LOG_DEBUG, "negotiate answered %d", resp->status);
     sr_engine_on_negotiate(&c->engine, now, resp->status, (const char *)resp->body, resp->body_len, NULL);
   }
-  sr_conn_mirror(c);
-  sr_conn_arm_timer(c);
+  sr_conn_settle(c);
 }
 
 /* Appends the User-Agent to a NULL-terminated header list (room for one more), unless the
@@ -189,19 +234,21 @@ static int start_negotiate(signalr_connection *c, const char *url, const char *b
 static void t_on_open(void *ud) {
   signalr_connection *c = ud;
   sr_engine_on_open(&c->engine, sr_loop_now_ms());
-  sr_conn_mirror(c);
-  sr_conn_arm_timer(c);
+  sr_conn_settle(c);
 }
 
 static void t_on_message(void *ud, const uint8_t *data, size_t len) {
   signalr_connection *c = ud;
   sr_engine_on_data(&c->engine, sr_loop_now_ms(), data, len);
-  sr_conn_mirror(c);
-  sr_conn_arm_timer(c);
+  sr_conn_settle(c);
 }
+
+static void t_on_drain(void *ud) { sr_conn_settle(ud); }
 
 static void t_on_close(void *ud, const sr_transport_close_info *info) {
   signalr_connection *c = ud;
+  c->io_paused = 0; /* the next transport starts reading */
+  atomic_store(&c->rx_paused, 0);
   const char *name = sr_transport_name(sr_transport_kind(c->transport));
   sr_error_info err, *failure = NULL;
   if (info->error) {
@@ -216,8 +263,7 @@ static void t_on_close(void *ud, const sr_transport_close_info *info) {
   sr_transport_free(c->transport); /* info lives in the transport: read it all first */
   c->transport = NULL;
   sr_engine_on_closed(&c->engine, sr_loop_now_ms(), failure);
-  sr_conn_mirror(c);
-  sr_conn_arm_timer(c);
+  sr_conn_settle(c);
 }
 
 static int start_transport(signalr_connection *c, int kind, const char *url, const char *bearer, int binary) {
@@ -230,7 +276,12 @@ static int start_transport(signalr_connection *c, int kind, const char *url, con
   cfg.binary = binary;
   cfg.connect_timeout_ms = c->s.engine.handshake_timeout_ms;
   cfg.max_message_size = c->s.engine.max_message_size;
-  static const sr_transport_callbacks cbs = {t_on_open, t_on_message, t_on_close};
+  cfg.close_timeout_ms = c->s.close_timeout_ms;
+  /* room for what the send bound lets through plus one large message: sends wait before the
+   * transport's own limit is reached (sr_conn_settle), so it never refuses what we accepted */
+  cfg.max_send_queue = c->s.send_buffer_bytes + c->s.engine.max_message_size + SR_TRANSPORT_BATCH_SLACK;
+  if (cfg.max_send_queue < (16u << 20)) cfg.max_send_queue = 16u << 20;
+  static const sr_transport_callbacks cbs = {t_on_open, t_on_message, t_on_close, t_on_drain};
   sr_conn_log(c, SIGNALR_LOG_DEBUG, "opening %s", sr_transport_name(kind));
   int rc = sr_transport_connect(c->ctx->loop, &cfg, &cbs, c, &c->transport);
   sr_buf_free(&base.store);
@@ -267,8 +318,7 @@ static void deliver_failure(void *arg) {
     int64_t now = sr_loop_now_ms();
     if (f->what == TOKEN_FOR_NEGOTIATE) sr_engine_on_negotiate(&c->engine, now, 0, NULL, 0, &f->err);
     else sr_engine_on_closed(&c->engine, now, &f->err);
-    sr_conn_mirror(c);
-    sr_conn_arm_timer(c);
+    sr_conn_settle(c);
   }
   sr_connection_unref(c);
   free(f);
@@ -428,9 +478,34 @@ sr_engine_io sr_conn_engine_io(signalr_connection *c) {
   return io;
 }
 
-void sr_conn_teardown(signalr_connection *c) {
+void sr_free_wait_add(sr_free_wait *w, const call_record *rec) {
+  if (!rec->fn) return;
+  if (w->count == w->cap) {
+    size_t cap = w->cap ? w->cap * 2 : 16;
+    call_record *grown = realloc(w->recs, cap * sizeof *grown);
+    if (!grown) return; /* out of memory: this completion cannot be kept */
+    w->recs = grown;
+    w->cap = cap;
+  }
+  w->recs[w->count++] = *rec;
+}
+
+void sr_free_wait_run(sr_free_wait *w, signalr_connection *c) {
+  signalr_error gone;
+  sr_error_set(&gone.info, SIGNALR_ECLOSED, 0, "the connection was freed");
+  int was = sr_enter_callback();
+  for (size_t i = 0; i < w->count; i++) w->recs[i].fn(w->recs[i].ud, c, NULL, &gone);
+  sr_leave_callback(was);
+  free(w->recs);
+  w->recs = NULL;
+  w->count = w->cap = 0;
+}
+
+void sr_conn_teardown(signalr_connection *c, sr_free_wait *w) {
   if (!c->engine_ready) return;
-  sr_engine_stop(&c->engine, sr_loop_now_ms());
+  sr_free_wait local = {0};
+  sr_free_wait *into = w ? w : &local;
+  /* The transport goes first, aborted: a stop now would wait for a peer that may not read. */
   if (c->http) sr_http_cancel(c->http);
   if (c->transport) sr_transport_free(c->transport);
   if (c->timer) sr_loop_timer_cancel(c->ctx->loop, c->timer);
@@ -438,16 +513,28 @@ void sr_conn_teardown(signalr_connection *c) {
   c->transport = NULL;
   c->timer = NULL;
   c->token_for = TOKEN_FOR_NONE;
-  /* Pending calls still own their records. */
+  /* Every pending operation completes once, with SIGNALR_ECLOSED, on the freeing thread:
+   * calls in the engine, commands that waited for room, start and stop. */
   sr_call call;
-  while (sr_call_table_pop(&c->engine.calls, &call)) free((void *)(uintptr_t)call.token);
-  /* Blocking start/stop calls in other threads must not wait forever. */
-  sr_error_info gone;
-  sr_error_set(&gone, SIGNALR_ECLOSED, 0, "the connection was freed");
-  if (c->start_waiting) sr_conn_push_completion(c, c->start_done, &gone, NULL);
+  while (sr_call_table_pop(&c->engine.calls, &call)) {
+    call_record *rec = (call_record *)(uintptr_t)call.token;
+    sr_free_wait_add(into, rec);
+    free(rec);
+  }
+  while (c->parked) {
+    sr_app_event *cmd = c->parked;
+    c->parked = cmd->next;
+    call_record rec = {.fn = cmd->done, .ud = cmd->done_ud, .internal = cmd->rec_internal};
+    sr_free_wait_add(into, &rec);
+    sr_event_release(c->ctx, cmd);
+  }
+  c->parked_tail = NULL;
+  if (c->start_waiting) sr_free_wait_add(into, &c->start_done);
   c->start_waiting = 0;
-  for (int i = 0; i < c->stop_waiting; i++) sr_conn_push_completion(c, c->stop_done[i], &gone, NULL);
+  for (int i = 0; i < c->stop_waiting; i++) sr_free_wait_add(into, &c->stop_done[i]);
   c->stop_waiting = 0;
+  /* The engine must not report anything any more: its callbacks would queue events. */
+  c->engine.io.event = NULL;
   sr_engine_free(&c->engine);
   c->engine_ready = 0;
   for (size_t i = 0; i < c->cookie_count; i++) free(c->cookies[i]);
@@ -465,4 +552,5 @@ void sr_conn_teardown(signalr_connection *c) {
   free(c->token);
   c->token = NULL;
   sr_buf_free(&c->pending_url);
+  if (!w) sr_free_wait_run(&local, c); /* on the I/O thread (a direct-mode free) */
 }

@@ -175,17 +175,38 @@ int signalr_connection_id(signalr_connection *c, char *buf, size_t len) {
   return rc;
 }
 
+/* A queued completion of the freed connection: completed with SIGNALR_ECLOSED by the free. */
+static void take_queued(void *ud, const sr_app_event *ev) {
+  call_record rec = {.fn = ev->done, .ud = ev->done_ud};
+  sr_free_wait_add(ud, &rec);
+}
+
 void signalr_connection_free(signalr_connection *c) {
   if (!c || atomic_exchange(&c->freed, 1)) return;
   /* The context may be freed once every connection is: what is left of this one is torn
    * down by the FREE command, which the context's free runs before it stops the thread. */
   atomic_fetch_sub(&c->ctx->connections, 1);
+  int on_io = sr_loop_is_io_thread(c->ctx->loop);
+  sr_free_wait w = {0};
+  pthread_mutex_init(&w.mu, NULL);
+  pthread_cond_init(&w.cv, NULL);
   sr_app_event *cmd = sr_conn_command(c, CMD_FREE, NULL, NULL, 0, 0, NULL);
-  if (cmd && sr_conn_post_command(c, cmd) == 0) {
-    sr_connection_unref(c); /* the application's reference */
-    return;
+  /* On the I/O thread (a direct-mode callback) the teardown cannot be waited for: it runs
+   * after this callback, and completes what was pending there. */
+  if (cmd) cmd->done_ud = on_io ? NULL : &w;
+  int posted = cmd && sr_conn_post_command(c, cmd) == 0;
+  if (posted && !on_io) {
+    pthread_mutex_lock(&w.mu);
+    while (!w.done) pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
   }
-  /* The loop is gone (context being freed): nothing runs on it any more. */
-  sr_connection_unref(c);
-  sr_connection_unref(c);
+  if (!on_io) {
+    /* What the I/O thread had already queued: completions run now, as closed; the rest goes. */
+    sr_event_claim_connection(c->ctx, c, take_queued, &w);
+    sr_free_wait_run(&w, c);
+  }
+  pthread_cond_destroy(&w.cv);
+  pthread_mutex_destroy(&w.mu);
+  if (!posted) sr_connection_unref(c); /* the loop is gone (context being freed): nothing runs on it */
+  sr_connection_unref(c);               /* the application's reference */
 }

@@ -43,6 +43,13 @@ struct signalr_connection {
   atomic_int state;            /* mirror of the engine's, for signalr_connection_state */
   atomic_int token_outstanding; /* a provider answer is awaited (signalr_connection_answer_token) */
   atomic_size_t unacked;       /* mirror of sr_engine_unacked_bytes, for backpressure */
+  /* Flow control, shared by the application's threads and the I/O thread. */
+  atomic_size_t queued_bytes;  /* cost of this connection's events waiting for the application */
+  atomic_int rx_paused;        /* the I/O thread stopped reading (queued_bytes at the bound) */
+  atomic_int resume_posted;    /* a CMD_RESUME is on its way */
+  atomic_size_t out_pending;   /* bytes of message commands accepted, not yet given to the transport */
+  atomic_size_t out_transport; /* mirror of sr_transport_queued_bytes */
+  atomic_int want_writable;    /* an EAGAIN was returned: SIGNALR_EVENT_WRITABLE is owed */
   atomic_uint_fast64_t next_stream_handle;
   sr_settings s;
   pthread_mutex_t mu; /* handlers, connection_id, open uploads, deferred results */
@@ -78,6 +85,8 @@ struct signalr_connection {
   call_record *free_records;
   upload_slot *uploads;        /* attached uploads: handle -> the engine's stream id */
   size_t upload_count, upload_cap;
+  sr_app_event *parked, *parked_tail; /* message commands waiting for room, in order */
+  int io_paused;               /* receive paused on the current transport */
   char *token;                 /* the provider's latest answer */
   int token_for;               /* TOKEN_FOR_*: the request waiting for it */
   int pending_transport, pending_binary;
@@ -98,7 +107,26 @@ enum {
   CMD_TOKEN,
   CMD_RETRY,
   CMD_FREE,
+  CMD_RESUME,                  /* the application drained: read again */
 };
+
+/* What signalr_connection_free collects from the I/O thread: the completions of every pending
+ * operation, run with SIGNALR_ECLOSED on the freeing thread. */
+typedef struct sr_free_wait {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done;
+  call_record *recs;
+  size_t count, cap;
+} sr_free_wait;
+
+void sr_free_wait_add(sr_free_wait *w, const call_record *rec);
+/* Runs every collected completion with SIGNALR_ECLOSED (then empties the list). */
+void sr_free_wait_run(sr_free_wait *w, signalr_connection *c);
+/* The I/O thread's work after any callback of the connection (a transport's, a timer's, a
+ * command's): commands that waited for room, the writable notification, receive flow
+ * control, the state mirror and the engine's timer. */
+void sr_conn_settle(signalr_connection *c);
 
 void sr_conn_ref(signalr_connection *c);
 
@@ -129,8 +157,11 @@ void sr_conn_record_free(signalr_connection *c, call_record *rec);
 sr_engine_io sr_conn_engine_io(signalr_connection *c);
 /* The provider answered (token NULL: none; error < 0: failed): resumes the waiting request. */
 void sr_conn_token_answered(signalr_connection *c, const char *token, int error);
-/* Tears down what runs on the I/O thread (signalr_connection_free). */
-void sr_conn_teardown(signalr_connection *c);
+/* Tears down what runs on the I/O thread (signalr_connection_free); the completions of what
+ * was pending go to w (NULL: they run here, with SIGNALR_ECLOSED). */
+void sr_conn_teardown(signalr_connection *c, sr_free_wait *w);
+/* A message command that waited for room runs now (conn_commands.c). */
+void sr_conn_run_parked(signalr_connection *c);
 /* The engine's stream id of an attached upload, or NULL. */
 const char *sr_conn_upload_id(signalr_connection *c, uint64_t handle);
 void sr_conn_upload_forget(signalr_connection *c, uint64_t handle);

@@ -1,4 +1,10 @@
-/* The context: the I/O thread and the queue that hands events to the application's thread. */
+/* The context: the I/O thread and the queue that hands events to the application's thread.
+ *
+ * The hot path costs one lock per batch, not per event: the I/O thread collects the events of
+ * a loop turn and appends them to the queue at the turn's end (one lock, one wakeup when the
+ * queue was empty); a poll takes up to its budget in one lock and gives the events back to the
+ * free list in one more. Event objects are pooled with their buffers: the I/O thread keeps a
+ * private free list, refilled a whole list at a time from the shared one. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -9,18 +15,32 @@
 #include "api/internal.h"
 #include "runtime/loop.h"
 
-/* Events kept for reuse; beyond this, memory goes back to the system. */
+/* Events kept for reuse per free list; beyond this, memory goes back to the system. */
 #define MAX_FREE_EVENTS 1024
+/* A pooled event whose buffers grew past this gives them back (a burst of big messages
+ * must not stay resident in the pool). */
+#define KEEP_EVENT_BUFFER (16u << 10)
 
 static _Thread_local int in_callback;
 
 int sr_in_callback(void) { return in_callback; }
+
+int sr_enter_callback(void) {
+  int was = in_callback;
+  in_callback = 1;
+  return was;
+}
+
+void sr_leave_callback(int was) { in_callback = was; }
+
+static void flush_turn(void *arg);
 
 int signalr_context_new(signalr_context **out, int flags) {
   if (!out || (flags & ~SIGNALR_CONTEXT_DIRECT)) return SIGNALR_EINVAL;
   signalr_context *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return SIGNALR_ENOMEM;
   ctx->flags = flags;
+  atomic_init(&ctx->poll_budget, SR_POLL_BUDGET_DEFAULT);
   pthread_mutex_init(&ctx->mu, NULL);
   ctx->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (ctx->wake_fd < 0) {
@@ -35,6 +55,7 @@ int signalr_context_new(signalr_context **out, int flags) {
     free(ctx);
     return rc;
   }
+  sr_loop_set_turn_hook(ctx->loop, flush_turn, ctx);
   *out = ctx;
   return 0;
 }
@@ -46,34 +67,59 @@ static void free_event_memory(sr_app_event *ev) {
   free(ev);
 }
 
+static void free_chain(sr_app_event *ev, int unref) {
+  for (sr_app_event *next; ev; ev = next) {
+    next = ev->next;
+    if (unref && ev->conn) sr_connection_unref(ev->conn);
+    free_event_memory(ev);
+  }
+}
+
 int signalr_context_free(signalr_context *ctx) {
   if (!ctx) return 0;
   if (in_callback) return SIGNALR_ERECURSIVE;
   if (atomic_load(&ctx->connections)) return SIGNALR_ESTATE;
   sr_loop_free(ctx->loop); /* runs what is still posted (connection teardown) first */
-  for (sr_app_event *ev = ctx->head, *next; ev; ev = next) {
-    next = ev->next;
-    if (ev->conn) sr_connection_unref(ev->conn);
-    free_event_memory(ev);
-  }
-  for (sr_app_event *ev = ctx->free_list, *next; ev; ev = next) {
-    next = ev->next;
-    free_event_memory(ev);
-  }
+  free_chain(ctx->head, 1);
+  free_chain(ctx->turn_head, 1);
+  free_chain(ctx->free_list, 0);
+  free_chain(ctx->io_free, 0);
   close(ctx->wake_fd);
   pthread_mutex_destroy(&ctx->mu);
   free(ctx);
   return 0;
 }
 
+static void shrink(sr_buf *b) {
+  if (b->cap > KEEP_EVENT_BUFFER) sr_buf_free(b);
+  b->len = 0;
+}
+
 sr_app_event *sr_event_alloc(signalr_context *ctx) {
-  pthread_mutex_lock(&ctx->mu);
-  sr_app_event *ev = ctx->free_list;
-  if (ev) {
-    ctx->free_list = ev->next;
-    ctx->free_count--;
+  sr_app_event *ev;
+  if (sr_loop_is_io_thread(ctx->loop)) {
+    if (!ctx->io_free) { /* refill: the whole shared list in one lock */
+      pthread_mutex_lock(&ctx->mu);
+      ctx->io_free = ctx->free_list;
+      ctx->io_free_count = ctx->free_count;
+      ctx->free_list = NULL;
+      ctx->free_count = 0;
+      pthread_mutex_unlock(&ctx->mu);
+    }
+    ev = ctx->io_free;
+    if (ev) {
+      ctx->io_free = ev->next;
+      ctx->io_free_count--;
+    }
+  } else {
+    pthread_mutex_lock(&ctx->mu);
+    ev = ctx->free_list;
+    if (ev) {
+      ctx->free_list = ev->next;
+      ctx->free_count--;
+    }
+    pthread_mutex_unlock(&ctx->mu);
   }
-  pthread_mutex_unlock(&ctx->mu);
   if (!ev && !(ev = calloc(1, sizeof *ev))) return NULL;
   sr_buf value = ev->value, target = ev->target, id = ev->invocation_id;
   memset(ev, 0, sizeof *ev);
@@ -84,9 +130,27 @@ sr_app_event *sr_event_alloc(signalr_context *ctx) {
   return ev;
 }
 
-void sr_event_release(signalr_context *ctx, sr_app_event *ev) {
+/* Resets an event for the pool; 0 when the pool is full and it was freed. */
+static void recycle_prepare(sr_app_event *ev) {
   if (ev->conn) sr_connection_unref(ev->conn);
   ev->conn = NULL;
+  shrink(&ev->value);
+  shrink(&ev->target);
+  shrink(&ev->invocation_id);
+}
+
+void sr_event_release(signalr_context *ctx, sr_app_event *ev) {
+  recycle_prepare(ev);
+  if (sr_loop_is_io_thread(ctx->loop)) {
+    if (ctx->io_free_count < MAX_FREE_EVENTS) {
+      ev->next = ctx->io_free;
+      ctx->io_free = ev;
+      ctx->io_free_count++;
+      return;
+    }
+    free_event_memory(ev);
+    return;
+  }
   pthread_mutex_lock(&ctx->mu);
   if (ctx->free_count < MAX_FREE_EVENTS) {
     ev->next = ctx->free_list;
@@ -98,18 +162,42 @@ void sr_event_release(signalr_context *ctx, sr_app_event *ev) {
   if (ev) free_event_memory(ev);
 }
 
-static void run(signalr_context *ctx, sr_app_event *ev) {
-  int was = in_callback;
-  in_callback = 1;
-  sr_connection_dispatch(ev);
-  in_callback = was;
-  sr_event_release(ctx, ev);
-}
-
 static void wake(signalr_context *ctx) {
   uint64_t one = 1;
   ssize_t n = write(ctx->wake_fd, &one, sizeof one);
   (void)n; /* a full counter is still readable: nothing is lost */
+}
+
+/* Appends a chain to the queue; wakes the application when the queue was empty. */
+static void enqueue(signalr_context *ctx, sr_app_event *first, sr_app_event *last, size_t n) {
+  pthread_mutex_lock(&ctx->mu);
+  int was_empty = ctx->head == NULL;
+  if (ctx->tail) ctx->tail->next = first;
+  else ctx->head = first;
+  ctx->tail = last;
+  ctx->queued += n;
+  pthread_mutex_unlock(&ctx->mu);
+  if (was_empty) wake(ctx);
+}
+
+void sr_event_flush(signalr_context *ctx) { flush_turn(ctx); }
+
+static void flush_turn(void *arg) {
+  signalr_context *ctx = arg;
+  if (!ctx->turn_head) return;
+  size_t n = 0;
+  for (sr_app_event *e = ctx->turn_head; e; e = e->next) n++;
+  sr_app_event *first = ctx->turn_head, *last = ctx->turn_tail;
+  ctx->turn_head = ctx->turn_tail = NULL;
+  enqueue(ctx, first, last, n);
+}
+
+static void run(signalr_context *ctx, sr_app_event *ev) {
+  (void)ctx;
+  int was = sr_enter_callback();
+  sr_connection_dispatch(ev);
+  sr_leave_callback(was);
+  sr_connection_consumed(ev);
 }
 
 void sr_event_push(signalr_context *ctx, sr_app_event *ev) {
@@ -119,17 +207,31 @@ void sr_event_push(signalr_context *ctx, sr_app_event *ev) {
     return;
   }
   if (ctx->flags & SIGNALR_CONTEXT_DIRECT) {
+    atomic_store(&ev->claimed, 1);
     run(ctx, ev);
+    sr_event_release(ctx, ev);
     return;
   }
   ev->next = NULL;
+  if (sr_loop_is_io_thread(ctx->loop)) { /* handed over at the end of the turn */
+    if (ctx->turn_tail) ctx->turn_tail->next = ev;
+    else ctx->turn_head = ev;
+    ctx->turn_tail = ev;
+    return;
+  }
+  enqueue(ctx, ev, ev, 1);
+}
+
+void sr_event_claim_connection(signalr_context *ctx, signalr_connection *conn,
+                               void (*take)(void *ud, const sr_app_event *ev), void *ud) {
   pthread_mutex_lock(&ctx->mu);
-  int was_empty = ctx->head == NULL;
-  if (ctx->tail) ctx->tail->next = ev;
-  else ctx->head = ev;
-  ctx->tail = ev;
+  for (int pass = 0; pass < 2; pass++) {
+    for (sr_app_event *ev = pass ? ctx->running : ctx->head; ev; ev = ev->next) {
+      if (ev->conn != conn || atomic_exchange(&ev->claimed, 1)) continue;
+      if (ev->kind == SR_APP_COMPLETION && ev->done) take(ud, ev);
+    }
+  }
   pthread_mutex_unlock(&ctx->mu);
-  if (was_empty) wake(ctx);
 }
 
 int signalr_context_wakeup_fd(signalr_context *ctx) { return ctx ? ctx->wake_fd : SIGNALR_EINVAL; }
@@ -138,6 +240,12 @@ int signalr_context_interrupt(signalr_context *ctx) {
   if (!ctx) return SIGNALR_EINVAL;
   atomic_store(&ctx->interrupted, 1);
   wake(ctx);
+  return 0;
+}
+
+int signalr_context_set_poll_budget(signalr_context *ctx, int max_events) {
+  if (!ctx || max_events < 1) return SIGNALR_EINVAL;
+  atomic_store(&ctx->poll_budget, max_events);
   return 0;
 }
 
@@ -160,19 +268,62 @@ int signalr_context_poll(signalr_context *ctx, int32_t timeout_ms) {
     while (r < 0 && errno == EINTR);
   }
   atomic_store(&ctx->interrupted, 0);
-  /* Run what is queued now; events queued meanwhile wait for the next poll, so one busy
-   * connection cannot keep this call from returning. */
+  /* Run at most the budget of what is queued now; events queued meanwhile, or past the
+   * budget, wait for the next poll (the wakeup fd stays readable for them), so neither a
+   * busy connection nor a backlog keeps this call from returning. */
+  size_t budget = (size_t)atomic_load(&ctx->poll_budget);
   pthread_mutex_lock(&ctx->mu);
-  sr_app_event *batch = ctx->head;
-  ctx->head = ctx->tail = NULL;
+  sr_app_event *batch = ctx->head, *last = NULL;
+  size_t n = 0;
+  for (sr_app_event *e = batch; e && n < budget; e = e->next) last = e, n++;
+  if (last) {
+    ctx->head = last->next;
+    if (!ctx->head) ctx->tail = NULL;
+    last->next = NULL;
+    ctx->queued -= n;
+  }
+  ctx->running = batch;
   drain_fd(ctx);
+  if (ctx->head) wake(ctx);
   pthread_mutex_unlock(&ctx->mu);
   int ran = 0;
-  while (batch) {
-    sr_app_event *ev = batch;
-    batch = ev->next;
+  for (sr_app_event *ev = batch; ev; ev = ev->next) {
+    if (atomic_exchange(&ev->claimed, 1)) continue; /* its connection was freed meanwhile */
     run(ctx, ev);
     ran++;
+  }
+  /* Back to the pool in one go: until here the chain stayed intact for claims. */
+  pthread_mutex_lock(&ctx->mu);
+  ctx->running = NULL;
+  pthread_mutex_unlock(&ctx->mu);
+  sr_app_event *keep = NULL, *keep_tail = NULL;
+  size_t kept = 0;
+  for (sr_app_event *ev = batch, *next; ev; ev = next) {
+    next = ev->next;
+    recycle_prepare(ev);
+    ev->next = keep;
+    keep = ev;
+    if (!keep_tail) keep_tail = ev;
+    kept++;
+  }
+  if (keep) {
+    pthread_mutex_lock(&ctx->mu);
+    size_t room = ctx->free_count < MAX_FREE_EVENTS ? MAX_FREE_EVENTS - ctx->free_count : 0;
+    sr_app_event *extra = NULL;
+    if (kept > room) { /* beyond the pool's size: freed, outside the lock */
+      sr_app_event *cut = keep;
+      for (size_t i = 1; i < room && cut; i++) cut = cut->next;
+      if (room == 0) extra = keep, keep = NULL;
+      else extra = cut->next, cut->next = NULL, keep_tail = cut;
+      kept = room;
+    }
+    if (keep) {
+      keep_tail->next = ctx->free_list;
+      ctx->free_list = keep;
+      ctx->free_count += kept;
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    free_chain(extra, 0);
   }
   return ran;
 }

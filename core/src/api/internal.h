@@ -48,6 +48,8 @@ typedef struct sr_settings {
   char *proxy;               /* http(s)://host:port */
   char *binding;             /* for the User-Agent */
   int32_t close_timeout_ms;
+  size_t app_buffer_bytes;   /* application_max_buffer_size: events queued before reading pauses */
+  size_t send_buffer_bytes;  /* transport_max_buffer_size: outgoing bytes before sends get EAGAIN */
   int log_level;
   sr_callback *log;
   sr_callback *lifecycle;
@@ -77,6 +79,7 @@ enum {
   SR_APP_ITEM,           /* a server stream's item */
   SR_APP_TOKEN,          /* ask the access-token provider */
   SR_APP_RETRY,          /* ask the retry policy (number: attempt, elapsed: ms) */
+  SR_APP_FREED,          /* signalr_connection_free's wait for the I/O thread (internal) */
   SR_APP_COMMAND = 100,  /* from here on: commands for the I/O thread (connection module) */
 };
 
@@ -87,6 +90,8 @@ enum {
  * its buffers, so the steady state allocates nothing per message. */
 typedef struct sr_app_event {
   struct sr_app_event *next;
+  atomic_int claimed;           /* taken by the dispatcher or by a connection's free: runs once */
+  size_t cost;                  /* bytes counted against the connection's receive bound */
   int kind;
   int internal;                 /* runs on the I/O thread: library code, never the app's */
   signalr_connection *conn;     /* holds a reference */
@@ -112,13 +117,23 @@ typedef struct sr_app_event {
   uint64_t uploads[SR_MAX_UPLOADS];
 } sr_app_event;
 
+/* The events default budget of one signalr_context_poll. */
+#define SR_POLL_BUDGET_DEFAULT 1024
+
 struct signalr_context {
   sr_loop *loop;
   int flags;
   int wake_fd;
   pthread_mutex_t mu;
-  sr_app_event *head, *tail, *free_list;
-  size_t free_count;
+  /* under mu: the queue, the batch a poll is running (its events are released together at
+   * the end, so the chain stays walkable for a connection's free), and the shared free list */
+  sr_app_event *head, *tail, *running, *free_list;
+  size_t queued, free_count;
+  /* I/O thread only: events made during this loop turn (handed over in one go at its end) and
+   * a private free list, refilled from the shared one a whole list at a time */
+  sr_app_event *turn_head, *turn_tail, *io_free;
+  size_t io_free_count;
+  atomic_int poll_budget;
   atomic_int interrupted;
   atomic_int connections;
 };
@@ -127,10 +142,22 @@ sr_app_event *sr_event_alloc(signalr_context *ctx);
 /* Queues ev for the application (or runs it now in direct mode / when internal). */
 void sr_event_push(signalr_context *ctx, sr_app_event *ev);
 void sr_event_release(signalr_context *ctx, sr_app_event *ev);
+/* I/O thread: hands the events of this turn over now (normally done at the turn's end). */
+void sr_event_flush(signalr_context *ctx);
+/* Claims every queued, not yet running event of conn (under the queue's lock): completions
+ * are handed to take(ud, ev) (to complete with SIGNALR_ECLOSED), the rest are dropped. */
+void sr_event_claim_connection(signalr_context *ctx, signalr_connection *conn,
+                               void (*take)(void *ud, const sr_app_event *ev), void *ud);
+/* Runs fn on the application's thread bookkeeping: marks the thread as inside a callback. */
+int sr_enter_callback(void);
+void sr_leave_callback(int was);
 
 /* 1 while this thread runs a callback of the library (blocking calls then refuse). */
 int sr_in_callback(void);
 
 /* Runs the event's callback; defined by the connection module. */
 void sr_connection_dispatch(sr_app_event *ev);
+/* After an event of the connection ran or was dropped (application thread): its cost leaves
+ * the receive bound, and reading resumes when the backlog has halved. */
+void sr_connection_consumed(sr_app_event *ev);
 void sr_connection_unref(signalr_connection *conn);

@@ -70,7 +70,7 @@ void sr_engine_free(sr_engine *e) {
 
 void sr_engine_emit(sr_engine *e, int type, const sr_error_info *err, uint64_t call, const sr_hub_message *msg) {
   sr_engine_event ev = {type, err, call, msg};
-  e->io.event(e->io.ud, &ev);
+  if (e->io.event) e->io.event(e->io.ud, &ev); /* NULL: its owner is going away */
 }
 
 /* Records why the connection is going down; the first reason wins. */
@@ -435,6 +435,7 @@ void sr_engine_on_open(sr_engine *e, int64_t now) {
   if (!e->transport_active) return;
   e->transport_open = 1;
   e->last_sent = e->last_received = now;
+  e->rx_paused = 0; /* a new transport reads until the runtime pauses it */
   int rc;
   if (e->redialing) {
     /* Stateful reconnect: no handshake; announce where our replay starts, then replay. */
@@ -737,11 +738,20 @@ int64_t sr_engine_deadline(const sr_engine *e) {
   if (!e->handshake_done) return min64(d, e->handshake_deadline);
   d = min64(d, e->ack_at);
   if (e->transport != SR_TRANSPORT_LONG_POLLING && e->cfg.keep_alive_interval_ms > 0) d = min64(d, e->last_sent + e->cfg.keep_alive_interval_ms);
-  if (e->cfg.server_timeout_ms > 0) {
+  if (e->cfg.server_timeout_ms > 0 && !e->rx_paused) {
     d = min64(d, e->last_received + e->cfg.server_timeout_ms);
     if (!e->slow_warned) d = min64(d, e->last_received + (int64_t)e->cfg.server_timeout_ms * 2 / 3);
   }
   return d;
+}
+
+void sr_engine_pause_receive(sr_engine *e, int64_t now, int paused) {
+  if (e->rx_paused == (paused != 0)) return;
+  e->rx_paused = paused != 0;
+  if (!e->rx_paused) {
+    e->last_received = now;
+    e->slow_warned = 0;
+  }
 }
 
 void sr_engine_on_timer(sr_engine *e, int64_t now) {
@@ -767,7 +777,7 @@ void sr_engine_on_timer(sr_engine *e, int64_t now) {
     }
     return;
   }
-  if (e->cfg.server_timeout_ms > 0) {
+  if (e->cfg.server_timeout_ms > 0 && !e->rx_paused) {
     int64_t quiet = now - e->last_received;
     if (quiet >= e->cfg.server_timeout_ms) {
       sr_error_set(&err, SIGNALR_ETIMEOUT, 0,

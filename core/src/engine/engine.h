@@ -112,6 +112,7 @@ typedef struct sr_engine {
   int64_t last_sent;
   int64_t last_received;
   int slow_warned;
+  int rx_paused;         /* the runtime stopped reading (receive flow control) */
   sr_error_info close_reason; /* why the connection is closing (code 0: stopped) */
   int start_pending;          /* SR_EV_START_COMPLETED not yet emitted */
   /* Fallback: transports that failed to connect in this attempt, and why. */
@@ -165,6 +166,11 @@ int sr_engine_client_result(sr_engine *e, int64_t now, const sr_str *invocation_
 /* Bytes of sequenced messages waiting for the server's Ack (stateful reconnect), for
  * backpressure: sends fail with SIGNALR_EAGAIN once it reaches stateful_buffer_size. */
 size_t sr_engine_unacked_bytes(const sr_engine *e);
+
+/* Receive flow control: while the runtime does not read (the application is behind), silence
+ * from the server is ours, not the server's: no server timeout and no slow warning; the quiet
+ * time counts again from the resume. */
+void sr_engine_pause_receive(sr_engine *e, int64_t now, int paused);
 
 /* Runtime side. */
 /* The answer to io.retry: the delay before the next attempt, or < 0 to give up. */

@@ -63,6 +63,8 @@ struct sr_loop {
   post_node *head, *tail; /* under mu */
   int stopping;           /* under mu */
   atomic_int has_posts;
+  void (*turn_hook)(void *arg); /* after every turn (I/O thread; set before anything runs) */
+  void *turn_arg;
   post_node *free_posts; /* under mu: recycled nodes */
   size_t nfree_posts;
 
@@ -476,6 +478,11 @@ int sr_loop_post(sr_loop *l, void (*fn)(void *arg), void *arg) {
 
 int sr_loop_is_io_thread(sr_loop *l) { return l && tl_loop == l; }
 
+void sr_loop_set_turn_hook(sr_loop *l, void (*fn)(void *arg), void *arg) {
+  l->turn_arg = arg;
+  __atomic_store_n(&l->turn_hook, fn, __ATOMIC_RELEASE);
+}
+
 struct lws_context *sr_loop_lws(sr_loop *l) { return l ? l->ctx : NULL; }
 
 void **sr_loop_slot(sr_loop *l, int slot) {
@@ -502,18 +509,27 @@ static int stop_requested(sr_loop *l) {
   return s;
 }
 
+/* The hook is set by another thread after the loop started (an atomic pointer, then). */
+static void run_turn_hook(sr_loop *l) {
+  void (*fn)(void *) = __atomic_load_n(&l->turn_hook, __ATOMIC_ACQUIRE);
+  if (fn) fn(l->turn_arg);
+}
+
 static void *loop_main(void *arg) {
   sr_loop *l = arg;
   tl_loop = l;
   for (;;) {
     drain_posts(l);
+    run_turn_hook(l);
     if (stop_requested(l)) break;
     /* Blocks in poll() until an fd, the sul (timers) or lws_cancel_service() wakes it.
      * (lws >= 3.2 ignores a non-negative timeout and uses its sul list.) */
     if (lws_service(l->ctx, 0) < 0) break;
+    run_turn_hook(l);
   }
   /* posts accepted before stopping was set */
   drain_posts(l);
+  run_turn_hook(l);
   while (l->hooks) {
     exit_hook *h = l->hooks;
     l->hooks = h->next;
@@ -521,6 +537,7 @@ static void *loop_main(void *arg) {
     free(h);
   }
   drain_posts(l); /* nothing new can be accepted, but be thorough */
+  run_turn_hook(l);
   if (l->sul_deadline != INT64_MAX) {
     lws_sul_schedule(l->ctx, 0, &l->sul, sul_fired, LWS_SET_TIMER_USEC_CANCEL);
     l->sul_deadline = INT64_MAX;

@@ -57,6 +57,13 @@ void sr_loop_free(sr_loop *loop);
  * exactly once, even when sr_loop_free() follows immediately. */
 int sr_loop_post(sr_loop *loop, void (*fn)(void *arg), void *arg);
 
+/* fn(arg) runs on the I/O thread after each turn of the loop (the posted functions, or one
+ * lws service round with its timers and socket callbacks) and once more during sr_loop_free
+ * after the last posts and exit hooks: work collected during a turn (events for the
+ * application) is handed over once per turn. Set it right after sr_loop_new, before anything
+ * is posted; one hook per loop. */
+void sr_loop_set_turn_hook(sr_loop *loop, void (*fn)(void *arg), void *arg);
+
 /* 1 when called on the loop's I/O thread. */
 int sr_loop_is_io_thread(sr_loop *loop);
 

@@ -55,6 +55,8 @@ struct sr_http {
   int paused;         /* curl was told to hold the rest until we have handed over the body */
   int delivering;     /* inside on_response/on_data: sr_http_cancel is deferred */
   int cancel_pending;
+  int user_paused;    /* sr_http_pause: the owner's receive flow control */
+  sr_timer *resume_timer;
 };
 
 /* ------------------------------------------------------------------ globals */
@@ -122,6 +124,7 @@ static void http_destroy(sr_http *h) {
   list_remove(h);
   ready_remove(h);
   if (h->fail_timer) sr_loop_timer_cancel(h->st->loop, h->fail_timer);
+  if (h->resume_timer) sr_loop_timer_cancel(h->st->loop, h->resume_timer);
   if (h->easy) {
     curl_multi_remove_handle(h->st->multi, h->easy);
     curl_easy_cleanup(h->easy);
@@ -203,7 +206,7 @@ static int deliver(sr_http *h) {
       h->on_response(h->ud, &head);
     }
   }
-  if (!h->cancel_pending && h->body.len && h->on_data) {
+  if (!h->cancel_pending && h->body.len && h->on_data && !h->user_paused) {
     h->on_data(h->ud, h->body.data, h->body.len);
     h->body.len = 0;
     if (h->body.cap > HTTP_STREAM_KEEP) sr_buf_free(&h->body); /* a burst; streams idle mostly */
@@ -213,7 +216,7 @@ static int deliver(sr_http *h) {
     http_destroy(h);
     return 1;
   }
-  if (h->paused) {
+  if (h->paused && !h->user_paused) {
     /* may hand over the held bytes at once (on_body queues the request again) */
     h->paused = 0;
     curl_easy_pause(h->easy, CURLPAUSE_CONT);
@@ -352,7 +355,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
   size_t len = sz * n;
   if (h->on_data) {
     /* no user callback from inside curl: hold the bytes until curl returns to the loop */
-    if (h->body.len >= HTTP_STREAM_HOLD) {
+    if (h->body.len >= HTTP_STREAM_HOLD || h->user_paused) {
       h->paused = 1;
       return CURL_WRITEFUNC_PAUSE; /* curl keeps these bytes and hands them over again */
     }
@@ -610,6 +613,27 @@ void sr_http_target_apply(sr_http_target *t, sr_http_request_cfg *cfg, const cha
   cfg->connect_timeout_ms = t->connect_timeout_ms;
 }
 
+/* ------------------------------------------------------------------ receive flow control */
+
+static void resume_fire(void *arg) {
+  sr_http *h = arg;
+  h->resume_timer = NULL;
+  ready_add(h);
+  dispatch(h->st);
+}
+
+void sr_http_pause(sr_http *h, int paused) {
+  if (!h || h->completing || h->cancel_pending || h->user_paused == (paused != 0)) return;
+  h->user_paused = paused != 0;
+  if (h->user_paused) {
+    if (h->resume_timer) sr_loop_timer_cancel(h->st->loop, h->resume_timer);
+    h->resume_timer = NULL;
+  } else if (!h->resume_timer) {
+    /* what was held is handed over on the next turn, never inside this call */
+    h->resume_timer = sr_loop_timer_start(h->st->loop, 0, resume_fire, h);
+  }
+}
+
 /* ------------------------------------------------------------------ sender (serialized POSTs) */
 
 #define SENDER_KEEP_MAX (1u << 20) /* an emptied buffer bigger than this is released */
@@ -677,10 +701,13 @@ static void sender_done(void *ud, const sr_http_response *r) {
   release_if_big(&s->sending);
   if (s->queued.len) {
     int rc = sender_start(s);
-    if (rc) s->on_error(s->ud, rc, 0, "could not start a POST"); /* may free s */
-    return;
+    if (rc) {
+      s->on_error(s->ud, rc, 0, "could not start a POST"); /* may free s */
+      return;
+    }
   }
-  s->on_idle(s->ud); /* may free s */
+  if (s->on_sent) s->on_sent(s->ud); /* may push more (not free) */
+  if (!s->req && !s->queued.len) s->on_idle(s->ud); /* may free s */
 }
 
 int sr_http_sender_push(sr_http_sender *s, const uint8_t *data, size_t len) {

@@ -87,6 +87,11 @@ int sr_http_start(sr_loop *loop, const sr_http_request_cfg *cfg,
  * on_response). NULL ignored; a call from inside the request's own done() is ignored. */
 void sr_http_cancel(sr_http *h);
 
+/* Receive flow control of a streaming request (on_data): paused = 1 stops handing bytes over
+ * and pauses the transfer (curl stops reading the socket, TCP pushes back); 0 resumes, and
+ * what was held is handed over on a later loop turn. I/O thread only. */
+void sr_http_pause(sr_http *h, int paused);
+
 /* "libsignalr/<version> (<os>; <machine>)", e.g. "libsignalr/0.1.0 (Linux; x86_64)". Static. */
 const char *sr_user_agent(void);
 
@@ -140,6 +145,8 @@ typedef struct sr_http_sender {
    * on_error: a POST failed (the bytes are lost: the caller must end the connection). */
   void (*on_idle)(void *ud);
   void (*on_error)(void *ud, int code, int http_status, const char *text);
+  /* Optional: a POST was accepted (pending bytes went down). May push, not free. */
+  void (*on_sent)(void *ud);
   void *ud;
 } sr_http_sender;
 

@@ -28,6 +28,9 @@ struct sr_lp {
   sr_buf poll_url; /* reused for every poll */
   uint64_t last_buster;
   int32_t connect_timeout_ms;
+  int32_t close_timeout_ms;
+  int paused;       /* receive flow control */
+  int poll_wanted;  /* a poll was due while paused */
   size_t max_body;
   int opened, closing, finished;
   int depth;        /* how many of our frames are calling out to the owner */
@@ -143,8 +146,11 @@ static void on_poll_done(void *ud, const sr_http_response *r) {
   int first = !p->opened;
   p->opened = 1;
   /* re-poll before handing anything over: the server disposes of a connection that has no
-   * poll outstanding for too long, and the owner may take its time */
-  int rc = start_poll(p);
+   * poll outstanding for too long, and the owner may take its time; unless the owner paused
+   * receiving (it has more than enough to do): then the poll waits for the resume */
+  int rc = 0;
+  if (p->paused) p->poll_wanted = 1;
+  else rc = start_poll(p);
   if (rc) {
     finish(p, rc, 0, "could not start a poll");
     return;
@@ -180,7 +186,7 @@ static void start_delete(sr_lp *p) {
   memset(&req, 0, sizeof(req));
   sr_http_target_apply(&p->target, &req, NULL);
   req.method = "DELETE";
-  req.timeout_ms = SR_HTTP_TRANSPORT_CLOSE_MS;
+  req.timeout_ms = p->close_timeout_ms;
   if (sr_http_start(p->loop, &req, on_delete_done, p, &p->del) != 0)
     finish(p, 0, 0, "closed by the client (no DELETE sent: out of memory)");
 }
@@ -189,10 +195,10 @@ static void on_close_timeout(void *arg) {
   sr_lp *p = arg;
   p->timer = NULL;
   if (p->del)
-    finish(p, 0, 0, "closed by the client (no answer to the DELETE within %d ms)", SR_HTTP_TRANSPORT_CLOSE_MS);
+    finish(p, 0, 0, "closed by the client (no answer to the DELETE within %d ms)", p->close_timeout_ms);
   else
     finish(p, 0, 0, "closed by the client; %zu bytes not accepted by the server within %d ms were dropped",
-           sr_http_sender_pending(&p->sender), SR_HTTP_TRANSPORT_CLOSE_MS);
+           sr_http_sender_pending(&p->sender), p->close_timeout_ms);
 }
 
 /* ------------------------------------------------------------------ sends */
@@ -200,6 +206,14 @@ static void on_close_timeout(void *arg) {
 static void on_sender_idle(void *ud) {
   sr_lp *p = ud;
   if (p->closing && !p->del && !p->finished) start_delete(p);
+}
+
+static void on_sender_sent(void *ud) {
+  sr_lp *p = ud;
+  if (p->finished || !p->cb.on_drain) return;
+  p->depth++;
+  p->cb.on_drain(p->ud);
+  leave(p);
 }
 
 static void on_sender_error(void *ud, int code, int status, const char *text) {
@@ -230,6 +244,8 @@ int sr_lp_connect(sr_loop *loop, const sr_transport_config *cfg, const sr_transp
                       SR_HTTP_TRANSPORT_POST_TIMEOUT_MS, p);
   p->sender.on_idle = on_sender_idle;
   p->sender.on_error = on_sender_error;
+  p->sender.on_sent = on_sender_sent;
+  p->close_timeout_ms = cfg->close_timeout_ms > 0 ? cfg->close_timeout_ms : 5000;
   int rc = start_poll(p);
   if (rc) {
     destroy(p);
@@ -254,13 +270,22 @@ void sr_lp_close(sr_lp *p) {
     return;
   }
   p->closing = 1;
-  p->timer = sr_loop_timer_start(p->loop, sr_loop_now_ms() + SR_HTTP_TRANSPORT_CLOSE_MS, on_close_timeout, p);
+  p->timer = sr_loop_timer_start(p->loop, sr_loop_now_ms() + p->close_timeout_ms, on_close_timeout, p);
   if (!p->timer) {
     finish(p, 0, 0, "closed by the client (out of memory: no DELETE sent)");
     return;
   }
   /* let the POSTs (the hub's Close message, typically) reach the server first */
   if (sr_http_sender_pending(&p->sender) == 0) start_delete(p);
+}
+
+void sr_lp_pause(sr_lp *p, int paused) {
+  if (!p || p->finished) return;
+  p->paused = paused != 0;
+  if (p->paused || !p->poll_wanted || p->poll || p->closing) return;
+  p->poll_wanted = 0;
+  int rc = start_poll(p);
+  if (rc) finish(p, rc, 0, "could not start a poll");
 }
 
 void sr_lp_free(sr_lp *p) {

@@ -37,6 +37,9 @@ int sr_lp_connect(sr_loop *loop, const sr_transport_config *cfg, const sr_transp
 int sr_lp_send(sr_lp *p, const uint8_t *data, size_t len);
 size_t sr_lp_queued_bytes(const sr_lp *p);
 void sr_lp_close(sr_lp *p);
+/* Receive flow control (see sr_transport_pause): no new poll while paused; the poll in
+ * flight still completes. May finish the transport (on_close) when a poll cannot start. */
+void sr_lp_pause(sr_lp *p, int paused);
 /* Also allowed from inside any of its callbacks. */
 void sr_lp_free(sr_lp *p);
 

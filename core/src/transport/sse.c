@@ -23,6 +23,8 @@ struct sr_sse {
   sr_http *get;
   sr_timer *timer; /* the connect timeout until open; the flush bound while closing */
   int32_t connect_timeout_ms;
+  int32_t close_timeout_ms;
+  int paused;       /* receive flow control */
   sr_sse_parser parser;
   int opened, closing, finished;
   int depth;        /* how many of our frames are calling out to the owner */
@@ -174,6 +176,14 @@ static void on_sender_idle(void *ud) {
   if (s->closing) finish(s, 0, 0, "closed by the client");
 }
 
+static void on_sender_sent(void *ud) {
+  sr_sse *s = ud;
+  if (s->finished || !s->cb.on_drain) return;
+  s->depth++;
+  s->cb.on_drain(s->ud);
+  leave(s);
+}
+
 static void on_sender_error(void *ud, int code, int status, const char *text) {
   finish(ud, code, status, "%s", text);
 }
@@ -182,7 +192,7 @@ static void on_close_timeout(void *arg) {
   sr_sse *s = arg;
   s->timer = NULL;
   finish(s, 0, 0, "closed by the client; %zu bytes not accepted by the server within %d ms were dropped",
-         sr_http_sender_pending(&s->sender), SR_HTTP_TRANSPORT_CLOSE_MS);
+         sr_http_sender_pending(&s->sender), s->close_timeout_ms);
 }
 
 /* ------------------------------------------------------------------ API */
@@ -209,6 +219,8 @@ int sr_sse_connect(sr_loop *loop, const sr_transport_config *cfg, const sr_trans
                       SR_HTTP_TRANSPORT_POST_TIMEOUT_MS, s);
   s->sender.on_idle = on_sender_idle;
   s->sender.on_error = on_sender_error;
+  s->sender.on_sent = on_sender_sent;
+  s->close_timeout_ms = cfg->close_timeout_ms > 0 ? cfg->close_timeout_ms : 5000;
 
   sr_http_request_cfg req;
   memset(&req, 0, sizeof(req));
@@ -250,8 +262,14 @@ void sr_sse_close(sr_sse *s) {
     return;
   }
   /* let the POSTs (the hub's Close message, typically) reach the server first */
-  s->timer = sr_loop_timer_start(s->loop, sr_loop_now_ms() + SR_HTTP_TRANSPORT_CLOSE_MS, on_close_timeout, s);
+  s->timer = sr_loop_timer_start(s->loop, sr_loop_now_ms() + s->close_timeout_ms, on_close_timeout, s);
   if (!s->timer) on_close_timeout(s);
+}
+
+void sr_sse_pause(sr_sse *s, int paused) {
+  if (!s || s->finished || !s->get) return;
+  s->paused = paused != 0;
+  sr_http_pause(s->get, s->paused);
 }
 
 void sr_sse_free(sr_sse *s) {

@@ -27,6 +27,8 @@ int sr_sse_connect(sr_loop *loop, const sr_transport_config *cfg, const sr_trans
 int sr_sse_send(sr_sse *s, const uint8_t *data, size_t len);
 size_t sr_sse_queued_bytes(const sr_sse *s);
 void sr_sse_close(sr_sse *s);
+/* Receive flow control (see sr_transport_pause): pauses the event stream's transfer. */
+void sr_sse_pause(sr_sse *s, int paused);
 /* Also allowed from inside any of its callbacks. */
 void sr_sse_free(sr_sse *s);
 

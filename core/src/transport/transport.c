@@ -13,6 +13,7 @@
 
 #include "protocol/framing.h"
 #include "signalr/signalr.h"
+#include "transport/http.h"
 #include "transport/longpolling.h"
 #include "transport/sse.h"
 #include "transport/ws.h"
@@ -77,6 +78,11 @@ static void tr_on_message(void *ud, const uint8_t *data, size_t len) {
   if (t->cb.on_message) t->cb.on_message(t->ud, data, len);
 }
 
+static void tr_on_drain(void *ud) {
+  sr_transport *t = ud;
+  if (t->cb.on_drain) t->cb.on_drain(t->ud);
+}
+
 static void tr_on_close(void *ud, const sr_transport_close_info *info) {
   sr_transport *t = ud;
   if (!t->in_call) {
@@ -130,6 +136,7 @@ int sr_transport_connect(sr_loop *loop, const sr_transport_config *cfg, const sr
   size_t max_msg = cfg->max_message_size ? cfg->max_message_size : SR_DEFAULT_MAX_MESSAGE_SIZE;
   c.max_message_size = max_msg > SIZE_MAX - SR_TRANSPORT_BATCH_SLACK ? SIZE_MAX : max_msg + SR_TRANSPORT_BATCH_SLACK;
   c.max_send_queue = cfg->max_send_queue ? cfg->max_send_queue : TR_DEFAULT_MAX_QUEUE;
+  c.close_timeout_ms = cfg->close_timeout_ms > 0 ? cfg->close_timeout_ms : SR_HTTP_TRANSPORT_CLOSE_MS;
 
   int rc;
   t->in_call = 1;
@@ -146,10 +153,11 @@ int sr_transport_connect(sr_loop *loop, const sr_transport_config *cfg, const sr
     w.connect_timeout_ms = c.connect_timeout_ms;
     w.max_message_size = c.max_message_size;
     w.max_send_queue = c.max_send_queue;
-    static const sr_ws_callbacks wcb = {tr_on_open, tr_on_message, ws_on_close};
+    w.close_timeout_ms = c.close_timeout_ms;
+    static const sr_ws_callbacks wcb = {tr_on_open, tr_on_message, ws_on_close, tr_on_drain};
     rc = sr_ws_connect(loop, &w, &wcb, t, &t->ws);
   } else {
-    static const sr_transport_callbacks hcb = {tr_on_open, tr_on_message, tr_on_close};
+    static const sr_transport_callbacks hcb = {tr_on_open, tr_on_message, tr_on_close, tr_on_drain};
     rc = c.kind == SR_TRANSPORT_SSE ? sr_sse_connect(loop, &c, &hcb, t, &t->sse)
                                     : sr_lp_connect(loop, &c, &hcb, t, &t->lp);
   }
@@ -186,6 +194,15 @@ void sr_transport_close(sr_transport *t) {
   if (t->ws) sr_ws_close(t->ws, 1000);
   else if (t->sse) sr_sse_close(t->sse);
   else if (t->lp) sr_lp_close(t->lp);
+  t->in_call--;
+}
+
+void sr_transport_pause(sr_transport *t, int paused) {
+  if (!t) return;
+  t->in_call++;
+  if (t->ws) sr_ws_pause(t->ws, paused);
+  else if (t->sse) sr_sse_pause(t->sse, paused);
+  else if (t->lp) sr_lp_pause(t->lp, paused);
   t->in_call--;
 }
 

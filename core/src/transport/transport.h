@@ -60,6 +60,8 @@ typedef struct sr_transport_config {
                                * on_close with SIGNALR_ETOOBIG */
   size_t max_send_queue;      /* bytes sent but not yet written (WebSockets) or not yet accepted
                                * by the server (POSTs); 0: 16 MiB. Over -> SIGNALR_EAGAIN */
+  int32_t close_timeout_ms;   /* bound of sr_transport_close (flush, close handshake, DELETE);
+                               * past it the transport is aborted; <= 0: 5000 */
 } sr_transport_config;
 
 typedef struct sr_transport_close_info {
@@ -82,6 +84,9 @@ typedef struct sr_transport_callbacks {
   void (*on_open)(void *ud);
   void (*on_message)(void *ud, const uint8_t *data, size_t len);
   void (*on_close)(void *ud, const sr_transport_close_info *info);
+  /* Optional: queued bytes were written (WebSockets) or accepted by the server (a POST):
+   * sr_transport_queued_bytes went down. May call sr_transport_send / _close, not _free. */
+  void (*on_drain)(void *ud);
 } sr_transport_callbacks;
 
 /* Starts connecting. 0 (callbacks follow); SIGNALR_EINVAL (bad URL or config, unreadable
@@ -105,6 +110,11 @@ size_t sr_transport_queued_bytes(const sr_transport *t);
  * nothing more); Long Polling: the poll is aborted and a DELETE tells the server. Before
  * on_open it aborts the attempt (on_close with SIGNALR_ECANCELED). Idempotent. */
 void sr_transport_close(sr_transport *t);
+
+/* Receive flow control: 1 stops reading from the server (WebSockets: the socket, so TCP
+ * pushes back; SSE: the event stream's transfer is paused; Long Polling: no new poll), 0 reads
+ * again. At most one transport message already read may still arrive while paused. */
+void sr_transport_pause(sr_transport *t, int paused);
 
 /* Frees the transport. After on_close: just frees (then from any thread, even after the
  * loop was freed). Before: aborts at once, without a close handshake, DELETE or flush, and no

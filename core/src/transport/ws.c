@@ -56,6 +56,8 @@ struct sr_ws {
   int insecure;
   size_t max_message;
   size_t max_queue;
+  int32_t close_timeout_ms;
+  int paused;       /* receive flow control asked by the owner */
 
   /* state */
   int in_connect; /* inside sr_ws_connect: callbacks are deferred */
@@ -66,13 +68,14 @@ struct sr_ws {
   int peer_code;
   int finished;     /* on_close delivered or scheduled */
   int delivered;
-  sr_timer *connect_timer;
+  sr_timer *connect_timer; /* until open; then the close bound while closing */
   sr_timer *defer_timer;
 
   sr_buf rx; /* reassembly buffer, reused */
 
   uint8_t *q; /* send queue */
   size_t qhead, qtail, qcap, qbytes;
+  size_t qlast; /* offset of the last record: new messages join it (one frame) */
 
   sr_ws_close_info info;
   char reason[160];
@@ -208,26 +211,50 @@ static int classify_error_text(const char *t) {
 
 /* ------------------------------------------------------------------ send queue */
 
+/* Grows the queue so that `need` more bytes fit after qtail (compacting first). */
+static int q_room(sr_ws *ws, size_t need) {
+  if (ws->qcap - ws->qtail >= need) return 0;
+  if (ws->qhead > 0) {
+    memmove(ws->q, ws->q + ws->qhead, ws->qtail - ws->qhead);
+    ws->qtail -= ws->qhead;
+    ws->qlast -= ws->qhead;
+    ws->qhead = 0;
+  }
+  if (ws->qcap - ws->qtail >= need) return 0;
+  size_t cap = ws->qcap ? ws->qcap : 4096;
+  while (cap - ws->qtail < need) cap *= 2;
+  uint8_t *q = realloc(ws->q, cap);
+  if (!q) return SIGNALR_ENOMEM;
+  ws->q = q;
+  ws->qcap = cap;
+  return 0;
+}
+
 static int q_push(sr_ws *ws, const uint8_t *data, size_t len, int binary) {
   if (len > UINT32_MAX) return SIGNALR_ETOOBIG;
   if (ws->qbytes + len > ws->max_queue) return SIGNALR_EAGAIN;
+  if (ws->qhead < ws->qtail) {
+    /* A record not written yet: the message joins its frame when the kinds match and the
+     * frame stays small enough to be written in one go. */
+    rec_hdr last;
+    memcpy(&last, ws->q + ws->qlast, sizeof(last));
+    if (last.binary == (uint32_t)(binary != 0) && last.len + len <= SR_WS_COALESCE_MAX) {
+      size_t old = ALIGN8(REC_PAYLOAD_OFF + last.len), grown = ALIGN8(REC_PAYLOAD_OFF + last.len + len);
+      if (q_room(ws, grown - old)) return SIGNALR_ENOMEM;
+      memcpy(ws->q + ws->qlast + REC_PAYLOAD_OFF + last.len, data, len);
+      last.len += (uint32_t)len;
+      memcpy(ws->q + ws->qlast, &last, sizeof(last));
+      ws->qtail = ws->qlast + grown;
+      ws->qbytes += len;
+      return 0;
+    }
+  }
   size_t rec = ALIGN8(REC_PAYLOAD_OFF + len);
-  if (ws->qcap - ws->qtail < rec && ws->qhead > 0) {
-    memmove(ws->q, ws->q + ws->qhead, ws->qtail - ws->qhead);
-    ws->qtail -= ws->qhead;
-    ws->qhead = 0;
-  }
-  if (ws->qcap - ws->qtail < rec) {
-    size_t cap = ws->qcap ? ws->qcap : 4096;
-    while (cap - ws->qtail < rec) cap *= 2;
-    uint8_t *q = realloc(ws->q, cap);
-    if (!q) return SIGNALR_ENOMEM;
-    ws->q = q;
-    ws->qcap = cap;
-  }
+  if (q_room(ws, rec)) return SIGNALR_ENOMEM;
   rec_hdr h = {(uint32_t)len, (uint32_t)(binary != 0)};
   memcpy(ws->q + ws->qtail, &h, sizeof(h));
   if (len) memcpy(ws->q + ws->qtail + REC_PAYLOAD_OFF, data, len);
+  ws->qlast = ws->qtail;
   ws->qtail += rec;
   ws->qbytes += len;
   return 0;
@@ -245,7 +272,7 @@ static int q_write_one(sr_ws *ws, struct lws *wsi) {
   ws->qhead += ALIGN8(REC_PAYLOAD_OFF + h.len);
   ws->qbytes -= h.len;
   if (ws->qhead == ws->qtail) {
-    ws->qhead = ws->qtail = 0;
+    ws->qhead = ws->qtail = ws->qlast = 0;
     if (ws->qcap > WS_QUEUE_KEEP_MAX) {
       free(ws->q);
       ws->q = NULL;
@@ -344,7 +371,9 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
           ws_finish(ws, SIGNALR_ETRANSPORT, 0, 1006, "WebSocket write failed", 0);
           return -1;
         }
-        if (ws->qhead < ws->qtail || ws->closing) lws_callback_on_writable(wsi);
+        /* the owner may queue more here (what waited for room): it joins the next frame */
+        if (ws->cb.on_drain) ws->cb.on_drain(ws->ud);
+        if (ws->wsi && (ws->qhead < ws->qtail || ws->closing)) lws_callback_on_writable(wsi);
         return 0;
       }
       if (ws->closing) {
@@ -543,6 +572,13 @@ static void connect_timed_out(void *arg) {
   sr_ws *ws = arg;
   ws->connect_timer = NULL;
   ws_detach(ws, 1);
+  if (ws->closing) {
+    char text[160];
+    snprintf(text, sizeof(text), "the server did not complete the close within %d ms (%zu bytes unsent): aborted",
+             (int)ws->close_timeout_ms, ws->qbytes);
+    ws_finish(ws, SIGNALR_ETIMEOUT, 0, 1006, text, 0);
+    return;
+  }
   ws_finish(ws, SIGNALR_ETIMEOUT, 0, 0, "WebSocket connect timed out", 0);
 }
 
@@ -630,6 +666,7 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
   ws->insecure = cfg->insecure;
   ws->max_message = cfg->max_message_size ? cfg->max_message_size : WS_DEFAULT_MAX_MESSAGE;
   ws->max_queue = cfg->max_send_queue ? cfg->max_send_queue : WS_DEFAULT_MAX_QUEUE;
+  ws->close_timeout_ms = cfg->close_timeout_ms > 0 ? cfg->close_timeout_ms : 5000;
   int rc = parse_url(ws, cfg->url);
   if (rc) {
     ws_destroy(ws);
@@ -721,7 +758,19 @@ void sr_ws_close(sr_ws *ws, int code) {
   }
   ws->closing = 1;
   ws->close_code = code;
+  /* the connect timer is gone since open: the same slot bounds the close */
+  ws->connect_timer = sr_loop_timer_start(ws->loop, sr_loop_now_ms() + ws->close_timeout_ms, connect_timed_out, ws);
+  if (ws->paused) { /* the peer's close frame must be read */
+    ws->paused = 0;
+    lws_rx_flow_control(ws->wsi, 1);
+  }
   lws_callback_on_writable(ws->wsi);
+}
+
+void sr_ws_pause(sr_ws *ws, int paused) {
+  if (!ws || !ws->wsi || ws->finished || ws->closing || ws->paused == (paused != 0)) return;
+  ws->paused = paused != 0;
+  lws_rx_flow_control(ws->wsi, !ws->paused);
 }
 
 void sr_ws_free(sr_ws *ws) {

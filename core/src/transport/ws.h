@@ -33,6 +33,8 @@ typedef struct sr_ws_config {
   int32_t connect_timeout_ms; /* TCP + TLS + upgrade; <= 0: 30 s */
   size_t max_message_size;    /* receive limit for one message; 0: 1 MiB. Larger -> close 1009 + ETOOBIG */
   size_t max_send_queue;      /* bytes queued but not yet written; 0: 16 MiB. Over -> sr_ws_send EAGAIN */
+  int32_t close_timeout_ms;   /* how long sr_ws_close waits for the queue to drain and the peer's
+                               * close frame before it aborts the socket; <= 0: 5000 */
 } sr_ws_config;
 
 typedef struct sr_ws_close_info {
@@ -56,6 +58,9 @@ typedef struct sr_ws_callbacks {
   /* Exactly once per sr_ws_connect that returned 0, unless sr_ws_free came first. After it
    * returns the connection is dead: call sr_ws_free (it may be called from inside on_close). */
   void (*on_close)(void *ud, const sr_ws_close_info *info);
+  /* Optional: queued bytes were handed to the socket (sr_ws_queued_bytes went down). May call
+   * sr_ws_send and sr_ws_close, not sr_ws_free. */
+  void (*on_drain)(void *ud);
 } sr_ws_callbacks;
 
 /* Starts connecting. 0 (callbacks follow) or SIGNALR_EINVAL (bad URL/config, unreadable CA,
@@ -70,16 +75,27 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
 
 /* Queues one message (copied) and returns. 0, SIGNALR_EAGAIN (send queue limit reached:
  * nothing queued), SIGNALR_ESTATE (not open yet, or closing/closed), SIGNALR_ENOMEM.
- * Sending before on_open is refused so that ordering stays obvious to the caller. */
+ * Sending before on_open is refused so that ordering stays obvious to the caller.
+ * Messages queued while the socket is busy share one WebSocket frame (up to
+ * SR_WS_COALESCE_MAX bytes): the caller passes whole hub messages, and SignalR allows several
+ * per frame, so one write and one frame header carry a whole burst. */
 int sr_ws_send(sr_ws *ws, const uint8_t *data, size_t len, int binary);
 
 /* Bytes queued and not yet handed to the socket. */
 size_t sr_ws_queued_bytes(const sr_ws *ws);
 
+#define SR_WS_COALESCE_MAX (64u * 1024u)
+
 /* Starts a clean close: queued messages are written first, then a close frame with code
- * (0: 1000). on_close follows (error 0, close_code = code). Before open it aborts the
- * attempt (on_close with SIGNALR_ECANCELED). Idempotent. */
+ * (0: 1000). on_close follows (error 0, close_code = code). When the peer has not taken the
+ * queue and answered the close frame within close_timeout_ms, the socket is aborted and
+ * on_close comes with SIGNALR_ETIMEOUT: a peer that stops reading cannot hold a close
+ * forever. Before open it aborts the attempt (on_close with SIGNALR_ECANCELED). Idempotent. */
 void sr_ws_close(sr_ws *ws, int code);
+
+/* Receive flow control: paused = 1 stops reading the socket (TCP then pushes back on the
+ * peer; what lws already read is delivered after the resume), 0 reads again. Writes go on. */
+void sr_ws_pause(sr_ws *ws, int paused);
 
 /* Frees the handle. After on_close: just frees (then from any thread, even after the loop was
  * freed). Before: aborts the connection at once without a close handshake, and no callback is
