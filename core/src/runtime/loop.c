@@ -217,10 +217,14 @@ static void timers_run(sr_loop *l) {
   timers_rearm(l);
 }
 
+static void run_turn_hook(sr_loop *l);
+
 static void sul_fired(lws_sorted_usec_list_t *sul) {
   sr_loop *l = lws_container_of(sul, sr_loop, sul);
   l->sul_deadline = INT64_MAX;
   timers_run(l);
+  /* lws runs timers before it blocks in poll(): what they produced must not wait for I/O */
+  run_turn_hook(l);
 }
 
 sr_timer *sr_loop_timer_start(sr_loop *l, int64_t deadline_ms, void (*fn)(void *arg), void *arg) {

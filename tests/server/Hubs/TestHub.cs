@@ -268,6 +268,7 @@ public class TestHub : Hub
     }
 
     public object?[] GetRecorded(string key) => TestState.GetRecorded(key);
+    public int GetRecordedCount(string key) => TestState.GetRecorded(key).Length;
 
     /// <summary>Appends one value to the key's record (numbered client sends: exactly-once checks).</summary>
     public void Record(string key, object? value) => TestState.Record(key, value);
