@@ -177,7 +177,7 @@ TEST_P(Stateful, DeliversEverythingExactlyOnceAcrossCuts) {
   want += "]";
   EXPECT_EQ(rec.json, want);
   EXPECT_EQ(c.count(SIGNALR_EVENT_RECONNECTING), 0);
-  EXPECT_EQ(c.count(SIGNALR_EVENT_CLOSED), 0);
+  EXPECT_EQ(c.count(SIGNALR_EVENT_CLOSED), 0) << "closed: " << (c.lifecycle.empty() ? "" : c.lifecycle.back().message);
   // One socket per cut, plus any re-dial the server refused while it still held the old one.
   EXPECT_GE(fault_proxy_connections_accepted(proxy.p), (uint64_t)cuts + 1);
   EXPECT_LE(fault_proxy_connections_accepted(proxy.p), (uint64_t)(cuts + 1) * 2);

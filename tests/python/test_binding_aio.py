@@ -330,6 +330,15 @@ async def test_upload_streams(signalr_server, transport):
         assert await conn.invoke("UploadSum", iter([1, 2, 3])) == 6
 
 
+@run_async
+async def test_upload_awaits_room_instead_of_failing(signalr_server):
+    # A small outgoing buffer: writes meet EAGAIN and await the library's writable event.
+    async with Connector(signalr_server) as connect:
+        conn = await connect(configure=lambda b: b.with_option("transport_max_buffer_size", 1024))
+        n = 20000
+        assert await conn.invoke("UploadSum", iter(range(n))) == n * (n - 1) // 2
+
+
 # ------------------------------------------------------------------ auth, headers, redirects
 
 @run_async

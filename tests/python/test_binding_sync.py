@@ -426,6 +426,17 @@ def test_upload_streams(connect, transport, protocol):
     assert wait_for(lambda: conn.invoke("GetRecorded", "py-sync-rec", timeout=T) == [{"k": 1}, [1, 2]])
 
 
+def test_upload_waits_for_room_instead_of_failing(connect):
+    # A small outgoing buffer: the writes meet EAGAIN many times and wait for the library's
+    # writable event; every item arrives, in order (the sum and the count are exact).
+    conn = connect(configure=lambda b: b.with_option("transport_max_buffer_size", 1024))
+    n = 20000
+    assert conn.invoke("UploadSum", (i for i in range(n)), timeout=T) == n * (n - 1) // 2
+    # invokes meeting the same full buffer wait too (no WouldBlockError)
+    futs = [conn.invoke_future("Echo", "x" * 300) for _ in range(50)]
+    assert [f.result(T) for f in futs] == ["x" * 300] * 50
+
+
 def test_upload_stream_error(connect):
     conn = connect()
 

@@ -32,7 +32,7 @@ from ._errors import *  # noqa: F401,F403  (the generated exception classes)
 from ._msgpack import ExtType, Timestamp
 from ._sync import HubConnection, HubConnectionBuilder, Stream, Subject
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "HubConnectionBuilder", "HubConnection", "HubConnectionState", "HttpTransportType",

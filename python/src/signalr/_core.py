@@ -55,6 +55,8 @@ EVENT_CLOSED = _ll.SIGNALR_EVENT_CLOSED
 EVENT_SLOW = _ll.SIGNALR_EVENT_SLOW
 EVENT_RECONNECTING = _ll.SIGNALR_EVENT_RECONNECTING
 EVENT_RECONNECTED = _ll.SIGNALR_EVENT_RECONNECTED
+EVENT_WRITABLE = _ll.SIGNALR_EVENT_WRITABLE
+EVENT_SEND_FAILED = _ll.SIGNALR_EVENT_SEND_FAILED
 
 # Keys: connection id in the high bits, operation id in the low bits of a uintptr_t.
 _SHIFT = 32 if struct.calcsize("P") >= 8 else 16
@@ -405,6 +407,11 @@ class BaseConnection:
         self._reconnecting_callbacks: List[Callable] = []
         self._reconnected_callbacks: List[Callable] = []
         self._slow_callbacks: List[Callable] = []
+        # Upload writes that met a full outgoing buffer wait for SIGNALR_EVENT_WRITABLE (or the
+        # close): a generation counter so that an event between the write and the wait counts.
+        self._writable_lock = threading.Lock()
+        self._writable_gen = 0
+        self._writable_waiters: List[Callable[[], None]] = []
         self._native = _Native()
         self._key_base = 0
         self._finalizer = weakref.finalize(self, self._native.release)
@@ -680,8 +687,28 @@ class BaseConnection:
         target._is_handler = True  # type: ignore[attr-defined]
         return target
 
+    def _writable_signal(self) -> None:
+        with self._writable_lock:
+            self._writable_gen += 1
+            waiters, self._writable_waiters = self._writable_waiters, []
+        for wake in waiters:
+            wake()
+
+    def _when_writable(self, gen: int, wake: Callable[[], None]) -> bool:
+        """Calls wake() at the next writable (or close) event after generation gen; False
+        when it already came (write again at once)."""
+        with self._writable_lock:
+            if self._writable_gen != gen:
+                return False
+            self._writable_waiters.append(wake)
+            return True
+
     def _on_lifecycle(self, kind: int, event: int, _b: Any, err: Any) -> None:
         exc = error_from_tuple(err)
+        if event in (EVENT_WRITABLE, EVENT_CLOSED):
+            self._writable_signal()
+        if event == EVENT_SEND_FAILED:
+            log.error("signalr: %s", exc)
         if event == EVENT_CLOSED:
             for cb in list(self._close_callbacks):
                 self._call_user(cb, exc)

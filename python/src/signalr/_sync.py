@@ -172,16 +172,18 @@ class HubConnection(BaseConnection):
         self._upload_complete(ptr, handle, error)
 
     def _write_blocking(self, ptr: Any, handle: int, item: Any) -> None:
-        delay = 0.001
+        # A full outgoing buffer: wait for the library's writable (or closed) event, no timer.
         while True:
+            gen = self._writable_gen
             rc = self._upload_write(ptr, handle, item)
             if rc != _ll.SIGNALR_EAGAIN:
                 check(rc, "upload write")
                 return
             if in_event_thread():
                 raise error_from_code(rc, "the outgoing buffer is full")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            ready = threading.Event()
+            if self._when_writable(gen, ready.set):
+                ready.wait()
 
 
 class Stream(Iterator[Any]):

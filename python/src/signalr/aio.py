@@ -309,14 +309,21 @@ class HubConnection(BaseConnection):
             self._upload_complete(ptr, handle, error)
 
     async def _write(self, ptr: Any, handle: int, item: Any) -> None:
-        delay = 0.001
+        # A full outgoing buffer: await the library's writable (or closed) event, no timer.
         while True:
+            gen = self._writable_gen
             rc = self._upload_write(ptr, handle, item)
             if rc != _ll.SIGNALR_EAGAIN:
                 check(rc, "upload write")
                 return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            loop = asyncio.get_running_loop()
+            ready = loop.create_future()
+
+            def wake() -> None:
+                loop.call_soon_threadsafe(lambda: ready.done() or ready.set_result(None))
+
+            if self._when_writable(gen, wake):
+                await ready
 
 
 class AsyncStream(AsyncIterator[Any]):
