@@ -16,26 +16,17 @@
 
 #include "../support/api_client.h"
 #include "../support/test_server.h"
-#include "fault_proxy.h"
+#include "../support/proxied_server.h"
 
 using srtest::ApiClient;
 using srtest::CallResult;
 using Clock = std::chrono::steady_clock;
+using srtest::ms_since;
+using srtest::port_of;
+using srtest::Proxy;
 
 namespace {
 
-int port_of(const std::string &url) { return std::atoi(url.substr(url.rfind(':') + 1).c_str()); }
-
-struct Proxy {
-  fault_proxy *p;
-  Proxy() : p(fault_proxy_start("127.0.0.1", port_of(srtest::test_server().http))) { EXPECT_NE(p, nullptr); }
-  ~Proxy() { fault_proxy_stop(p); }
-  std::string url(const std::string &path) const {
-    return "http://127.0.0.1:" + std::to_string(fault_proxy_port(p)) + path;
-  }
-};
-
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 long rss_kb() {
   long pages = 0, resident = 0;
