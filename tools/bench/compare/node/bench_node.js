@@ -54,8 +54,18 @@ async function main() {
     .withUrl(a.url, { transport: signalR.HttpTransportType.WebSockets })
     .configureLogging(signalR.LogLevel.Warning);
   if (a.protocol === "messagepack") {
-    const { MessagePackHubProtocol } = require("@microsoft/signalr-protocol-msgpack");
-    builder.withHubProtocol(new MessagePackHubProtocol());
+    let msgpack;
+    try {
+      msgpack = require("@microsoft/signalr-protocol-msgpack");
+    } catch (e) {
+      // Not installed (not served by the registry): the MessagePack cells are n/a.
+      process.stdout.write(JSON.stringify({
+        client: "node", workload: a.workload, protocol: a.protocol, messages: a.messages,
+        "n/a": "@microsoft/signalr-protocol-msgpack is not installed",
+      }) + "\n");
+      process.exit(3);
+    }
+    builder.withHubProtocol(new msgpack.MessagePackHubProtocol());
   }
   const conn = builder.build();
 
