@@ -130,7 +130,7 @@ sr_app_event *sr_event_alloc(signalr_context *ctx) {
   return ev;
 }
 
-/* Resets an event for the pool; 0 when the pool is full and it was freed. */
+/* Resets an event for the pool: drops its connection reference, shrinks big buffers. */
 static void recycle_prepare(sr_app_event *ev) {
   if (ev->conn) sr_connection_unref(ev->conn);
   ev->conn = NULL;
@@ -192,8 +192,7 @@ static void flush_turn(void *arg) {
   enqueue(ctx, first, last, n);
 }
 
-static void run(signalr_context *ctx, sr_app_event *ev) {
-  (void)ctx;
+static void run(sr_app_event *ev) {
   int was = sr_enter_callback();
   sr_connection_dispatch(ev);
   sr_leave_callback(was);
@@ -208,7 +207,7 @@ void sr_event_push(signalr_context *ctx, sr_app_event *ev) {
   }
   if (ctx->flags & SIGNALR_CONTEXT_DIRECT) {
     atomic_store(&ev->claimed, 1);
-    run(ctx, ev);
+    run(ev);
     sr_event_release(ctx, ev);
     return;
   }
@@ -289,41 +288,23 @@ int signalr_context_poll(signalr_context *ctx, int32_t timeout_ms) {
   int ran = 0;
   for (sr_app_event *ev = batch; ev; ev = ev->next) {
     if (atomic_exchange(&ev->claimed, 1)) continue; /* its connection was freed meanwhile */
-    run(ctx, ev);
+    run(ev);
     ran++;
   }
-  /* Back to the pool in one go: until here the chain stayed intact for claims. */
+  /* Back to the pool in one go: until here the chain stayed intact for claims. Their
+   * references go first, outside the lock (a last one frees a connection, with user code). */
+  for (sr_app_event *ev = batch; ev; ev = ev->next) recycle_prepare(ev);
+  sr_app_event *extra = NULL;
   pthread_mutex_lock(&ctx->mu);
   ctx->running = NULL;
-  pthread_mutex_unlock(&ctx->mu);
-  sr_app_event *keep = NULL, *keep_tail = NULL;
-  size_t kept = 0;
   for (sr_app_event *ev = batch, *next; ev; ev = next) {
     next = ev->next;
-    recycle_prepare(ev);
-    ev->next = keep;
-    keep = ev;
-    if (!keep_tail) keep_tail = ev;
-    kept++;
+    sr_app_event **to = ctx->free_count < MAX_FREE_EVENTS ? &ctx->free_list : &extra;
+    ctx->free_count += to == &ctx->free_list;
+    ev->next = *to;
+    *to = ev;
   }
-  if (keep) {
-    pthread_mutex_lock(&ctx->mu);
-    size_t room = ctx->free_count < MAX_FREE_EVENTS ? MAX_FREE_EVENTS - ctx->free_count : 0;
-    sr_app_event *extra = NULL;
-    if (kept > room) { /* beyond the pool's size: freed, outside the lock */
-      sr_app_event *cut = keep;
-      for (size_t i = 1; i < room && cut; i++) cut = cut->next;
-      if (room == 0) extra = keep, keep = NULL;
-      else extra = cut->next, cut->next = NULL, keep_tail = cut;
-      kept = room;
-    }
-    if (keep) {
-      keep_tail->next = ctx->free_list;
-      ctx->free_list = keep;
-      ctx->free_count += kept;
-    }
-    pthread_mutex_unlock(&ctx->mu);
-    free_chain(extra, 0);
-  }
+  pthread_mutex_unlock(&ctx->mu);
+  free_chain(extra, 0); /* beyond the pool's size: back to the system */
   return ran;
 }

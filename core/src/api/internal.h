@@ -91,7 +91,8 @@ enum {
 typedef struct sr_app_event {
   struct sr_app_event *next;
   atomic_int claimed;           /* taken by the dispatcher or by a connection's free: runs once */
-  size_t cost;                  /* bytes counted against the connection's receive bound */
+  size_t cost;                  /* an event: bytes counted against the receive bound; a command:
+                                 * bytes counted in out_pending (send backpressure) */
   int kind;
   int internal;                 /* runs on the I/O thread: library code, never the app's */
   signalr_connection *conn;     /* holds a reference */
