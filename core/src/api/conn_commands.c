@@ -283,6 +283,5 @@ static void run_command(void *arg) {
     return;
   }
   execute(c, cmd);
-  if (c->engine_ready) sr_conn_settle(c);
-  else sr_conn_mirror(c);
+  sr_conn_settle_later(c);
 }

@@ -77,6 +77,26 @@ void sr_conn_settle(signalr_connection *c) {
   sr_conn_arm_timer(c);
 }
 
+void sr_conn_settle_later(signalr_connection *c) {
+  if (c->settle_queued) return;
+  c->settle_queued = 1;
+  sr_conn_ref(c); /* until it is settled */
+  c->settle_next = c->ctx->settle_head;
+  c->ctx->settle_head = c;
+}
+
+void sr_conn_settle_turn(signalr_context *ctx) {
+  while (ctx->settle_head) {
+    signalr_connection *c = ctx->settle_head;
+    ctx->settle_head = c->settle_next;
+    c->settle_next = NULL;
+    c->settle_queued = 0;
+    if (c->engine_ready) sr_conn_settle(c);
+    else sr_conn_mirror(c);
+    sr_connection_unref(c);
+  }
+}
+
 /* ------------------------------------------------------------ call records */
 
 call_record *sr_conn_record_new(signalr_connection *c, const call_record *from) {

@@ -86,6 +86,8 @@ struct signalr_connection {
   upload_slot *uploads;        /* attached uploads: handle -> the engine's stream id */
   size_t upload_count, upload_cap;
   sr_app_event *parked, *parked_tail; /* message commands waiting for room, in order */
+  signalr_connection *settle_next;     /* in the context's list of connections to settle */
+  int settle_queued;
   int io_paused;               /* receive paused on the current transport */
   char *token;                 /* the provider's latest answer */
   int token_for;               /* TOKEN_FOR_*: the request waiting for it */
@@ -127,6 +129,9 @@ void sr_free_wait_run(sr_free_wait *w, signalr_connection *c);
  * command's): commands that waited for room, the writable notification, receive flow
  * control, the state mirror and the engine's timer. */
 void sr_conn_settle(signalr_connection *c);
+/* After a command: settles the connection once at the end of the loop turn (a batch of
+ * commands, such as a burst of upload items, pays for one settle, not one each). */
+void sr_conn_settle_later(signalr_connection *c);
 
 void sr_conn_ref(signalr_connection *c);
 

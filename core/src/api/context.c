@@ -20,6 +20,8 @@
 /* A pooled event whose buffers grew past this gives them back (a burst of big messages
  * must not stay resident in the pool). */
 #define KEEP_EVENT_BUFFER (16u << 10)
+/* The I/O thread's private free list is handed to the shared one when it holds this many. */
+#define IO_FREE_BATCH 64
 
 static _Thread_local int in_callback;
 
@@ -139,16 +141,33 @@ static void recycle_prepare(sr_app_event *ev) {
   shrink(&ev->invocation_id);
 }
 
+/* I/O thread: hands its private free list to the shared one, in one lock. Commands are
+ * allocated on the application's threads and released here: without this hand-back every
+ * command would be a fresh calloc there and a free here (malloc's cross-thread path). */
+static void give_back_io_free(signalr_context *ctx) {
+  sr_app_event *extra = NULL;
+  pthread_mutex_lock(&ctx->mu);
+  if (ctx->free_count < MAX_FREE_EVENTS) {
+    sr_app_event *last = ctx->io_free;
+    while (last->next) last = last->next;
+    last->next = ctx->free_list;
+    ctx->free_list = ctx->io_free;
+    ctx->free_count += ctx->io_free_count;
+  } else {
+    extra = ctx->io_free;
+  }
+  pthread_mutex_unlock(&ctx->mu);
+  ctx->io_free = NULL;
+  ctx->io_free_count = 0;
+  free_chain(extra, 0);
+}
+
 void sr_event_release(signalr_context *ctx, sr_app_event *ev) {
   recycle_prepare(ev);
   if (sr_loop_is_io_thread(ctx->loop)) {
-    if (ctx->io_free_count < MAX_FREE_EVENTS) {
-      ev->next = ctx->io_free;
-      ctx->io_free = ev;
-      ctx->io_free_count++;
-      return;
-    }
-    free_event_memory(ev);
+    ev->next = ctx->io_free;
+    ctx->io_free = ev;
+    if (++ctx->io_free_count >= IO_FREE_BATCH) give_back_io_free(ctx);
     return;
   }
   pthread_mutex_lock(&ctx->mu);
@@ -184,6 +203,7 @@ void sr_event_flush(signalr_context *ctx) { flush_turn(ctx); }
 
 static void flush_turn(void *arg) {
   signalr_context *ctx = arg;
+  sr_conn_settle_turn(ctx); /* may queue events (writable, completions of parked calls) */
   if (!ctx->turn_head) return;
   size_t n = 0;
   for (sr_app_event *e = ctx->turn_head; e; e = e->next) n++;
@@ -248,10 +268,11 @@ int signalr_context_set_poll_budget(signalr_context *ctx, int max_events) {
   return 0;
 }
 
+/* One read resets an eventfd's counter (no EFD_SEMAPHORE): a second would only fail. */
 static void drain_fd(signalr_context *ctx) {
   uint64_t v;
-  while (read(ctx->wake_fd, &v, sizeof v) > 0) {
-  }
+  ssize_t n = read(ctx->wake_fd, &v, sizeof v);
+  (void)n;
 }
 
 int signalr_context_poll(signalr_context *ctx, int32_t timeout_ms) {

@@ -134,6 +134,7 @@ struct signalr_context {
    * a private free list, refilled from the shared one a whole list at a time */
   sr_app_event *turn_head, *turn_tail, *io_free;
   size_t io_free_count;
+  signalr_connection *settle_head; /* I/O thread only: connections to settle at the turn's end */
   atomic_int poll_budget;
   atomic_int interrupted;
   atomic_int connections;
@@ -162,3 +163,5 @@ void sr_connection_dispatch(sr_app_event *ev);
  * the receive bound, and reading resumes when the backlog has halved. */
 void sr_connection_consumed(sr_app_event *ev);
 void sr_connection_unref(signalr_connection *conn);
+/* I/O thread, at the end of a turn: settles the connections whose commands ran in it. */
+void sr_conn_settle_turn(signalr_context *ctx);

@@ -74,6 +74,10 @@ struct sr_loop {
   sr_timer *free_timers;
   size_t nfree_timers;
   int running_timers;
+  /* I/O thread only: set while lws runs a callback for I/O that poll() reported. lws returns
+   * from lws_service() after those without blocking again, and the loop runs the posts next,
+   * so a post made there needs no wakeup (a write and a read of lws's pipe, and a poll). */
+  int after_poll;
   lws_sorted_usec_list_t sul;
   int64_t sul_deadline; /* deadline the sul is armed for; INT64_MAX: not armed */
 
@@ -107,10 +111,31 @@ static int64_t now_us(void) {
 
 /* ------------------------------------------------------------------ lws protocol */
 
+/* The reasons lws only gives for what poll() reported on a descriptor (not for its timers,
+ * which it runs before it blocks). */
+static int after_poll_reason(enum lws_callback_reasons reason) {
+  switch (reason) {
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP:
+    case LWS_CALLBACK_RAW_RX_FILE:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
 static int sr_lws_dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
   sr_lws_handler *h = wsi ? (sr_lws_handler *)lws_get_opaque_user_data(wsi) : NULL;
-  if (h && h->cb) return h->cb(h, wsi, (int)reason, in, len);
-  return lws_callback_http_dummy(wsi, reason, user, in, len);
+  if (!h || !h->cb) return lws_callback_http_dummy(wsi, reason, user, in, len);
+  sr_loop *l = tl_loop;
+  if (!l || !after_poll_reason(reason)) return h->cb(h, wsi, (int)reason, in, len);
+  int was = l->after_poll;
+  l->after_poll = 1;
+  int rc = h->cb(h, wsi, (int)reason, in, len);
+  l->after_poll = was;
+  return rc;
 }
 
 /* rx_buffer_size 0: lws gives each connection a receive buffer of pt_serv_buf_size (96 KiB),
@@ -475,7 +500,7 @@ int sr_loop_post(sr_loop *l, void (*fn)(void *arg), void *arg) {
   /* Under the lock: sr_loop_free sets stopping under it before the context can go away.
    * Only the first post of a batch needs to wake the thread. Also from the I/O thread itself:
    * a post made by a timer callback (which lws runs before poll()) must not wait for I/O. */
-  if (was_empty) lws_cancel_service(l->ctx);
+  if (was_empty && !(tl_loop == l && l->after_poll)) lws_cancel_service(l->ctx);
   pthread_mutex_unlock(&l->mu);
   return 0;
 }
