@@ -157,6 +157,14 @@ SIGNALR_API int signalr_context_free(signalr_context *ctx);
  * the events queued when it started, so an event loop is never frozen by a backlog: when
  * more are waiting the wakeup fd stays readable. Call it from one thread at a time.
  *
+ * While it waits (timeout_ms != 0, nothing queued yet), the calling thread runs the
+ * context's I/O itself and the I/O thread stands by: an event is made on the thread that
+ * runs it, with no hand-off between threads. Calls the callbacks make (send, invoke, ...)
+ * are written before poll returns. The I/O thread takes its work back within a few ms
+ * (at most 32 ms) after the application stops polling, at once when another thread calls
+ * into a connection. While a poll runs the I/O this way, the wakeup fd is not made
+ * readable for the events it takes itself.
+ *
  * Receive flow control: each connection queues at most application_max_buffer_size bytes of
  * events (builder option); at that bound it stops reading from its socket (TCP pushes back on
  * the server; nothing is dropped) and reads again once polling has halved the backlog. Its

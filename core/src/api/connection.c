@@ -129,6 +129,7 @@ static int wait_for(signalr_connection *c, int type, int32_t timeout_ms, signalr
     waiter_unref(w);
     return rc;
   }
+  sr_loop_kick(c->ctx->loop); /* a lending poll's own posts wait for it otherwise */
   struct timespec until;
   clock_gettime(CLOCK_MONOTONIC, &until);
   if (timeout_ms >= 0) {
@@ -196,6 +197,7 @@ void signalr_connection_free(signalr_connection *c) {
   if (cmd) cmd->done_ud = on_io ? NULL : &w;
   int posted = cmd && sr_conn_post_command(c, cmd) == 0;
   if (posted && !on_io) {
+    sr_loop_kick(c->ctx->loop); /* a lending poll's own posts wait for it otherwise */
     pthread_mutex_lock(&w.mu);
     while (!w.done) pthread_cond_wait(&w.cv, &w.mu);
     pthread_mutex_unlock(&w.mu);

@@ -24,6 +24,8 @@
 #define IO_FREE_BATCH 64
 
 static _Thread_local int in_callback;
+/* The context whose loop this thread runs inside signalr_context_poll. */
+static _Thread_local signalr_context *tl_borrowing;
 
 int sr_in_callback(void) { return in_callback; }
 
@@ -181,22 +183,40 @@ void sr_event_release(signalr_context *ctx, sr_app_event *ev) {
   if (ev) free_event_memory(ev);
 }
 
-static void wake(signalr_context *ctx) {
+/* Under mu. fd_signaled spares poll a read when nothing wrote to the fd since the last one
+ * (a poll that ran the loop itself made no write). Writes are not spared: an application
+ * may read the fd itself. */
+static void signal_fd_locked(signalr_context *ctx) {
   uint64_t one = 1;
   ssize_t n = write(ctx->wake_fd, &one, sizeof one);
   (void)n; /* a full counter is still readable: nothing is lost */
+  ctx->fd_signaled = 1;
 }
 
-/* Appends a chain to the queue; wakes the application when the queue was empty. */
+/* Wakes whoever waits for events: the wakeup fd, and a poll that runs the loop itself. */
+static void wake(signalr_context *ctx) {
+  pthread_mutex_lock(&ctx->mu);
+  signal_fd_locked(ctx);
+  pthread_mutex_unlock(&ctx->mu);
+  sr_loop_wake(ctx->loop);
+}
+
+/* Appends a chain to the queue; wakes the application when the queue was empty. A poll that
+ * runs the loop (see signalr_context_poll) queues for itself: it needs no fd, only to leave
+ * lws' poll() when the events came from a timer. */
 static void enqueue(signalr_context *ctx, sr_app_event *first, sr_app_event *last, size_t n) {
+  int self = tl_borrowing == ctx;
   pthread_mutex_lock(&ctx->mu);
   int was_empty = ctx->head == NULL;
   if (ctx->tail) ctx->tail->next = first;
   else ctx->head = first;
   ctx->tail = last;
   ctx->queued += n;
+  if (was_empty && !self) signal_fd_locked(ctx);
   pthread_mutex_unlock(&ctx->mu);
-  if (was_empty) wake(ctx);
+  if (!was_empty) return;
+  if (self) sr_loop_wake_self(ctx->loop);
+  else sr_loop_wake(ctx->loop);
 }
 
 void sr_event_flush(signalr_context *ctx) { flush_turn(ctx); }
@@ -269,19 +289,61 @@ int signalr_context_set_poll_budget(signalr_context *ctx, int max_events) {
 }
 
 /* One read resets an eventfd's counter (no EFD_SEMAPHORE): a second would only fail. */
-static void drain_fd(signalr_context *ctx) {
+static void drain_fd(signalr_context *ctx) { /* under mu */
+  if (!ctx->fd_signaled) return;
+  ctx->fd_signaled = 0;
   uint64_t v;
   ssize_t n = read(ctx->wake_fd, &v, sizeof v);
   (void)n;
 }
 
-int signalr_context_poll(signalr_context *ctx, int32_t timeout_ms) {
-  if (!ctx) return SIGNALR_EINVAL;
-  if (in_callback) return SIGNALR_ERECURSIVE;
+static int queue_empty(signalr_context *ctx) {
   pthread_mutex_lock(&ctx->mu);
   int empty = ctx->head == NULL;
   pthread_mutex_unlock(&ctx->mu);
-  if (empty && timeout_ms != 0 && !atomic_load(&ctx->interrupted)) {
+  return empty;
+}
+
+typedef struct poll_deadline {
+  sr_loop *loop;
+  int passed;
+} poll_deadline;
+
+static void deadline_passed(void *arg) {
+  poll_deadline *d = arg;
+  d->passed = 1;
+  sr_loop_wake_self(d->loop); /* lws blocks in poll() after its timers */
+}
+
+/* Waits for events by running the loop on this thread (no hand-off from the I/O thread per
+ * event): until events are queued, the timeout passes or an interrupt. 0 when the loop could
+ * not be borrowed (another thread waits in it): then the caller waits on the fd. */
+static int wait_running_loop(signalr_context *ctx, int32_t timeout_ms) {
+  sr_loop *loop = ctx->loop;
+  if (!sr_loop_borrow(loop, 1)) return 0;
+  poll_deadline d = {loop, 0};
+  sr_timer *t = NULL;
+  if (timeout_ms > 0 && !(t = sr_loop_timer_start(loop, sr_loop_now_ms() + timeout_ms, deadline_passed, &d))) {
+    sr_loop_return(loop);
+    return 0;
+  }
+  tl_borrowing = ctx;
+  while (!d.passed && !atomic_load(&ctx->interrupted) && queue_empty(ctx))
+    if (sr_loop_lent_turn(loop, 1) < 0) break; /* stopping */
+  tl_borrowing = NULL;
+  if (t && !d.passed) sr_loop_timer_cancel(loop, t);
+  sr_loop_return(loop);
+  return 1;
+}
+
+int signalr_context_poll(signalr_context *ctx, int32_t timeout_ms) {
+  if (!ctx) return SIGNALR_EINVAL;
+  if (in_callback) return SIGNALR_ERECURSIVE;
+  /* A poll that may wait lends its thread to the loop (see wait_running_loop); the calls its
+   * callbacks make are then run here before it returns, without waking the I/O thread. */
+  int lend = timeout_ms != 0 && !(ctx->flags & SIGNALR_CONTEXT_DIRECT) && !sr_loop_is_io_thread(ctx->loop);
+  if (queue_empty(ctx) && timeout_ms != 0 && !atomic_load(&ctx->interrupted) &&
+      !(lend && wait_running_loop(ctx, timeout_ms))) {
     struct pollfd pfd = {ctx->wake_fd, POLLIN, 0};
     int r;
     do r = poll(&pfd, 1, timeout_ms < 0 ? -1 : timeout_ms);
@@ -304,14 +366,16 @@ int signalr_context_poll(signalr_context *ctx, int32_t timeout_ms) {
   }
   ctx->running = batch;
   drain_fd(ctx);
-  if (ctx->head) wake(ctx);
+  if (ctx->head) signal_fd_locked(ctx);
   pthread_mutex_unlock(&ctx->mu);
   int ran = 0;
+  if (lend) sr_loop_lend_begin(ctx->loop);
   for (sr_app_event *ev = batch; ev; ev = ev->next) {
     if (atomic_exchange(&ev->claimed, 1)) continue; /* its connection was freed meanwhile */
     run(ev);
     ran++;
   }
+  if (lend) sr_loop_lend_flush(ctx->loop);
   /* Back to the pool in one go: until here the chain stayed intact for claims. Their
    * references go first, outside the lock (a last one frees a connection, with user code). */
   for (sr_app_event *ev = batch; ev; ev = ev->next) recycle_prepare(ev);

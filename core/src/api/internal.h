@@ -137,6 +137,7 @@ struct signalr_context {
   signalr_connection *settle_head; /* I/O thread only: connections to settle at the turn's end */
   atomic_int poll_budget;
   atomic_int interrupted;
+  int fd_signaled; /* under mu: wake_fd was written since poll last read it */
   atomic_int connections;
 };
 

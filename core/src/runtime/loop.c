@@ -78,6 +78,7 @@ struct sr_loop {
    * from lws_service() after those without blocking again, and the loop runs the posts next,
    * so a post made there needs no wakeup (a write and a read of lws's pipe, and a poll). */
   int after_poll;
+  int in_timers; /* I/O thread only: running timers (before lws blocks in poll()) */
   lws_sorted_usec_list_t sul;
   int64_t sul_deadline; /* deadline the sul is armed for; INT64_MAX: not armed */
 
@@ -88,9 +89,31 @@ struct sr_loop {
 
   void *slots[SR_LOOP_SLOT_COUNT];
   exit_hook *hooks;
+
+  /* Lending (sr_loop_borrow), under mu. The I/O thread parks while a waiting application
+   * thread runs the loop; it takes the loop back when work arrives that nobody runs, or when
+   * no borrower came for a whole check window. */
+  int lend;               /* LEND_NONE, LEND_ASKED, LEND_LENT */
+  int borrower_active;    /* a borrower is running the loop now */
+  int take_back;          /* lent, nobody runs it, and a post is waiting */
+  uint64_t lend_gen;      /* borrows so far */
+  pthread_cond_t lend_cv; /* the I/O thread answered an ask */
+  pthread_cond_t io_cv;   /* wakes the parked I/O thread */
 };
 
+enum { LEND_NONE, LEND_ASKED, LEND_LENT };
+/* The parked I/O thread checks whether the loop is still borrowed every window, from the
+ * first to the last size, doubling while it is: it takes the loop back within two windows
+ * of the last borrow (one, when a post waits), and an application that keeps polling costs
+ * it a wakeup per 16 ms. */
+#define LEND_CHECK_FIRST_MS 2
+#define LEND_CHECK_LAST_MS 16
+
+/* The loop this thread runs now (the I/O thread, or a borrower while it borrows). */
 static _Thread_local sr_loop *tl_loop;
+/* The loop this thread lends for (inside a signalr_context_poll that may borrow): its posts
+ * wait for sr_loop_lend_flush instead of waking anybody. */
+static _Thread_local sr_loop *tl_lender;
 
 #define SR_MAX_FREE_TIMERS 4096
 #define SR_MAX_FREE_POSTS 1024
@@ -247,9 +270,11 @@ static void run_turn_hook(sr_loop *l);
 static void sul_fired(lws_sorted_usec_list_t *sul) {
   sr_loop *l = lws_container_of(sul, sr_loop, sul);
   l->sul_deadline = INT64_MAX;
+  l->in_timers = 1;
   timers_run(l);
   /* lws runs timers before it blocks in poll(): what they produced must not wait for I/O */
   run_turn_hook(l);
+  l->in_timers = 0;
 }
 
 sr_timer *sr_loop_timer_start(sr_loop *l, int64_t deadline_ms, void (*fn)(void *arg), void *arg) {
@@ -446,6 +471,22 @@ struct lws_vhost *sr_loop_vhost(sr_loop *l, int tls, const char *ca_file) {
 
 /* ------------------------------------------------------------------ posting */
 
+/* Under mu: makes sure whoever runs the loop runs the posts. deferring: 1 lets a lender's
+ * own posts wait for its sr_loop_lend_flush. */
+static void wake_runner_locked(sr_loop *l, int force) {
+  if (tl_loop == l) { /* the running thread itself: only a timer's post needs the wakeup */
+    if (!l->after_poll) lws_cancel_service(l->ctx);
+    return;
+  }
+  if (tl_lender == l && !force) return; /* run before its poll returns */
+  if (l->lend == LEND_LENT && !l->borrower_active) {
+    l->take_back = 1;
+    pthread_cond_signal(&l->io_cv);
+    return;
+  }
+  lws_cancel_service(l->ctx); /* the I/O thread, or the borrower, in poll() */
+}
+
 static int drain_posts(sr_loop *l) {
   int ran = 0;
   for (;;) {
@@ -500,7 +541,7 @@ int sr_loop_post(sr_loop *l, void (*fn)(void *arg), void *arg) {
   /* Under the lock: sr_loop_free sets stopping under it before the context can go away.
    * Only the first post of a batch needs to wake the thread. Also from the I/O thread itself:
    * a post made by a timer callback (which lws runs before poll()) must not wait for I/O. */
-  if (was_empty && !(tl_loop == l && l->after_poll)) lws_cancel_service(l->ctx);
+  if (was_empty) wake_runner_locked(l, 0);
   pthread_mutex_unlock(&l->mu);
   return 0;
 }
@@ -544,12 +585,138 @@ static void run_turn_hook(sr_loop *l) {
   if (fn) fn(l->turn_arg);
 }
 
+/* ------------------------------------------------------------------ lending */
+
+/* I/O thread: grants an ask and parks until the loop is to be taken back. */
+static void lend_and_park(sr_loop *l) {
+  pthread_mutex_lock(&l->mu);
+  if (l->lend != LEND_ASKED) {
+    pthread_mutex_unlock(&l->mu);
+    return;
+  }
+  l->lend = LEND_LENT;
+  pthread_cond_broadcast(&l->lend_cv);
+  int64_t window = LEND_CHECK_FIRST_MS;
+  uint64_t seen = l->lend_gen;
+  for (;;) {
+    if (!l->borrower_active && (l->stopping || l->take_back)) break;
+    if (l->stopping) { /* the borrower sees it and returns the loop */
+      pthread_cond_wait(&l->io_cv, &l->mu);
+      continue;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += (long)(window * 1000000);
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    if (pthread_cond_timedwait(&l->io_cv, &l->mu, &until) != ETIMEDOUT) continue;
+    /* nobody came for a window, or a lender's callback posted and is busy with something else */
+    if (!l->borrower_active && (l->lend_gen == seen || atomic_load(&l->has_posts))) break;
+    seen = l->lend_gen;
+    if (window < LEND_CHECK_LAST_MS) window *= 2;
+  }
+  l->lend = LEND_NONE;
+  l->take_back = 0;
+  pthread_mutex_unlock(&l->mu);
+}
+
+static int lend_asked(sr_loop *l) {
+  pthread_mutex_lock(&l->mu);
+  int asked = l->lend == LEND_ASKED;
+  pthread_mutex_unlock(&l->mu);
+  return asked;
+}
+
+int sr_loop_borrow(sr_loop *l, int ask) {
+  if (!l || tl_loop) return 0;
+  pthread_mutex_lock(&l->mu);
+  if (l->stopping || l->borrower_active || l->lend == LEND_ASKED || (l->lend == LEND_NONE && !ask)) {
+    pthread_mutex_unlock(&l->mu);
+    return 0;
+  }
+  if (l->lend == LEND_NONE) {
+    l->lend = LEND_ASKED;
+    lws_cancel_service(l->ctx);
+    while (l->lend == LEND_ASKED && !l->stopping) pthread_cond_wait(&l->lend_cv, &l->mu);
+    if (l->lend != LEND_LENT || l->stopping) {
+      if (l->lend == LEND_ASKED) l->lend = LEND_NONE;
+      pthread_mutex_unlock(&l->mu);
+      return 0;
+    }
+  }
+  l->borrower_active = 1;
+  l->lend_gen++;
+  l->take_back = 0; /* what is posted is this thread's to run now */
+  pthread_mutex_unlock(&l->mu);
+  tl_loop = l;
+  return 1;
+}
+
+int sr_loop_lent_turn(sr_loop *l, int block) {
+  drain_posts(l);
+  run_turn_hook(l);
+  if (stop_requested(l)) return -1;
+  int rc = 0;
+  /* lws: a negative timeout polls without waiting; 0 waits for I/O, a timer or a cancel */
+  if (!block || !atomic_load_explicit(&l->has_posts, memory_order_acquire)) rc = lws_service(l->ctx, block ? 0 : -1);
+  drain_posts(l); /* what its callbacks posted (they do not wake anybody) */
+  run_turn_hook(l);
+  return rc < 0 ? -1 : 0;
+}
+
+void sr_loop_return(sr_loop *l) {
+  tl_loop = NULL;
+  pthread_mutex_lock(&l->mu);
+  l->borrower_active = 0;
+  if (l->stopping || atomic_load(&l->has_posts)) {
+    l->take_back = 1;
+    pthread_cond_signal(&l->io_cv);
+  }
+  pthread_mutex_unlock(&l->mu);
+}
+
+void sr_loop_lend_begin(sr_loop *l) { tl_lender = l; }
+
+void sr_loop_lend_flush(sr_loop *l) {
+  if (tl_lender != l) return;
+  tl_lender = NULL;
+  if (!atomic_load_explicit(&l->has_posts, memory_order_acquire)) return;
+  if (sr_loop_borrow(l, 0)) { /* still lent: run them here, and send what they queued */
+    sr_loop_lent_turn(l, 0);
+    sr_loop_return(l);
+    return;
+  }
+  sr_loop_kick(l);
+}
+
+void sr_loop_kick(sr_loop *l) {
+  if (!l) return;
+  pthread_mutex_lock(&l->mu);
+  if (atomic_load(&l->has_posts)) wake_runner_locked(l, 1);
+  pthread_mutex_unlock(&l->mu);
+}
+
+void sr_loop_wake_self(sr_loop *l) {
+  if (l && tl_loop == l && l->in_timers) lws_cancel_service(l->ctx);
+}
+
+void sr_loop_wake(sr_loop *l) {
+  if (!l || tl_loop == l) return;
+  pthread_mutex_lock(&l->mu);
+  if (l->borrower_active) lws_cancel_service(l->ctx);
+  pthread_mutex_unlock(&l->mu);
+}
+
 static void *loop_main(void *arg) {
   sr_loop *l = arg;
   tl_loop = l;
   for (;;) {
     drain_posts(l);
     run_turn_hook(l);
+    if (lend_asked(l)) {
+      lend_and_park(l);
+      continue;
+    }
     if (stop_requested(l)) break;
     /* Blocks in poll() until an fd, the sul (timers) or lws_cancel_service() wakes it.
      * (lws >= 3.2 ignores a non-negative timeout and uses its sul list.) */
@@ -624,6 +791,8 @@ static void loop_destroy_resources(sr_loop *l) {
   }
   free(l->watches);
   if (l->epfd >= 0) close(l->epfd);
+  pthread_cond_destroy(&l->lend_cv);
+  pthread_cond_destroy(&l->io_cv);
   pthread_mutex_destroy(&l->mu);
   free(l);
 }
@@ -638,6 +807,12 @@ int sr_loop_new(sr_loop **out) {
   l->epfd = -1;
   l->sul_deadline = INT64_MAX;
   pthread_mutex_init(&l->mu, NULL);
+  pthread_cond_init(&l->lend_cv, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the parked thread's check windows */
+  pthread_cond_init(&l->io_cv, &ca);
+  pthread_condattr_destroy(&ca);
   atomic_init(&l->has_posts, 0);
 
   l->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -699,7 +874,9 @@ void sr_loop_free(sr_loop *l) {
   if (tl_loop == l) return; /* cannot join ourselves: documented no-op */
   pthread_mutex_lock(&l->mu);
   l->stopping = 1;
-  lws_cancel_service(l->ctx);
+  lws_cancel_service(l->ctx);        /* the I/O thread or a borrower, in poll() */
+  pthread_cond_signal(&l->io_cv);    /* the I/O thread, parked */
+  pthread_cond_broadcast(&l->lend_cv);
   pthread_mutex_unlock(&l->mu);
   if (l->thread_started) pthread_join(l->thread, NULL);
   loop_destroy_resources(l);

@@ -64,8 +64,40 @@ int sr_loop_post(sr_loop *loop, void (*fn)(void *arg), void *arg);
  * is posted; one hook per loop. */
 void sr_loop_set_turn_hook(sr_loop *loop, void (*fn)(void *arg), void *arg);
 
-/* 1 when called on the loop's I/O thread. */
+/* 1 when called on the thread that runs the loop now: the I/O thread, or a borrower while it
+ * borrows (see below). "I/O thread only" means this. */
 int sr_loop_is_io_thread(sr_loop *loop);
+
+/* ---- lending the loop to a thread that waits for it ----
+ * A thread that would block until the loop produces something (signalr_context_poll) runs
+ * the loop itself meanwhile: the events it waits for are made on its own thread, with no
+ * hand-off between threads (two wakeups per round trip otherwise). The I/O thread parks
+ * while the loop is lent and takes it back when a post arrives that nobody would run, or
+ * when no borrower came for a check window (2 ms, growing to 16 ms while borrowers keep
+ * coming): when the application stops polling, its connections are serviced again within
+ * two windows, and what a callback posted before it went on with something long within one;
+ * posts from other threads wake the I/O thread at once.
+ *
+ * sr_loop_borrow: any thread but the one running the loop. 1: this thread runs the loop until
+ * sr_loop_return (ask=1: waits for the I/O thread to park, if it was not parked; ask=0: only if
+ * it is parked already). 0: not now (another borrower, stopping).
+ * sr_loop_lent_turn: one turn (posts, one lws service round, turn hook); block=1 waits for
+ * I/O, a timer or a post (sr_loop_wake). -1 once the loop is stopping.
+ * sr_loop_lend_begin / sr_loop_lend_flush: between them, posts made by this thread wake
+ * nobody; the flush runs them here if the loop is still lent (and sends what they queued),
+ * else hands them to the loop's runner. The thread must not block on the loop in between
+ * without sr_loop_kick (which hands pending posts over now).
+ * sr_loop_wake: wakes an active borrower waiting in poll() (a no-op otherwise). */
+int sr_loop_borrow(sr_loop *loop, int ask);
+int sr_loop_lent_turn(sr_loop *loop, int block);
+void sr_loop_return(sr_loop *loop);
+void sr_loop_lend_begin(sr_loop *loop);
+void sr_loop_lend_flush(sr_loop *loop);
+void sr_loop_kick(sr_loop *loop);
+void sr_loop_wake(sr_loop *loop);
+/* The running thread, from a timer: leave lws' poll() after this turn (events were made that
+ * somebody waits for on this thread). A no-op elsewhere (after I/O, lws returns anyway). */
+void sr_loop_wake_self(sr_loop *loop);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t sr_loop_now_ms(void);
