@@ -59,7 +59,7 @@ vg_api() {
   # The fault tests stay out: they start and stop servers of their own on real time. The
   # flow-control tests use the fault proxy against the shared server: they are in.
   local rc=0 t
-  for t in test_connection test_connection_network test_lifetime test_transports test_flow_control; do
+  for t in test_connection test_connection_network test_lifetime test_transports test_flow_control test_poll_lending; do
     echo "--- $t"
     SIGNALR_SERVER_STATE=$state valgrind --quiet --error-exitcode=1 --leak-check=full \
       --errors-for-leak-kinds=definite,indirect build/tests/$t --gtest_brief=1 || rc=1
