@@ -206,6 +206,25 @@ int signalr_connection_answer_token(signalr_connection *c, const char *token, in
 
 /* ------------------------------------------------------------ handlers */
 
+uint32_t sr_handler_hash(const char *name) {
+  uint32_t h = 2166136261u;
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+    unsigned char ch = *p >= 'A' && *p <= 'Z' ? (unsigned char)(*p + 32) : *p;
+    h = (h ^ ch) * 16777619u;
+  }
+  return h;
+}
+
+size_t sr_handler_find(const signalr_connection *c, uint32_t hash) {
+  size_t lo = 0, hi = c->handler_count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (c->handlers[mid].hash < hash) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 int signalr_connection_on(signalr_connection *c, const char *method, signalr_handler_fn fn, void *ud,
                           void (*free_ud)(void *), uint64_t *handle) {
   if (!c || !method || !*method || !fn) return SIGNALR_EINVAL;
@@ -216,15 +235,19 @@ int signalr_connection_on(signalr_connection *c, const char *method, signalr_han
     if (cb) { cb->free_user_data = NULL; sr_callback_unref(cb); }
     return SIGNALR_ENOMEM;
   }
-  for (char *p = lower; *p; p++) *p = (char)tolower((unsigned char)*p);
+  for (char *p = lower; *p; p++) if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + 32); /* ASCII, as the hash */
+  uint32_t hash = sr_handler_hash(lower);
   pthread_mutex_lock(&c->mu);
   handler *h = realloc(c->handlers, (c->handler_count + 1) * sizeof *h);
   int rc = 0;
   if (!h) rc = SIGNALR_ENOMEM;
   else {
     c->handlers = h;
-    h[c->handler_count] = (handler){c->next_handle++, lower, cb};
-    if (handle) *handle = h[c->handler_count].handle;
+    size_t at = sr_handler_find(c, hash + 1); /* after the handlers of this hash (hash + 1 may wrap: then at the end) */
+    if (hash == UINT32_MAX) at = c->handler_count;
+    memmove(&h[at + 1], &h[at], (c->handler_count - at) * sizeof *h);
+    h[at] = (handler){hash, c->next_handle++, lower, cb};
+    if (handle) *handle = h[at].handle;
     c->handler_count++;
   }
   pthread_mutex_unlock(&c->mu);

@@ -39,8 +39,9 @@ void sr_conn_run_handlers(sr_app_event *ev) {
   /* Snapshot the matching handlers: a handler may call on/off. */
   sr_callback *cbs[16];
   size_t n = 0;
+  uint32_t hash = sr_handler_hash(target);
   pthread_mutex_lock(&c->mu);
-  for (size_t i = 0; i < c->handler_count && n < 16; i++)
+  for (size_t i = sr_handler_find(c, hash); i < c->handler_count && c->handlers[i].hash == hash && n < 16; i++)
     if (!strcasecmp(c->handlers[i].method, target)) cbs[n++] = sr_callback_ref(c->handlers[i].cb);
   pthread_mutex_unlock(&c->mu);
   signalr_value v = {ev->value.data, ev->value.len, ev->encoding, SR_BUF_INIT};

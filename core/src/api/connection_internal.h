@@ -10,11 +10,19 @@
 #include "transport/http.h"
 #include "transport/transport.h"
 
+/* Handlers are kept sorted by (hash of the lower-cased name, handle): a server call finds
+ * its handlers by binary search, in registration order (handles only grow). */
 typedef struct handler {
+  uint32_t hash;
   uint64_t handle;
   char *method; /* lower case: names are case-insensitive */
   sr_callback *cb;
 } handler;
+
+/* FNV-1a over the ASCII-lower-cased name (what SignalR's case-insensitive match folds). */
+uint32_t sr_handler_hash(const char *name);
+/* Under c->mu: the index of the first handler with that hash (or where it would go). */
+size_t sr_handler_find(const signalr_connection *c, uint32_t hash);
 
 /* An invoke's or a stream's completion, carried through the engine as the call token.
  * Pooled on the I/O thread (free list), so calls allocate nothing in steady state. */
