@@ -125,3 +125,89 @@ def signalr_logs(caplog):
     """caplog capturing the `signalr` logger at DEBUG."""
     caplog.set_level(logging.DEBUG, logger="signalr")
     return caplog
+
+
+# ------------------------------------------------------------------ the fault proxy
+#
+# tests/faults' TCP proxy as a process (build/tests/faults/fault_proxy, or
+# $SIGNALR_FAULT_PROXY): between a client and the test server, steered by one command per line
+# (see tests/faults/fault_proxy_main.c); each answer comes once the command is in effect.
+
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
+
+
+class FaultProxy:
+    def __init__(self, exe, target_port):
+        self.proc = subprocess.Popen([str(exe), "127.0.0.1", str(target_port)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.port = int(self.proc.stdout.readline())
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def command(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        if answer.startswith("error"):
+            raise RuntimeError(f"fault proxy: {line}: {answer}")
+        return answer
+
+    def stall(self, on=True):
+        self.command("stall on" if on else "stall off")
+
+    def stats(self):
+        return {k: int(v) for k, v in (kv.split("=") for kv in self.command("stats").split())}
+
+    def delivered_to_client(self):
+        return self.stats()["to_client"]
+
+    def delivery_settles(self, after_bytes=0, quiet=0.5, within=20.0):
+        """Waits (without touching any client) until the bytes delivered to the client have
+        passed `after_bytes` and then not grown for `quiet` seconds: the client stopped
+        reading. Returns the bytes delivered, or None if that did not happen `within` s."""
+        deadline = time.monotonic() + within
+        last, still_since = self.delivered_to_client(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            now = self.delivered_to_client()
+            if now != last:
+                last, still_since = now, time.monotonic()
+            elif now > after_bytes and time.monotonic() - still_since >= quiet:
+                return now
+        return None
+
+    def close(self):
+        try:
+            self.proc.stdin.close()  # end of input: the proxy stops
+            self.proc.wait(5)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _fault_proxy_exe():
+    exe = os.environ.get("SIGNALR_FAULT_PROXY")
+    return Path(exe) if exe else _build_dir() / "tests" / "faults" / "fault_proxy"
+
+
+@pytest.fixture
+def fault_proxy(signalr_server):
+    """A FaultProxy in front of the test server's HTTP port (`.url` replaces its base URL)."""
+    exe = _fault_proxy_exe()
+    if not exe.is_file():
+        _skip_or_fail(f"the fault proxy {exe} is not built (cmake --build build --target fault_proxy)")
+    proxy = FaultProxy(exe, urlsplit(signalr_server.http).port)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+def rss_kb():
+    """This process's resident set (VmRSS), in KiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS in /proc/self/status")

@@ -5,7 +5,8 @@ Threading: libsignalr runs its I/O on its own thread and queues every event (com
 stream items, handler calls, lifecycle events, logs) to the application. Python code only
 runs inside ``pysr_context_poll`` on a thread Python created: the sync API's event thread
 ("signalr-events") or the asyncio loop's thread (through ``loop.add_reader`` on the
-context's wakeup fd). No Python object is ever handed to C: callbacks carry an integer key,
+context's wakeup fd); and inside ``pysr_connection_free``, where libsignalr completes the
+freed connection's pending calls with SIGNALR_ECLOSED on the freeing thread. No Python object is ever handed to C: callbacks carry an integer key,
 ``connection id << SHIFT | operation id``, routed here to the connection's target.
 """
 
@@ -307,25 +308,27 @@ class _Native:
     """The C connection of a HubConnection. Knows nothing of the Python connection, so its
     finalizer can free it after the connection object is gone."""
 
-    __slots__ = ("ptr", "core", "conn_id", "lock", "__weakref__")
+    __slots__ = ("ptr", "core", "lock", "__weakref__")
 
     def __init__(self) -> None:
         self.ptr: Any = None
         self.core: Optional[ContextCore] = None
-        self.conn_id = 0
         # Held around every C call on ptr, so that no call runs on a freed connection. Objects
         # that call through it (streams, subjects, uploads) keep the connection alive, so a
         # finalizer never releases it from inside such a call on the same thread.
         self.lock = threading.Lock()
 
-    def release(self) -> None:
+    def release(self, dispatch: Optional[Callable] = None) -> None:
+        """Frees the C connection. libsignalr completes each of its pending operations once,
+        with SIGNALR_ECLOSED, on this thread before the free returns; those completions are
+        routed through ``dispatch``, by default the context's (to the connection's targets,
+        while the connection object lives). The free runs outside the lock (calls made from
+        those completions find the connection gone instead of deadlocking)."""
         with self.lock:
             ptr, core = self.ptr, self.core
             self.ptr = self.core = None
-            if core is not None:
-                core.conns.pop(self.conn_id, None)
-            if ptr is not None:
-                _ll.signalr_connection_free(ptr)
+        if ptr is not None and core is not None:
+            _ll.pysr_connection_free(ptr, dispatch if dispatch is not None else core.dispatch)
         _live_natives.discard(self)
 
     def call(self, ptr: Any, fn: Callable[..., Any], *args: Any) -> Any:
@@ -349,6 +352,28 @@ class UploadStream:
 
     def __init__(self, source: Any) -> None:
         self.source = source
+
+
+def _release_orphan(native: _Native, calls: Dict[int, Callable]) -> None:
+    """Finalizer of a connection object: frees its native connection; the calls still in
+    flight (whose futures may be held elsewhere) get their ECLOSED completions."""
+    def dispatch(kind: int, key: int, a: Any, b: Any, c: Any) -> None:
+        t = calls.pop(key & _MASK, None) if kind == COMPLETION else None
+        if t is not None:
+            try:
+                t(kind, a, b, c)
+            except Exception:
+                log.exception("signalr: completing a call of a collected connection failed")
+    native.release(dispatch)
+
+
+def _forget(conns: Dict[int, "weakref.ref[BaseConnection]"], conn_id: int) -> Callable[[Any], None]:
+    """The weakref callback that removes a dead connection's routing entry (not before: a
+    completion of a freed native connection may still be on its way to the connection)."""
+    def forget(ref: Any) -> None:
+        if conns.get(conn_id) is ref:
+            del conns[conn_id]
+    return forget
 
 
 class _Handler:
@@ -401,7 +426,12 @@ class BaseConnection:
         self._encoding = MSGPACK if settings.protocol == "messagepack" else JSON
         self._null_result = (encode(None, self._encoding), self._encoding)
         self._handlers: Dict[str, List[_Handler]] = {}
+        # Routing tables, key -> target: the long-lived targets (handlers, lifecycle, log,
+        # token, retry), and the calls in flight (start, stop, invoke, stream), whose targets
+        # hold no reference to the connection: C completes every call once (with
+        # SIGNALR_ECLOSED when the native connection is freed), so the table empties itself.
         self._ops: Dict[int, Callable] = {}
+        self._calls: Dict[int, Callable] = {}
         self._op_ids = itertools.count(_FIRST_OP)
         self._close_callbacks: List[Callable] = []
         self._reconnecting_callbacks: List[Callable] = []
@@ -412,9 +442,13 @@ class BaseConnection:
         self._writable_lock = threading.Lock()
         self._writable_gen = 0
         self._writable_waiters: List[Callable[[], None]] = []
+        self._send_failed_callbacks: List[Callable] = []
         self._native = _Native()
-        self._key_base = 0
-        self._finalizer = weakref.finalize(self, self._native.release)
+        # One id for the object's lifetime (the high bits of every key it hands to C): a
+        # completion of a freed native connection, however late, still reaches its target.
+        self._conn_id = next(_conn_ids) & _MASK
+        self._key_base = self._conn_id << _SHIFT
+        self._finalizer = weakref.finalize(self, _release_orphan, self._native, self._calls)
         self._finalizer.atexit = False  # _shutdown releases every native connection first
         self._ops[_OP_LIFECYCLE] = self._on_lifecycle
         self._ops[_OP_LOG] = self._on_log
@@ -499,13 +533,23 @@ class BaseConnection:
         self._slow_callbacks.append(callback)
         return callback
 
+    def on_send_failed(self, callback: Callable[[SignalRError], Any]) -> Callable:
+        """``callback(error)`` when a message that :meth:`send` accepted could not be written
+        (the connection was lost or stopped first, say); ``error`` names the method. It is
+        also logged to the ``signalr`` logger at ERROR."""
+        self._send_failed_callbacks.append(callback)
+        return callback
+
     def close(self) -> None:
         """Releases the native connection at once (drops it without a graceful stop).
 
-        Pending calls fail with :class:`ConnectionClosedError`. The object can be started
+        Every pending call (invoke, stream, start, stop) fails with
+        :class:`ConnectionClosedError` before this returns (libsignalr completes them on
+        this thread; with asyncio, call it on the loop's thread), and writers waiting for
+        room in the outgoing buffer wake and fail the same way. The object can be started
         again afterwards (a new native connection is made)."""
-        self._fail_pending(error_from_code(_ll.SIGNALR_ECLOSED, "the connection was closed"))
         self._native.release()
+        self._writable_signal()
 
     def __repr__(self) -> str:
         return "<%s %s %s>" % (type(self).__name__, self._url, self.state.name)
@@ -574,8 +618,7 @@ class BaseConnection:
                 rc, err = _ll.signalr_builder_set(b, key, value)
                 if rc:
                     raise error_from_code(rc, "option %s: %s" % (key, err or _ll.signalr_strerror(rc)))
-            conn_id = next(_conn_ids) & _MASK
-            base = conn_id << _SHIFT
+            base = self._key_base
             if s.log_level != "none":
                 check(_ll.pysr_builder_set_log(b, base | _OP_LOG), "signalr_builder_set_log")
             check(_ll.pysr_builder_set_lifecycle(b, base | _OP_LIFECYCLE), "signalr_builder_set_lifecycle")
@@ -589,9 +632,9 @@ class BaseConnection:
         finally:
             _ll.signalr_builder_free(b)
         with native.lock:
-            native.ptr, native.core, native.conn_id = ptr, core, conn_id
-            self._key_base = base
-            core.conns[conn_id] = weakref.ref(self)
+            native.ptr, native.core = ptr, core
+            if core.conns.get(self._conn_id) is None:
+                core.conns[self._conn_id] = weakref.ref(self, _forget(core.conns, self._conn_id))
             _live_natives.add(native)
             for handlers in self._handlers.values():
                 for h in handlers:
@@ -632,7 +675,12 @@ class BaseConnection:
     # ------------------------------------------------------------ routing (event thread / loop)
 
     def _route(self, kind: int, op: int, a: Any, b: Any, c: Any) -> Any:
-        t = self._ops.pop(op, None) if kind == COMPLETION else self._ops.get(op)
+        if kind == COMPLETION:
+            t = self._calls.pop(op, None)
+        elif kind == ITEM:
+            t = self._calls.get(op)
+        else:
+            t = self._ops.get(op)
         if t is None:
             return None
         return t(kind, a, b, c)
@@ -642,20 +690,8 @@ class BaseConnection:
         if op < _FIRST_OP:  # wrapped around
             self._op_ids = itertools.count(_FIRST_OP)
             op = next(self._op_ids)
-        self._ops[op] = target
+        self._calls[op] = target
         return op, self._key_base | op
-
-    def _fail_pending(self, exc: SignalRError) -> None:
-        """Completes every pending call target with exc (the native connection goes away)."""
-        for op in [o for o in self._ops if o >= _FIRST_OP]:
-            t = self._ops.get(op)
-            if t is None or getattr(t, "_is_handler", False):
-                continue
-            self._ops.pop(op, None)
-            try:
-                t(COMPLETION, None, 0, (exc.code, exc.message, 0, None, False))
-            except Exception:
-                log.exception("signalr: failing a pending call raised")
 
     def _handler_target(self, h: _Handler) -> Callable:
         handlers = self._handlers
@@ -684,7 +720,6 @@ class BaseConnection:
                           h.method, e)
                 return "The client's result could not be encoded: %s" % e
 
-        target._is_handler = True  # type: ignore[attr-defined]
         return target
 
     def _writable_signal(self) -> None:
@@ -692,7 +727,10 @@ class BaseConnection:
             self._writable_gen += 1
             waiters, self._writable_waiters = self._writable_waiters, []
         for wake in waiters:
-            wake()
+            try:
+                wake()
+            except Exception:  # e.g. the waiter's event loop is closed: nobody waits there
+                log.debug("signalr: waking a writer failed", exc_info=True)
 
     def _when_writable(self, gen: int, wake: Callable[[], None]) -> bool:
         """Calls wake() at the next writable (or close) event after generation gen; False
@@ -703,13 +741,23 @@ class BaseConnection:
             self._writable_waiters.append(wake)
             return True
 
+    def _forget_writable(self, wake: Callable[[], None]) -> None:
+        """Withdraws a waiter of :meth:`_when_writable` that stopped waiting (a timeout)."""
+        with self._writable_lock:
+            try:
+                self._writable_waiters.remove(wake)
+            except ValueError:
+                pass
+
     def _on_lifecycle(self, kind: int, event: int, _b: Any, err: Any) -> None:
         exc = error_from_tuple(err)
-        if event in (EVENT_WRITABLE, EVENT_CLOSED):
-            self._writable_signal()
+        if event in (EVENT_WRITABLE, EVENT_CLOSED, EVENT_RECONNECTING):
+            self._writable_signal()  # room again, or a writer's next try fails at once
         if event == EVENT_SEND_FAILED:
             log.error("signalr: %s", exc)
-        if event == EVENT_CLOSED:
+            for cb in list(self._send_failed_callbacks):
+                self._call_user(cb, exc)
+        elif event == EVENT_CLOSED:
             for cb in list(self._close_callbacks):
                 self._call_user(cb, exc)
         elif event == EVENT_RECONNECTING:
@@ -810,7 +858,7 @@ class BaseConnection:
                 check(rc, "%s %r" % (what, method))
             except BaseException:
                 if op is not None:
-                    self._ops.pop(op, None)
+                    self._calls.pop(op, None)
                 raise
         self._pump_uploads(ptr, uploads, handles)
         return ptr, op, out
@@ -819,6 +867,23 @@ class BaseConnection:
         enc = self._encoding
         self._call_native("send", method, args, None, lambda ptr, data, handles, key:
                           _ll.pysr_connection_send_with_uploads(ptr, method, data, enc, handles))
+
+    def _try_send(self, method: str, args: Sequence[Any], waited: bool) -> Optional[int]:
+        """One try at a send: None when it was accepted; the writable generation to wait on
+        (:meth:`_when_writable`) when the outgoing buffer is full (nothing was accepted).
+        ``waited``: an earlier try met a full buffer, so a connection that is gone now was
+        closed under the waiting send (ConnectionClosedError, not InvalidStateError)."""
+        gen = self._writable_gen
+        try:
+            self._send_native(method, args)
+        except SignalRError as e:
+            if e.code == _ll.SIGNALR_EAGAIN:
+                return gen
+            if waited and e.code in (_ll.SIGNALR_ESTATE, _ll.SIGNALR_ECLOSED):
+                raise error_from_code(_ll.SIGNALR_ECLOSED, "send %r: the connection closed while the send "
+                                      "waited for room in the outgoing buffer" % method) from None
+            raise
+        return None
 
     def _invoke_native(self, method: str, args: Sequence[Any], target: Callable) -> None:
         """Invokes with ``target`` as the completion."""
@@ -838,7 +903,7 @@ class BaseConnection:
         op, key = self._new_op(target)
         rc = self._native.call(ptr, _ll.pysr_connection_start, key)
         if rc:
-            self._ops.pop(op, None)
+            self._calls.pop(op, None)
             check(rc, "start")
 
     def _stop_native(self, target: Callable) -> bool:
@@ -850,7 +915,7 @@ class BaseConnection:
             op, key = self._new_op(target)
             rc = _ll.pysr_connection_stop(ptr, key)
             if rc:
-                self._ops.pop(op, None)
+                self._calls.pop(op, None)
                 check(rc, "stop")
         return True
 

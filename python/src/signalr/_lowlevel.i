@@ -26,6 +26,11 @@
  * An error tuple is (code, message, http_status, hint or None, allow_reconnect).
  * An exception escaping dispatch (KeyboardInterrupt, say) is kept and raised by
  * pysr_context_poll once the batch has run.
+ *
+ * The one other place callbacks run is pysr_connection_free(conn, dispatch):
+ * signalr_connection_free completes every pending start, stop, invoke and stream of the
+ * connection once, with SIGNALR_ECLOSED, on the freeing thread before it returns (and no
+ * other callback). Those completions go to the `dispatch` given to it.
  */
 %module(package="signalr") lowlevel
 
@@ -371,6 +376,7 @@ PYSR_OUT_PTR(signalr_connection)
 %ignore signalr_connection_invoke_with_uploads;
 %ignore signalr_connection_send_with_uploads;
 %ignore signalr_connection_on;
+%ignore signalr_connection_free;
 
 #define SIGNALR_API
 %include "signalr/signalr.h"
@@ -386,6 +392,7 @@ PYSR_OUT_PTR(signalr_connection)
 %constant int PYSR_RETRY = PYSR_RETRY;
 
 %feature("nothread") pysr_context_poll;
+%feature("nothread") pysr_connection_free;
 %feature("nothread") pysr_error_table;
 %feature("nothread") pysr_option_table;
 
@@ -419,6 +426,37 @@ PyObject *pysr_context_poll(signalr_context *ctx, int timeout_ms, PyObject *disp
     return NULL;
   }
   return PyLong_FromLong(rc);
+}
+
+/* signalr_connection_free, with the pending operations' ECLOSED completions (which it runs
+ * on this thread before it returns) routed to `dispatch`. Also inside a poll (a handler that
+ * closes a connection, a finalizer): the poll's dispatch is put back afterwards, and an
+ * exception escaping dispatch is left for that poll to raise; outside one it is raised here,
+ * once the connection is freed. The GIL is released while the library waits for its I/O
+ * thread. Returns None. */
+PyObject *pysr_connection_free(signalr_connection *conn, PyObject *dispatch) {
+  if (!PyCallable_Check(dispatch)) {
+    PyErr_SetString(PyExc_TypeError, "dispatch must be callable");
+    return NULL;
+  }
+  PyObject *outer = tls.dispatch; /* borrowed: the poll in progress holds it */
+  int nested = outer != NULL;
+  Py_INCREF(dispatch);
+  tls.dispatch = dispatch;
+  Py_BEGIN_ALLOW_THREADS
+  signalr_connection_free(conn);
+  Py_END_ALLOW_THREADS
+  tls.dispatch = outer;
+  Py_DECREF(dispatch);
+  if (!nested) {
+    Py_CLEAR(tls.keep);
+    if (tls.exc_type) {
+      PyErr_Restore(tls.exc_type, tls.exc_value, tls.exc_tb);
+      tls.exc_type = tls.exc_value = tls.exc_tb = NULL;
+      return NULL;
+    }
+  }
+  Py_RETURN_NONE;
 }
 
 /* Every error code: [(code, name, description), ...]. */

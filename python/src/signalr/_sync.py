@@ -38,6 +38,16 @@ def _wait(fut: "concurrent.futures.Future[Any]", timeout: Optional[float], what:
                     from None
 
 
+def _wait_event(event: threading.Event, deadline: Optional[float]) -> bool:
+    """event.wait() until deadline (None: no limit), in short slices (KeyboardInterrupt-safe)."""
+    while True:
+        step = _SLICE if deadline is None else min(_SLICE, deadline - time.monotonic())
+        if step <= 0:
+            return event.is_set()
+        if event.wait(step):
+            return True
+
+
 class HubConnection(BaseConnection):
     """A connection to a SignalR hub, with blocking methods.
 
@@ -114,9 +124,35 @@ class HubConnection(BaseConnection):
         self._invoke_native(method, args, completion_target(fut))
         return fut
 
-    def send(self, method: str, *args: Any) -> None:
-        """Calls a hub method without waiting for (or getting) a result."""
-        self._send_native(method, args)
+    def send(self, method: str, *args: Any, timeout: Optional[float] = None) -> None:
+        """Calls a hub method without waiting for (or getting) a result.
+
+        Returns once the message is accepted. While the outgoing buffer is full (a server
+        that does not read fast enough; see the ``transport_max_buffer_size`` option) it waits
+        for room, at most ``timeout`` seconds (then :class:`TimeoutError`: nothing was sent);
+        on the "signalr-events" thread it raises :class:`WouldBlockError` instead of waiting.
+        :class:`InvalidStateError` when not connected, :class:`ConnectionClosedError` when the
+        connection closed while the send waited. A message accepted and then not written
+        (the connection was lost first, say) is reported to :meth:`on_send_failed`.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        waited = False
+        while True:
+            gen = self._try_send(method, args, waited)
+            if gen is None:
+                return
+            if in_event_thread():
+                raise error_from_code(_ll.SIGNALR_EAGAIN, "send %r: the outgoing buffer is full (a handler "
+                                                          "cannot wait for room)" % method)
+            waited = True
+            ready = threading.Event()
+            if self._when_writable(gen, ready.set):
+                try:
+                    if not _wait_event(ready, deadline):
+                        raise error_from_code(_ll.SIGNALR_ETIMEOUT, "send %r: no room in the outgoing buffer "
+                                                                    "within %g s" % (method, timeout))
+                finally:
+                    self._forget_writable(ready.set)
 
     def stream(self, method: str, *args: Any) -> "Stream":
         """Starts a server-to-client stream: an iterator of its items (closing it cancels)."""

@@ -215,9 +215,39 @@ class HubConnection(BaseConnection):
         self._invoke_native(method, args, completion_target(fut))
         return fut
 
-    async def send(self, method: str, *args: Any) -> None:
-        """Calls a hub method without waiting for a result (returns once queued)."""
-        self._send_native(method, args)
+    async def send(self, method: str, *args: Any, timeout: Optional[float] = None) -> None:
+        """Calls a hub method without waiting for a result; returns once the message is
+        accepted.
+
+        While the outgoing buffer is full (a server that does not read fast enough; see the
+        ``transport_max_buffer_size`` option) it awaits room, at most ``timeout`` seconds
+        (then :class:`TimeoutError`: nothing was sent). :class:`InvalidStateError` when not
+        connected, :class:`ConnectionClosedError` when the connection closed while the send
+        waited. A message accepted and then not written (the connection was lost first, say)
+        is reported to :meth:`on_send_failed`.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        waited = False
+        while True:
+            gen = self._try_send(method, args, waited)
+            if gen is None:
+                return
+            waited = True
+            ready = loop.create_future()
+
+            def wake(ready: "asyncio.Future[None]" = ready) -> None:
+                loop.call_soon_threadsafe(lambda: ready.done() or ready.set_result(None))
+
+            if not self._when_writable(gen, wake):
+                continue
+            try:
+                await asyncio.wait_for(ready, None if deadline is None else max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                raise error_from_code(_ll.SIGNALR_ETIMEOUT, "send %r: no room in the outgoing buffer within %g s"
+                                      % (method, timeout)) from None
+            finally:
+                self._forget_writable(wake)
 
     def stream(self, method: str, *args: Any) -> "AsyncStream":
         """Starts a server-to-client stream: ``async for item in conn.stream(...)``;
