@@ -32,7 +32,8 @@ static void run_command(void *arg);
 
 int sr_conn_post_command(signalr_connection *c, sr_app_event *cmd) {
   int rc = atomic_load(&c->freed) && cmd->kind != CMD_FREE ? SIGNALR_ECLOSED
-                                                          : sr_loop_post(c->ctx->loop, run_command, cmd);
+                                                          : (cmd->post.fn = run_command, cmd->post.arg = cmd,
+                                                             sr_loop_post_embedded(c->ctx->loop, &cmd->post));
   if (rc) sr_event_release(c->ctx, cmd);
   return rc;
 }

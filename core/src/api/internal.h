@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "engine/engine.h"
+#include "runtime/loop.h"
 #include "signalr/signalr.h"
 #include "util/buf.h"
 
@@ -90,6 +91,7 @@ enum {
  * its buffers, so the steady state allocates nothing per message. */
 typedef struct sr_app_event {
   struct sr_app_event *next;
+  sr_post post;                 /* a command's node in the loop's queue */
   atomic_int claimed;           /* taken by the dispatcher or by a connection's free: runs once */
   size_t cost;                  /* an event: bytes counted against the receive bound; a command:
                                  * bytes counted in out_pending (send backpressure) */

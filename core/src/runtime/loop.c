@@ -24,11 +24,7 @@ struct sr_timer {
   sr_timer *next_free;
 };
 
-typedef struct post_node {
-  void (*fn)(void *arg);
-  void *arg;
-  struct post_node *next;
-} post_node;
+typedef sr_post post_node;
 
 typedef struct fd_watch {
   void (*cb)(void *arg, int fd, int revents);
@@ -496,22 +492,62 @@ static int drain_posts(sr_loop *l) {
     l->head = l->tail = NULL;
     atomic_store_explicit(&l->has_posts, 0, memory_order_relaxed);
     pthread_mutex_unlock(&l->mu);
+    /* the loop's own nodes go back to its free list in one lock, after the batch */
+    post_node *spent = NULL, *spent_last = NULL;
+    size_t nspent = 0;
     while (n) {
-      post_node *next = n->next;
+      post_node *next = n->next; /* fn may free an embedded node */
+      int pooled = n->pooled;
       n->fn(n->arg);
-      pthread_mutex_lock(&l->mu);
-      if (l->nfree_posts < SR_MAX_FREE_POSTS) {
-        n->next = l->free_posts;
-        l->free_posts = n;
-        l->nfree_posts++;
-        n = NULL;
+      if (pooled) {
+        n->next = spent;
+        spent = n;
+        if (!spent_last) spent_last = n;
+        nspent++;
       }
-      pthread_mutex_unlock(&l->mu);
-      free(n);
       n = next;
       ran++;
     }
+    if (!spent) continue;
+    pthread_mutex_lock(&l->mu);
+    if (l->nfree_posts < SR_MAX_FREE_POSTS) {
+      spent_last->next = l->free_posts;
+      l->free_posts = spent;
+      l->nfree_posts += nspent;
+      spent = NULL;
+    }
+    pthread_mutex_unlock(&l->mu);
+    while (spent) {
+      post_node *next = spent->next;
+      free(spent);
+      spent = next;
+    }
   }
+}
+
+/* Under mu: appends a node; wakes the runner when it is the first of a batch. Under the lock:
+ * sr_loop_free sets stopping under it before the context can go away. */
+static void append_locked(sr_loop *l, post_node *n) {
+  n->next = NULL;
+  if (l->tail)
+    l->tail->next = n;
+  else
+    l->head = n;
+  l->tail = n;
+  if (!atomic_exchange_explicit(&l->has_posts, 1, memory_order_release)) wake_runner_locked(l, 0);
+}
+
+int sr_loop_post_embedded(sr_loop *l, sr_post *p) {
+  if (!l || !p || !p->fn) return SIGNALR_EINVAL;
+  pthread_mutex_lock(&l->mu);
+  if (l->stopping) {
+    pthread_mutex_unlock(&l->mu);
+    return SIGNALR_ECLOSED;
+  }
+  p->pooled = 0;
+  append_locked(l, p);
+  pthread_mutex_unlock(&l->mu);
+  return 0;
 }
 
 int sr_loop_post(sr_loop *l, void (*fn)(void *arg), void *arg) {
@@ -531,17 +567,10 @@ int sr_loop_post(sr_loop *l, void (*fn)(void *arg), void *arg) {
   }
   n->fn = fn;
   n->arg = arg;
-  n->next = NULL;
-  if (l->tail)
-    l->tail->next = n;
-  else
-    l->head = n;
-  l->tail = n;
-  int was_empty = !atomic_exchange_explicit(&l->has_posts, 1, memory_order_release);
-  /* Under the lock: sr_loop_free sets stopping under it before the context can go away.
-   * Only the first post of a batch needs to wake the thread. Also from the I/O thread itself:
-   * a post made by a timer callback (which lws runs before poll()) must not wait for I/O. */
-  if (was_empty) wake_runner_locked(l, 0);
+  n->pooled = 1;
+  /* Only the first post of a batch wakes the thread. Also from the I/O thread itself: a
+   * post made by a timer callback (which lws runs before poll()) must not wait for I/O. */
+  append_locked(l, n);
   pthread_mutex_unlock(&l->mu);
   return 0;
 }

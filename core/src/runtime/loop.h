@@ -57,6 +57,17 @@ void sr_loop_free(sr_loop *loop);
  * exactly once, even when sr_loop_free() follows immediately. */
 int sr_loop_post(sr_loop *loop, void (*fn)(void *arg), void *arg);
 
+/* The same with a node the caller embeds in its own object (no node allocation or recycling
+ * per post: the hot path's commands). The caller sets fn and arg; the node is the loop's
+ * until fn starts (fn may then free the object). Same results as sr_loop_post. */
+typedef struct sr_post {
+  void (*fn)(void *arg);
+  void *arg;
+  struct sr_post *next;
+  int pooled; /* the loop's own node (sr_loop_post) */
+} sr_post;
+int sr_loop_post_embedded(sr_loop *loop, sr_post *post);
+
 /* fn(arg) runs on the I/O thread after each turn of the loop (the posted functions, or one
  * lws service round with its timers and socket callbacks) and once more during sr_loop_free
  * after the last posts and exit hooks: work collected during a turn (events for the
