@@ -126,13 +126,30 @@ TEST(FlowControl, PeerThatStopsReadingGetsEagainAndABoundedStop) {
   EXPECT_GT(eagain, 0) << "30 MB accepted by a peer that reads nothing";
   EXPECT_EQ(other, 0);
   EXPECT_LT(accepted, 3000);
+  // Fill until nothing drains any more (the kernel's buffers are full too): the queue is then
+  // stuck, and the stop must abort it at close_timeout_ms.
+  bool stuck = false;
+  for (int round = 0; round < 200 && !stuck; round++) {
+    while (signalr_connection_send(c.conn, "Record", args.data(), args.size(), SIGNALR_ENCODING_JSON) == 0) accepted++;
+    int w = c.count(SIGNALR_EVENT_WRITABLE);
+    stuck = !c.poll_until([&] { return c.count(SIGNALR_EVENT_WRITABLE) > w; }, 300);
+  }
+  ASSERT_TRUE(stuck) << "the peer kept taking data";
   auto t0 = Clock::now();
   EXPECT_EQ(signalr_connection_stop_blocking(c.conn, 10000), 0);
   double took = ms_since(t0);
   std::printf("FIGURE stalled_stop_ms=%.0f\n", took);
   EXPECT_LT(took, 1000 + 2500) << "the stop waited for a peer that does not read";
+  EXPECT_GE(took, 900) << "the stop finished although its close frame could not be written";
   EXPECT_EQ(signalr_connection_state(c.conn), SIGNALR_STATE_DISCONNECTED);
   ASSERT_TRUE(c.poll_until([&] { return c.count(SIGNALR_EVENT_CLOSED) == 1; }, 5000));
+  // What was accepted and never written is reported, not dropped in silence.
+  ASSERT_EQ(c.count(SIGNALR_EVENT_SEND_FAILED), 1);
+  for (auto &l : c.lifecycle)
+    if (l.event == SIGNALR_EVENT_SEND_FAILED) {
+      std::printf("FIGURE stalled_stop_unsent: %s\n", l.message.c_str());
+      EXPECT_NE(l.message.find("were not written"), std::string::npos) << l.message;
+    }
   fault_proxy_stall(proxy.p, 0);
 }
 

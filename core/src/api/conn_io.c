@@ -280,6 +280,16 @@ static void t_on_close(void *ud, const sr_transport_close_info *info) {
                  info->reason);
     failure = &err;
   }
+  /* Bytes accepted and never written (a stop that hit close_timeout_ms, a lost connection)
+   * are reported, never dropped in silence; with stateful reconnect the engine replays them. */
+  size_t unsent = sr_transport_queued_bytes(c->transport);
+  if (unsent && !c->engine.stateful) {
+    sr_error_info lost;
+    sr_error_set(&lost, info->error ? info->error : SIGNALR_ECLOSED, 0,
+                 "%zu bytes of messages accepted for sending were not written: the %s connection closed (%s)",
+                 unsent, name, info->reason && *info->reason ? info->reason : "no reason given");
+    sr_conn_push_lifecycle(c, SIGNALR_EVENT_SEND_FAILED, &lost);
+  }
   sr_transport_free(c->transport); /* info lives in the transport: read it all first */
   c->transport = NULL;
   sr_engine_on_closed(&c->engine, sr_loop_now_ms(), failure);
