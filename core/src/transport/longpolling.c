@@ -298,3 +298,21 @@ void sr_lp_free(sr_lp *p) {
   }
   destroy(p);
 }
+
+/* ------------------------------------------------------------------ the transport interface */
+
+static int op_connect(sr_loop *loop, const sr_transport_config *cfg, const sr_transport_callbacks *cb, void *ud,
+                      void **impl) {
+  sr_lp *x = NULL;
+  int rc = sr_lp_connect(loop, cfg, cb, ud, &x);
+  *impl = x;
+  return rc;
+}
+
+static int op_send(void *impl, const uint8_t *data, size_t len) { return sr_lp_send(impl, data, len); }
+static size_t op_queued_bytes(const void *impl) { return sr_lp_queued_bytes(impl); }
+static void op_close(void *impl) { sr_lp_close(impl); }
+static void op_pause(void *impl, int paused) { sr_lp_pause(impl, paused); }
+static void op_free(void *impl) { sr_lp_free(impl); }
+
+const sr_transport_ops sr_lp_transport_ops = {op_connect, op_send, op_queued_bytes, op_close, op_pause, op_free};

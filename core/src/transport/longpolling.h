@@ -43,6 +43,9 @@ void sr_lp_pause(sr_lp *p, int paused);
 /* Also allowed from inside any of its callbacks. */
 void sr_lp_free(sr_lp *p);
 
+/* This kind of the transport interface (transport.h). */
+extern const sr_transport_ops sr_lp_transport_ops;
+
 #ifdef __cplusplus
 }
 #endif

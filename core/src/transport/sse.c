@@ -282,3 +282,21 @@ void sr_sse_free(sr_sse *s) {
   }
   destroy(s);
 }
+
+/* ------------------------------------------------------------------ the transport interface */
+
+static int op_connect(sr_loop *loop, const sr_transport_config *cfg, const sr_transport_callbacks *cb, void *ud,
+                      void **impl) {
+  sr_sse *x = NULL;
+  int rc = sr_sse_connect(loop, cfg, cb, ud, &x);
+  *impl = x;
+  return rc;
+}
+
+static int op_send(void *impl, const uint8_t *data, size_t len) { return sr_sse_send(impl, data, len); }
+static size_t op_queued_bytes(const void *impl) { return sr_sse_queued_bytes(impl); }
+static void op_close(void *impl) { sr_sse_close(impl); }
+static void op_pause(void *impl, int paused) { sr_sse_pause(impl, paused); }
+static void op_free(void *impl) { sr_sse_free(impl); }
+
+const sr_transport_ops sr_sse_transport_ops = {op_connect, op_send, op_queued_bytes, op_close, op_pause, op_free};

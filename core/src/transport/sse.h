@@ -32,6 +32,9 @@ void sr_sse_pause(sr_sse *s, int paused);
 /* Also allowed from inside any of its callbacks. */
 void sr_sse_free(sr_sse *s);
 
+/* This kind of the transport interface (transport.h). */
+extern const sr_transport_ops sr_sse_transport_ops;
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,11 +1,13 @@
-/* The uniform transport interface. See transport.h.
+/* The transport interface: dispatch through each kind's sr_transport_ops. See transport.h.
  *
- * WebSockets keep their own rules (sr_ws never calls back from inside its calls). SSE and
- * Long Polling may finish inside their close call; this layer turns such an on_close into a
- * posted one, so the rule holds for every kind in one place. Posted rather than timed: a post
- * always runs, even when sr_loop_free follows at once, where a pending timer is discarded. */
+ * The contract's rules that are not a kind's business live here, once: the config is checked
+ * and normalised before any kind sees it; an on_close a kind makes inside one of its own calls
+ * (SSE and Long Polling may finish inside close or pause) is turned into a posted one; nothing
+ * is passed on after the first on_close. Posted rather than timed: a post always runs, even
+ * when sr_loop_free follows at once, where a pending timer is discarded. */
 #include "transport/transport.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,15 +23,14 @@
 #define TR_DEFAULT_MAX_QUEUE (16u << 20)
 
 struct sr_transport {
+  const sr_transport_ops *ops;
+  void *impl;       /* the kind's object; NULL once freed */
   int kind;
   sr_loop *loop;
-  sr_ws *ws;
-  sr_sse *sse;
-  sr_lp *lp;
   sr_transport_callbacks cb;
   void *ud;
-  int binary;
-  int in_call;      /* inside an sr_transport_* call: an on_close now must be deferred */
+  int in_call;      /* inside an ops call: an on_close now must be deferred */
+  int closed;       /* on_close delivered or on its way: later callbacks are dropped */
   int defer_posted; /* a deferred on_close is posted and has not run yet */
   int zombie;       /* freed while it was posted: the posted function frees the struct */
   sr_timer *defer_timer; /* fallback when posting fails (loop shutting down) */
@@ -37,13 +38,34 @@ struct sr_transport {
   char reason[256];
 };
 
-static void free_inner(sr_transport *t) {
-  sr_ws_free(t->ws);
-  sr_sse_free(t->sse);
-  sr_lp_free(t->lp);
-  t->ws = NULL;
-  t->sse = NULL;
-  t->lp = NULL;
+/* ------------------------------------------------------------------ kinds */
+
+/* Index of a kind in the tables below, or -1. */
+static int kind_index(int kind) {
+  switch (kind) {
+    case SR_TRANSPORT_WEBSOCKETS: return 0;
+    case SR_TRANSPORT_SSE: return 1;
+    case SR_TRANSPORT_LONG_POLLING: return 2;
+    default: return -1;
+  }
+}
+
+static const sr_transport_ops *const builtin[3] = {&sr_ws_transport_ops, &sr_sse_transport_ops,
+                                                   &sr_lp_transport_ops};
+static _Atomic(const sr_transport_ops *) overrides[3];
+
+int sr_transport_set_override(int kind, const sr_transport_ops *ops) {
+  int i = kind_index(kind);
+  if (i < 0) return SIGNALR_EINVAL;
+  atomic_store(&overrides[i], ops);
+  return 0;
+}
+
+static const sr_transport_ops *ops_for(int kind) {
+  int i = kind_index(kind);
+  if (i < 0) return NULL;
+  const sr_transport_ops *o = atomic_load(&overrides[i]);
+  return o ? o : builtin[i];
 }
 
 /* ------------------------------------------------------------------ callbacks */
@@ -70,23 +92,25 @@ static void deferred_timer(void *arg) {
 
 static void tr_on_open(void *ud) {
   sr_transport *t = ud;
-  if (t->cb.on_open) t->cb.on_open(t->ud);
+  if (!t->closed && t->cb.on_open) t->cb.on_open(t->ud);
 }
 
 static void tr_on_message(void *ud, const uint8_t *data, size_t len) {
   sr_transport *t = ud;
-  if (t->cb.on_message) t->cb.on_message(t->ud, data, len);
+  if (!t->closed && t->cb.on_message) t->cb.on_message(t->ud, data, len);
 }
 
 static void tr_on_drain(void *ud) {
   sr_transport *t = ud;
-  if (t->cb.on_drain) t->cb.on_drain(t->ud);
+  if (!t->closed && t->cb.on_drain) t->cb.on_drain(t->ud);
 }
 
 static void tr_on_close(void *ud, const sr_transport_close_info *info) {
   sr_transport *t = ud;
+  if (t->closed) return;
+  t->closed = 1;
   if (!t->in_call) {
-    if (t->cb.on_close) t->cb.on_close(t->ud, info); /* info lives in the inner transport */
+    if (t->cb.on_close) t->cb.on_close(t->ud, info); /* info lives in the kind's object */
     return;
   }
   t->info = *info;
@@ -101,15 +125,7 @@ static void tr_on_close(void *ud, const sr_transport_close_info *info) {
   if (!t->defer_timer) deliver_deferred(t);
 }
 
-static void ws_on_close(void *ud, const sr_ws_close_info *wi) {
-  sr_transport_close_info info;
-  info.error = wi->error;
-  info.http_status = wi->http_status;
-  info.close_code = wi->close_code;
-  info.reason = wi->reason;
-  info.opened = wi->opened;
-  tr_on_close(ud, &info);
-}
+static const sr_transport_callbacks layer_callbacks = {tr_on_open, tr_on_message, tr_on_close, tr_on_drain};
 
 /* ------------------------------------------------------------------ API */
 
@@ -119,17 +135,17 @@ int sr_transport_connect(sr_loop *loop, const sr_transport_config *cfg, const sr
                          sr_transport **out) {
   if (out) *out = NULL;
   if (!loop || !cfg || !cfg->url || !cb || !out) return SIGNALR_EINVAL;
-  if (cfg->kind != SR_TRANSPORT_WEBSOCKETS && cfg->kind != SR_TRANSPORT_SSE && cfg->kind != SR_TRANSPORT_LONG_POLLING)
-    return SIGNALR_EUNSUPPORTED;
+  const sr_transport_ops *ops = ops_for(cfg->kind);
+  if (!ops) return SIGNALR_EUNSUPPORTED;
   /* the same answer for every kind (libcurl would only fail later, at the TLS handshake) */
   if (!readable(cfg->ca_file) || !readable(cfg->client_cert) || !readable(cfg->client_key)) return SIGNALR_EINVAL;
   sr_transport *t = calloc(1, sizeof(*t));
   if (!t) return SIGNALR_ENOMEM;
+  t->ops = ops;
   t->kind = cfg->kind;
   t->loop = loop;
   t->cb = *cb;
   t->ud = ud;
-  t->binary = cfg->binary != 0;
 
   /* one normalised config: defaults, and room for the server's batching */
   sr_transport_config c = *cfg;
@@ -138,29 +154,8 @@ int sr_transport_connect(sr_loop *loop, const sr_transport_config *cfg, const sr
   c.max_send_queue = cfg->max_send_queue ? cfg->max_send_queue : TR_DEFAULT_MAX_QUEUE;
   c.close_timeout_ms = cfg->close_timeout_ms > 0 ? cfg->close_timeout_ms : SR_HTTP_TRANSPORT_CLOSE_MS;
 
-  int rc;
   t->in_call = 1;
-  if (c.kind == SR_TRANSPORT_WEBSOCKETS) {
-    sr_ws_config w;
-    memset(&w, 0, sizeof(w));
-    w.url = c.url;
-    w.headers = c.headers;
-    w.ca_file = c.ca_file;
-    w.insecure = c.insecure;
-    w.proxy = c.proxy;
-    w.client_cert = c.client_cert;
-    w.client_key = c.client_key;
-    w.connect_timeout_ms = c.connect_timeout_ms;
-    w.max_message_size = c.max_message_size;
-    w.max_send_queue = c.max_send_queue;
-    w.close_timeout_ms = c.close_timeout_ms;
-    static const sr_ws_callbacks wcb = {tr_on_open, tr_on_message, ws_on_close, tr_on_drain};
-    rc = sr_ws_connect(loop, &w, &wcb, t, &t->ws);
-  } else {
-    static const sr_transport_callbacks hcb = {tr_on_open, tr_on_message, tr_on_close, tr_on_drain};
-    rc = c.kind == SR_TRANSPORT_SSE ? sr_sse_connect(loop, &c, &hcb, t, &t->sse)
-                                    : sr_lp_connect(loop, &c, &hcb, t, &t->lp);
-  }
+  int rc = ops->connect(loop, &c, &layer_callbacks, t, &t->impl);
   t->in_call = 0;
   if (rc) {
     free(t);
@@ -172,43 +167,36 @@ int sr_transport_connect(sr_loop *loop, const sr_transport_config *cfg, const sr
 
 int sr_transport_send(sr_transport *t, const uint8_t *data, size_t len) {
   if (!t || (!data && len)) return SIGNALR_EINVAL;
-  int rc = SIGNALR_ESTATE;
+  if (!t->impl || t->closed) return SIGNALR_ESTATE;
   t->in_call++;
-  if (t->ws) rc = sr_ws_send(t->ws, data, len, t->binary);
-  else if (t->sse) rc = sr_sse_send(t->sse, data, len);
-  else if (t->lp) rc = sr_lp_send(t->lp, data, len);
+  int rc = t->ops->send(t->impl, data, len);
   t->in_call--;
   return rc;
 }
 
 size_t sr_transport_queued_bytes(const sr_transport *t) {
-  if (!t) return 0;
-  if (t->ws) return sr_ws_queued_bytes(t->ws);
-  if (t->sse) return sr_sse_queued_bytes(t->sse);
-  return sr_lp_queued_bytes(t->lp);
+  return t && t->impl ? t->ops->queued_bytes(t->impl) : 0;
 }
 
 void sr_transport_close(sr_transport *t) {
-  if (!t) return;
+  if (!t || !t->impl || t->closed) return;
   t->in_call++;
-  if (t->ws) sr_ws_close(t->ws, 1000);
-  else if (t->sse) sr_sse_close(t->sse);
-  else if (t->lp) sr_lp_close(t->lp);
+  t->ops->close(t->impl);
   t->in_call--;
 }
 
 void sr_transport_pause(sr_transport *t, int paused) {
-  if (!t) return;
+  if (!t || !t->impl || t->closed) return;
   t->in_call++;
-  if (t->ws) sr_ws_pause(t->ws, paused);
-  else if (t->sse) sr_sse_pause(t->sse, paused);
-  else if (t->lp) sr_lp_pause(t->lp, paused);
+  t->ops->pause(t->impl, paused != 0);
   t->in_call--;
 }
 
 void sr_transport_free(sr_transport *t) {
   if (!t) return;
-  free_inner(t);
+  void *impl = t->impl;
+  t->impl = NULL;
+  if (impl) t->ops->free(impl);
   if (t->defer_timer) sr_loop_timer_cancel(t->loop, t->defer_timer);
   t->defer_timer = NULL;
   if (t->defer_posted) {

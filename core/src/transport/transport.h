@@ -1,10 +1,13 @@
-/* One interface over the three SignalR transports, so the connection code handles one type:
- * WebSockets (sr_ws), Server-Sent Events (sse.h) and Long Polling (longpolling.h).
+/* One interface over the SignalR transports, so the connection code handles one type:
+ * WebSockets (ws.h), Server-Sent Events (sse.h) and Long Polling (longpolling.h). Each kind
+ * provides an sr_transport_ops table (below); sr_transport_* dispatches through it and keeps
+ * the rules of this contract for every kind in one place.
  *
  * Lifecycle, the same for every kind:
  *  - Everything is I/O thread only (sr_transport_free after on_close excepted, see there).
  *  - sr_transport_connect returning 0 is followed by on_close exactly once, unless
- *    sr_transport_free comes first; on_open comes before it at most once.
+ *    sr_transport_free comes first; on_open comes before it at most once. Nothing follows
+ *    on_close.
  *  - No callback ever runs inside the sr_transport_* call that caused it (a close that
  *    completes at once is reported on a later loop turn).
  *  - Callbacks may call any sr_transport_* function on their own transport, sr_transport_free
@@ -105,10 +108,12 @@ int sr_transport_send(sr_transport *t, const uint8_t *data, size_t len);
 size_t sr_transport_queued_bytes(const sr_transport *t);
 
 /* Starts a clean close; on_close follows (error 0 unless something failed meanwhile). What
- * was sent is flushed first (bounded by a few seconds for SSE and Long Polling); then
- * WebSockets: close frame 1000; SSE: the event stream is dropped (the official clients send
- * nothing more); Long Polling: the poll is aborted and a DELETE tells the server. Before
- * on_open it aborts the attempt (on_close with SIGNALR_ECANCELED). Idempotent. */
+ * was sent is flushed first; then WebSockets: close frame 1000; SSE: the event stream is
+ * dropped (the official clients send nothing more); Long Polling: the poll is aborted and a
+ * DELETE tells the server. All of it within cfg.close_timeout_ms: past it the transport is
+ * aborted (WebSockets: on_close with SIGNALR_ETIMEOUT; SSE and Long Polling: error 0, the
+ * reason says how many bytes were dropped). Before on_open it aborts the attempt
+ * (on_close with SIGNALR_ECANCELED). Idempotent. */
 void sr_transport_close(sr_transport *t);
 
 /* Receive flow control: 1 stops reading from the server (WebSockets: the socket, so TCP
@@ -123,6 +128,40 @@ void sr_transport_free(sr_transport *t);
 
 /* cfg.kind of the transport. */
 int sr_transport_kind(const sr_transport *t);
+
+/* ------------------------------------------------------------------ the interface
+ *
+ * What a kind implements (sr_ws_transport_ops in ws.c, sr_sse_transport_ops in sse.c,
+ * sr_lp_transport_ops in longpolling.c). `impl` is the kind's own object. The layer above
+ * does for every kind what is not the kind's business:
+ *  - connect gets the config validated (kind, URL present, readable TLS files) and normalised:
+ *    max_message_size includes SR_TRANSPORT_BATCH_SLACK, max_send_queue and close_timeout_ms
+ *    are set (> 0); cb and ud are the layer's, copied or kept for the transport's lifetime.
+ *    0 with *impl set (callbacks follow), or an error (then no callback, nothing to free);
+ *  - an on_close the kind makes inside one of its own calls (close, pause, send, connect) is
+ *    deferred to a later loop turn; every other callback must come from the loop (a timer, a
+ *    post, I/O), never from inside an ops call;
+ *  - callbacks after the first on_close are dropped; after free nothing is called any more;
+ *  - send, queued_bytes, close and pause are only called before free; free is called once,
+ *    possibly from inside the kind's own callbacks (on_close, on_message...) and, after
+ *    on_close, from any thread.
+ * Semantics of each entry: as the sr_transport_* function of the same name. */
+typedef struct sr_transport_ops {
+  int (*connect)(sr_loop *loop, const sr_transport_config *cfg, const sr_transport_callbacks *cb, void *ud,
+                 void **impl);
+  int (*send)(void *impl, const uint8_t *data, size_t len);
+  size_t (*queued_bytes)(const void *impl);
+  void (*close)(void *impl);
+  void (*pause)(void *impl, int paused);
+  void (*free)(void *impl);
+} sr_transport_ops;
+
+/* Tests only (not public ABI, not exported from the shared library): from now on every
+ * sr_transport_connect of `kind` (SR_TRANSPORT_WEBSOCKETS, _SSE or _LONG_POLLING) uses ops
+ * instead of the built-in implementation; NULL restores it. Process-wide, thread-safe;
+ * transports already connected keep the ops they were made with. ops must stay valid while
+ * installed and while transports made with it live. 0 or SIGNALR_EINVAL (unknown kind). */
+int sr_transport_set_override(int kind, const sr_transport_ops *ops);
 
 #ifdef __cplusplus
 }

@@ -782,3 +782,84 @@ void sr_ws_free(sr_ws *ws) {
   if (!ws->finished) registry_remove(ws); /* finished: already out, and the loop may be gone */
   ws_destroy(ws);
 }
+
+/* ------------------------------------------------------------------ the transport interface */
+
+/* What the interface's callbacks need besides the sr_ws: the layer's callbacks, and the frame
+ * type, which sr_ws takes per message. */
+typedef struct ws_transport {
+  sr_ws *ws;
+  sr_transport_callbacks cb;
+  void *ud;
+  int binary;
+} ws_transport;
+
+static void wt_on_open(void *ud) {
+  ws_transport *w = ud;
+  w->cb.on_open(w->ud);
+}
+
+static void wt_on_message(void *ud, const uint8_t *data, size_t len) {
+  ws_transport *w = ud;
+  w->cb.on_message(w->ud, data, len);
+}
+
+static void wt_on_drain(void *ud) {
+  ws_transport *w = ud;
+  if (w->cb.on_drain) w->cb.on_drain(w->ud);
+}
+
+static void wt_on_close(void *ud, const sr_ws_close_info *wi) {
+  ws_transport *w = ud;
+  sr_transport_close_info info = {wi->error, wi->http_status, wi->close_code, wi->reason, wi->opened};
+  w->cb.on_close(w->ud, &info); /* may free w */
+}
+
+static int wt_connect(sr_loop *loop, const sr_transport_config *c, const sr_transport_callbacks *cb, void *ud,
+                      void **impl) {
+  ws_transport *w = calloc(1, sizeof(*w));
+  if (!w) return SIGNALR_ENOMEM;
+  w->cb = *cb;
+  w->ud = ud;
+  w->binary = c->binary != 0;
+  sr_ws_config cfg;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.url = c->url;
+  cfg.headers = c->headers;
+  cfg.ca_file = c->ca_file;
+  cfg.insecure = c->insecure;
+  cfg.proxy = c->proxy;
+  cfg.client_cert = c->client_cert;
+  cfg.client_key = c->client_key;
+  cfg.connect_timeout_ms = c->connect_timeout_ms;
+  cfg.max_message_size = c->max_message_size;
+  cfg.max_send_queue = c->max_send_queue;
+  cfg.close_timeout_ms = c->close_timeout_ms;
+  static const sr_ws_callbacks wcb = {wt_on_open, wt_on_message, wt_on_close, wt_on_drain};
+  int rc = sr_ws_connect(loop, &cfg, &wcb, w, &w->ws);
+  if (rc) {
+    free(w);
+    return rc;
+  }
+  *impl = w;
+  return 0;
+}
+
+static int wt_send(void *impl, const uint8_t *data, size_t len) {
+  ws_transport *w = impl;
+  return sr_ws_send(w->ws, data, len, w->binary);
+}
+
+static size_t wt_queued_bytes(const void *impl) { return sr_ws_queued_bytes(((const ws_transport *)impl)->ws); }
+
+static void wt_close(void *impl) { sr_ws_close(((ws_transport *)impl)->ws, 1000); }
+
+static void wt_pause(void *impl, int paused) { sr_ws_pause(((ws_transport *)impl)->ws, paused); }
+
+static void wt_free(void *impl) {
+  ws_transport *w = impl;
+  sr_ws_free(w->ws);
+  free(w);
+}
+
+const sr_transport_ops sr_ws_transport_ops = {wt_connect, wt_send, wt_queued_bytes, wt_close, wt_pause, wt_free};

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "runtime/loop.h"
+#include "transport/transport.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -101,6 +102,10 @@ void sr_ws_pause(sr_ws *ws, int paused);
  * freed). Before: aborts the connection at once without a close handshake, and no callback is
  * made any more (I/O thread only). NULL is ignored. */
 void sr_ws_free(sr_ws *ws);
+
+/* The WebSocket kind of the transport interface (transport.h): an adapter over sr_ws
+ * (text or binary frames per cfg.binary; close code 1000). */
+extern const sr_transport_ops sr_ws_transport_ops;
 
 #ifdef __cplusplus
 }
