@@ -33,6 +33,7 @@ struct sr_lp {
   int poll_wanted;  /* a poll was due while paused */
   size_t max_body;
   int opened, closing, finished;
+  size_t unsent;    /* once finished: bytes queued and never accepted by the server */
   int depth;        /* how many of our frames are calling out to the owner */
   int free_pending; /* sr_lp_free came from inside one of them */
   sr_transport_close_info info;
@@ -71,6 +72,7 @@ static int leave(sr_lp *p) {
 static int finish(sr_lp *p, int error, int status, const char *fmt, ...) {
   if (p->finished) return 0;
   p->finished = 1;
+  p->unsent = sr_http_sender_pending(&p->sender); /* stop_io drops them: kept for on_close */
   stop_io(p);
   va_list ap;
   va_start(ap, fmt);
@@ -261,7 +263,10 @@ int sr_lp_send(sr_lp *p, const uint8_t *data, size_t len) {
   return sr_http_sender_push(&p->sender, data, len);
 }
 
-size_t sr_lp_queued_bytes(const sr_lp *p) { return p ? sr_http_sender_pending(&p->sender) : 0; }
+size_t sr_lp_queued_bytes(const sr_lp *p) {
+  if (!p) return 0;
+  return p->finished ? p->unsent : sr_http_sender_pending(&p->sender);
+}
 
 void sr_lp_close(sr_lp *p) {
   if (!p || p->finished || p->closing) return;

@@ -27,6 +27,7 @@ struct sr_sse {
   int paused;       /* receive flow control */
   sr_sse_parser parser;
   int opened, closing, finished;
+  size_t unsent;    /* once finished: bytes queued and never accepted by the server */
   int depth;        /* how many of our frames are calling out to the owner */
   int free_pending; /* sr_sse_free came from inside one of them */
   int status;       /* of a GET answered with something else than 200 */
@@ -67,6 +68,7 @@ static int leave(sr_sse *s) {
 static int finish(sr_sse *s, int error, int status, const char *fmt, ...) {
   if (s->finished) return 0;
   s->finished = 1;
+  s->unsent = sr_http_sender_pending(&s->sender); /* stop_io drops them: kept for on_close */
   stop_io(s);
   va_list ap;
   va_start(ap, fmt);
@@ -248,7 +250,10 @@ int sr_sse_send(sr_sse *s, const uint8_t *data, size_t len) {
   return sr_http_sender_push(&s->sender, data, len);
 }
 
-size_t sr_sse_queued_bytes(const sr_sse *s) { return s ? sr_http_sender_pending(&s->sender) : 0; }
+size_t sr_sse_queued_bytes(const sr_sse *s) {
+  if (!s) return 0;
+  return s->finished ? s->unsent : sr_http_sender_pending(&s->sender);
+}
 
 void sr_sse_close(sr_sse *s) {
   if (!s || s->finished || s->closing) return;

@@ -104,7 +104,9 @@ int sr_transport_connect(sr_loop *loop, const sr_transport_config *cfg, const sr
  * is full: nothing queued), SIGNALR_ESTATE (before on_open, or after close), SIGNALR_ENOMEM. */
 int sr_transport_send(sr_transport *t, const uint8_t *data, size_t len);
 
-/* Bytes queued and not yet written (WebSockets) or not yet accepted by the server (POSTs). */
+/* Bytes queued and not yet written (WebSockets) or not yet accepted by the server (POSTs).
+ * Also inside on_close and after it, until sr_transport_free: what was sent and never got out
+ * (the owner reports those messages as lost), 0 after a clean, flushed close. */
 size_t sr_transport_queued_bytes(const sr_transport *t);
 
 /* Starts a clean close; on_close follows (error 0 unless something failed meanwhile). What
@@ -142,6 +144,7 @@ int sr_transport_kind(const sr_transport *t);
  *    deferred to a later loop turn; every other callback must come from the loop (a timer, a
  *    post, I/O), never from inside an ops call;
  *  - callbacks after the first on_close are dropped; after free nothing is called any more;
+ *  - queued_bytes keeps its count through on_close until free (bytes that never got out);
  *  - send, queued_bytes, close and pause are only called before free; free is called once,
  *    possibly from inside the kind's own callbacks (on_close, on_message...) and, after
  *    on_close, from any thread.
