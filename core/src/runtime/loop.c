@@ -667,7 +667,8 @@ int sr_loop_borrow(sr_loop *l, int ask) {
     l->lend = LEND_ASKED;
     lws_cancel_service(l->ctx);
     while (l->lend == LEND_ASKED && !l->stopping) pthread_cond_wait(&l->lend_cv, &l->mu);
-    if (l->lend != LEND_LENT || l->stopping) {
+    /* another borrower may have come first while this one waited */
+    if (l->lend != LEND_LENT || l->stopping || l->borrower_active) {
       if (l->lend == LEND_ASKED) l->lend = LEND_NONE;
       pthread_mutex_unlock(&l->mu);
       return 0;
