@@ -144,11 +144,13 @@ TEST(FlowControl, PeerThatStopsReadingGetsEagainAndABoundedStop) {
   EXPECT_EQ(signalr_connection_state(c.conn), SIGNALR_STATE_DISCONNECTED);
   ASSERT_TRUE(c.poll_until([&] { return c.count(SIGNALR_EVENT_CLOSED) == 1; }, 5000));
   // What was accepted and never written is reported, not dropped in silence.
-  ASSERT_EQ(c.count(SIGNALR_EVENT_SEND_FAILED), 1);
+  int failed = c.count(SIGNALR_EVENT_SEND_FAILED);
+  EXPECT_GE(failed, 1);
+  EXPECT_LE(failed, accepted);
   for (auto &l : c.lifecycle)
     if (l.event == SIGNALR_EVENT_SEND_FAILED) {
-      std::printf("FIGURE stalled_stop_unsent: %s\n", l.message.c_str());
-      EXPECT_NE(l.message.find("were not written"), std::string::npos) << l.message;
+      EXPECT_NE(l.message.find("was not written"), std::string::npos) << l.message;
+      if (failed-- == 1) std::printf("FIGURE stalled_stop_unsent: %s\n", l.message.c_str());
     }
   fault_proxy_stall(proxy.p, 0);
 }

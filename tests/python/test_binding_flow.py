@@ -248,12 +248,6 @@ async def test_peer_that_stops_reading_refuses_sends_and_stop_is_bounded_aio(sig
         conn.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "libsignalr 0.2.0: when close_timeout_ms aborts a WebSocket whose peer does not read, the "
-    "messages still in the transport's queue (ws->qbytes, about transport_max_buffer_size) are "
-    "freed without SIGNALR_EVENT_SEND_FAILED; the abort's text ('... N bytes unsent: aborted') "
-    "reaches no event or log either (CLOSED carries no error after a stop). Remove this marker "
-    "when the core reports them."))
 def test_sends_to_a_peer_that_stops_reading_are_delivered_or_reported(signalr_server, fault_proxy, closing):
     """Every send accepted while the peer did not read is, once the peer reads again,
     recorded by the hub or reported to on_send_failed (one message cut in the middle of a

@@ -250,7 +250,10 @@ SIGNALR_API int signalr_builder_set_log(signalr_builder *b, signalr_log_fn fn, v
 #define SIGNALR_EVENT_WRITABLE 6
 /* A message accepted by signalr_connection_send (without a completion) could not be sent:
  * err says which method and why (the connection was lost before it was written, say).
- * Nothing the API accepted is dropped silently. */
+ * Also, once per message, for sends, sends with a completion and upload items that the
+ * transport had taken but not written when it closed (a stop aborted at close_timeout_ms, a
+ * lost connection; not with stateful reconnect, which replays them): err then says how many
+ * and why, not the method. Nothing the API accepted is dropped silently. */
 #define SIGNALR_EVENT_SEND_FAILED 7
 
 typedef void (*signalr_lifecycle_fn)(void *user_data, signalr_connection *conn, int event,

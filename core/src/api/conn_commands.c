@@ -106,7 +106,9 @@ static int run_call(signalr_connection *c, sr_app_event *cmd, int64_t now) {
   size_t before = c->upload_count;
   int rc = attach_uploads(c, cmd, ids);
   if (!rc && cmd->kind == CMD_SEND) {
+    c->sending_app = 1;
     rc = sr_engine_send(&c->engine, now, method, &args, ids, cmd->upload_count);
+    c->sending_app = 0;
     if (rc && !cmd->done) send_failed(c, method, rc);
   } else if (!rc) {
     call_record from = record_of(cmd);
@@ -143,7 +145,9 @@ static int run_upload(signalr_connection *c, sr_app_event *cmd, int64_t now) {
   int rc;
   if (cmd->kind == CMD_UPLOAD_ITEM) {
     sr_payload item = {cmd->value.data, cmd->value.len, cmd->encoding};
+    c->sending_app = 1;
     rc = sr_engine_stream_item(&c->engine, now, id, &item);
+    c->sending_app = 0;
   } else {
     rc = sr_engine_stream_complete(&c->engine, now, id, cmd->has_error ? cmd->error.message : NULL);
     sr_conn_upload_forget(c, cmd->handle);

@@ -7,6 +7,9 @@
 
 #include "api/connection_internal.h"
 
+static void sent_trim(signalr_connection *c);
+static size_t sent_lost(signalr_connection *c, size_t unsent);
+
 static void on_engine_timer(void *arg) {
   signalr_connection *c = arg;
   c->timer = NULL;
@@ -263,7 +266,10 @@ static void t_on_message(void *ud, const uint8_t *data, size_t len) {
   sr_conn_settle(c);
 }
 
-static void t_on_drain(void *ud) { sr_conn_settle(ud); }
+static void t_on_drain(void *ud) {
+  sent_trim(ud);
+  sr_conn_settle(ud);
+}
 
 static void t_on_close(void *ud, const sr_transport_close_info *info) {
   signalr_connection *c = ud;
@@ -283,13 +289,16 @@ static void t_on_close(void *ud, const sr_transport_close_info *info) {
   /* Bytes accepted and never written (a stop that hit close_timeout_ms, a lost connection)
    * are reported, never dropped in silence; with stateful reconnect the engine replays them. */
   size_t unsent = sr_transport_queued_bytes(c->transport);
-  if (unsent && !c->engine.stateful) {
-    sr_error_info lost;
-    sr_error_set(&lost, info->error ? info->error : SIGNALR_ECLOSED, 0,
-                 "%zu bytes of messages accepted for sending were not written: the %s connection closed (%s)",
-                 unsent, name, info->reason && *info->reason ? info->reason : "no reason given");
-    sr_conn_push_lifecycle(c, SIGNALR_EVENT_SEND_FAILED, &lost);
+  size_t lost = unsent && !c->engine.stateful ? sent_lost(c, unsent) : 0;
+  for (size_t i = 0; i < lost; i++) { /* one per message, as for a send that failed earlier */
+    sr_error_info e;
+    sr_error_set(&e, info->error ? info->error : SIGNALR_ECLOSED, 0,
+                 "a message accepted for sending was not written (%zu of %zu, %zu bytes unwritten in all): the %s "
+                 "connection closed (%s)", i + 1, lost, unsent, name,
+                 info->reason && *info->reason ? info->reason : "no reason given");
+    sr_conn_push_lifecycle(c, SIGNALR_EVENT_SEND_FAILED, &e);
   }
+  c->sent_head = c->sent_len = c->sent_bytes = 0;
   sr_transport_free(c->transport); /* info lives in the transport: read it all first */
   c->transport = NULL;
   sr_engine_on_closed(&c->engine, sr_loop_now_ms(), failure);
@@ -401,10 +410,55 @@ static int io_open(void *ud, int kind, const char *url, const char *bearer, int 
   return start_transport(c, kind, url, bearer, binary);
 }
 
+#define SR_SENT_APP 0x80000000u
+#define SENT_AT(c, i) ((c)->sent[((c)->sent_head + (i)) % (c)->sent_cap])
+
+/* Forgets the oldest messages while the rest still cover what the transport holds. */
+static void sent_trim(signalr_connection *c) {
+  size_t queued = c->transport ? sr_transport_queued_bytes(c->transport) : 0;
+  while (c->sent_len) {
+    size_t oldest = SENT_AT(c, 0) & ~SR_SENT_APP;
+    if (c->sent_bytes - oldest < queued) break;
+    c->sent_bytes -= oldest;
+    c->sent_head = (c->sent_head + 1) % c->sent_cap;
+    c->sent_len--;
+  }
+}
+
+static void sent_push(signalr_connection *c, size_t len, int app) {
+  sent_trim(c);
+  if (c->sent_len == c->sent_cap) {
+    size_t cap = c->sent_cap ? c->sent_cap * 2 : 64;
+    uint32_t *n = malloc(cap * sizeof *n);
+    if (!n) return; /* the count of a later report may then be short: nothing else is lost */
+    for (size_t i = 0; i < c->sent_len; i++) n[i] = SENT_AT(c, i);
+    free(c->sent);
+    c->sent = n;
+    c->sent_cap = cap;
+    c->sent_head = 0;
+  }
+  uint32_t size = len >= SR_SENT_APP ? SR_SENT_APP - 1 : (uint32_t)len;
+  c->sent[(c->sent_head + c->sent_len) % c->sent_cap] = size | (app ? SR_SENT_APP : 0);
+  c->sent_len++;
+  c->sent_bytes += size;
+}
+
+/* The sends and upload items among the newest messages that cover `unsent` bytes. */
+static size_t sent_lost(signalr_connection *c, size_t unsent) {
+  size_t bytes = 0, lost = 0;
+  for (size_t i = c->sent_len; i-- > 0 && bytes < unsent;) {
+    bytes += SENT_AT(c, i) & ~SR_SENT_APP;
+    lost += (SENT_AT(c, i) & SR_SENT_APP) != 0;
+  }
+  return lost;
+}
+
 static int io_send(void *ud, const uint8_t *data, size_t len) {
   signalr_connection *c = ud;
   if (!c->transport) return SIGNALR_ECLOSED;
-  return sr_transport_send(c->transport, data, len);
+  int rc = sr_transport_send(c->transport, data, len);
+  if (!rc) sent_push(c, len, c->sending_app);
+  return rc;
 }
 
 static void io_close(void *ud) {

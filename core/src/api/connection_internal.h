@@ -95,6 +95,12 @@ struct signalr_connection {
   size_t upload_count, upload_cap;
   sr_app_event *parked, *parked_tail; /* message commands waiting for room, in order */
   signalr_connection *settle_next;     /* in the context's list of connections to settle */
+  /* The sizes of the messages handed to the transport and maybe not written yet, oldest
+   * first (a ring; SR_SENT_APP marks a send or an upload item, which SEND_FAILED reports
+   * one by one if the transport closes with them unwritten). */
+  uint32_t *sent;
+  size_t sent_head, sent_len, sent_cap, sent_bytes;
+  int sending_app;                     /* the engine's next io.send is such a message */
   int settle_queued;
   int io_paused;               /* receive paused on the current transport */
   char *token;                 /* the provider's latest answer */
