@@ -698,3 +698,26 @@ def test_keyboard_interrupt_during_blocking_invoke(connect):
     assert conn.invoke("Echo", "after ctrl-c", timeout=T) == "after ctrl-c"
     time.sleep(3)
     assert conn.invoke("Echo", "still", timeout=T) == "still"
+
+
+def test_blocking_invoke_waiter_outcomes(connect, protocol):
+    # invoke waits on a lock the completion releases (no Future): results, hub errors,
+    # timeouts (timeout=0 too) and a close while it waits all come out as before
+    conn = connect(protocol=protocol)
+    assert conn.invoke("Echo", "hello", timeout=T) == "hello"
+    assert conn.invoke("Echo", "é \"x\"", timeout=T) == "é \"x\""
+    assert conn.invoke("EchoInt", 42, timeout=T) == 42
+    with pytest.raises(signalr.HubError):
+        conn.invoke("Throw", "boom", timeout=T)
+    with pytest.raises(signalr.TimeoutError):
+        conn.invoke("DelayedEcho", 2000, "late", timeout=0)
+    t0 = time.monotonic()
+    with pytest.raises(signalr.TimeoutError):
+        conn.invoke("DelayedEcho", 2000, "late", timeout=0.3)
+    assert time.monotonic() - t0 < 1.5
+    threading.Timer(0.3, conn.close).start()
+    with pytest.raises(signalr.ConnectionClosedError):
+        conn.invoke("DelayedEcho", 5000, "late", timeout=T)
+    conn.start(timeout=T)
+    assert conn.invoke("Echo", "again", timeout=T) == "again"
+

@@ -243,3 +243,23 @@ def test_version_and_options():
     assert lowlevel.signalr_version_number() == int(lowlevel.SIGNALR_VERSION_NUMBER)
     table = {o[0]: o for o in signalr.options()}
     assert table["protocol"][2] == "json"
+
+
+def test_json_fast_paths_agree_with_the_full_codec():
+    # all-scalar arguments take a cached C encoder; anything else the full path
+    for args in (["hello"], [1, 2.5, True, None, "é\n\"x"], [2 ** 70, -0.0], [{"a": [1]}, "x"], [[1, 2], (3,)]):
+        assert _values.encode_args(args, _values.JSON) == _values.encode(list(args), _values.JSON)
+    with pytest.raises(ValueError, match="NaN and infinity"):
+        _values.encode_args([1, float("inf")], _values.JSON)
+    circular = []
+    circular.append(circular)
+    with pytest.raises(ValueError, match="Circular"):
+        _values.encode_args([circular], _values.JSON)
+    # one value at 0 through the scanner; whitespace or trailing text through the decoder
+    assert _values.decode(b'"hello"', _values.JSON) == "hello"
+    assert _values.decode(b'[1,{"a":null}]', _values.JSON) == [1, {"a": None}]
+    assert _values.decode(b' \n[1] ', _values.JSON) == [1]
+    assert _values.decode(b'NaN', _values.JSON) != _values.decode(b'NaN', _values.JSON)  # nan
+    for bad in (b'', b'[1] x', b'"open', b'{'):
+        with pytest.raises(json.JSONDecodeError):
+            _values.decode(bad, _values.JSON)

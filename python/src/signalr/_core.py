@@ -19,6 +19,7 @@ import logging
 import platform
 import struct
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from datetime import timedelta
@@ -215,12 +216,91 @@ def context_finalizer(obj: Any, fn: Callable, *args: Any) -> weakref.finalize:
     return fin
 
 
+class Waiter:
+    """The completion target of a blocking call (the sync invoke): one preacquired lock that
+    the completion releases, the cheapest hand-off between two threads (a
+    concurrent.futures.Future makes a Condition and a lock per wait). The result is decoded
+    on the waiting thread."""
+
+    __slots__ = ("_lock", "_done", "_data", "_enc", "_err")
+
+    def __init__(self) -> None:
+        lock = threading.Lock()
+        lock.acquire()
+        self._lock = lock
+        self._done = False
+        self._data: Optional[bytes] = None
+        self._enc = 0
+        self._err: Any = None
+
+    def settle(self, data: Optional[bytes], enc: int, err: Any) -> bool:
+        """Keeps the outcome; False when it already came (nothing to wake)."""
+        if self._done:
+            return False
+        self._data, self._enc, self._err = data, enc, err
+        self._done = True
+        return True
+
+    def wake(self) -> None:
+        self._lock.release()
+
+    def __call__(self, kind: int, data: Optional[bytes], enc: int, err: Any) -> None:
+        """A completion target that wakes the waiter at once."""
+        if self.settle(data, enc, err):
+            self._lock.release()
+
+    def wait(self, timeout: Optional[float], what: str) -> Any:
+        """The call's result (or its exception) once completed; waits in short slices
+        (KeyboardInterrupt-safe), at most ``timeout`` seconds (then TimeoutError)."""
+        acquire = self._lock.acquire
+        if not acquire(False):
+            if timeout is None:
+                while not acquire(True, _SLICE):
+                    pass
+            else:
+                deadline = _monotonic() + timeout
+                while True:
+                    left = deadline - _monotonic()
+                    if left <= 0:
+                        if acquire(False):
+                            break
+                        raise error_from_code(_ll.SIGNALR_ETIMEOUT, "%s did not complete within %g s" %
+                                              (what, timeout))
+                    if acquire(True, left if left < _SLICE else _SLICE):
+                        break
+        err = self._err
+        if err is not None:
+            raise error_from_tuple(err)
+        data = self._data
+        if data is None:
+            return None
+        try:
+            return decode(data, self._enc)
+        except Exception as e:
+            raise error_from_code(_ll.SIGNALR_EENCODING, "the result could not be decoded: %s" % e) from None
+
+
+_SLICE = 0.25  # blocking waits are cut in slices so that Ctrl-C is seen promptly
+_monotonic = time.monotonic
+
+
 class EventThread:
-    """A Python thread that runs a context's events (the sync API's "signalr-events")."""
+    """A Python thread that runs a context's events (the sync API's "signalr-events").
+
+    Its dispatch holds back the wake-up of a blocking call's :class:`Waiter` completed by a
+    poll until that poll's batch has run (or until the next event that may run application
+    code): the woken thread's next call then finds this thread back in the poll, running
+    the library's I/O, instead of making the library hand its I/O back to its own thread
+    (and contending for the GIL). Nothing of the application runs while a wake-up is held.
+    """
 
     def __init__(self, core: ContextCore) -> None:
         self._core = core
         self._stopping = False
+        self._ident: Optional[int] = None
+        self._held: List[Waiter] = []
+        self._depth = 0  # dispatches running on this thread (a completion inside a handler)
+        core.dispatch = self._make_dispatch(core.dispatch)
         self._thread = threading.Thread(target=self._run, args=(core.ptr, core.dispatch),
                                         name="signalr-events", daemon=True)
         self._thread.start()
@@ -229,15 +309,71 @@ class EventThread:
     def ident(self) -> Optional[int]:
         return self._thread.ident
 
+    def _make_dispatch(self, base: Callable) -> Callable:
+        """The context's dispatch for the sync API (what ``base`` does, plus the held
+        wake-ups; ``base`` serves the other threads: pysr_connection_free there)."""
+        conns = self._core.conns
+        held = self._held
+        get_ident = threading.get_ident
+        wake_held = self._wake_held
+        state = self
+
+        def dispatch(kind: int, key: int, a: Any, b: Any, c: Any) -> Any:
+            if get_ident() != state._ident:
+                return base(kind, key, a, b, c)
+            if held:
+                wake_held()  # before anything that may run application code
+            ref = conns.get(key >> _SHIFT)
+            conn = ref() if ref is not None else None
+            if conn is None:
+                return None
+            if kind == COMPLETION:
+                t = conn._calls.pop(key & _MASK, None)
+                if t is None:
+                    return None
+                if t.__class__ is Waiter and not state._depth:
+                    if t.settle(a, b, c):
+                        held.append(t)
+                    return None
+            elif kind == ITEM:
+                t = conn._calls.get(key & _MASK)
+            else:
+                t = conn._ops.get(key & _MASK)
+            if t is None:
+                return None
+            state._depth += 1
+            try:
+                return t(kind, a, b, c)
+            except Exception:  # a bug in a target: never into C
+                log.exception("signalr: an event callback failed")
+                return None
+            finally:
+                state._depth -= 1
+        return dispatch
+
+    def _wake_held(self) -> None:
+        held = self._held
+        while held:
+            held.pop(0).wake()
+
     def _run(self, ptr: Any, dispatch: Callable) -> None:
+        self._ident = threading.get_ident()
         poll = _ll.pysr_context_poll
+        held = self._held
         while not self._stopping:
             try:
                 poll(ptr, -1, dispatch)
             except BaseException:  # e.g. SystemExit raised by a handler: keep serving events
+                if held:
+                    self._wake_held()
                 if self._stopping:
                     break
                 log.exception("signalr: an event callback raised")
+            if held:
+                self._wake_held()
+        self._ident = None
+        if held:
+            self._wake_held()
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Stops the thread; False if it did not finish in time (a handler still running)."""
@@ -272,7 +408,7 @@ def sync_core() -> Tuple[ContextCore, EventThread]:
 def in_event_thread() -> bool:
     """True on the sync API's event thread (inside a handler or a callback)."""
     t = _sync_thread
-    return t is not None and t.ident == threading.get_ident()
+    return t is not None and t._ident == threading.get_ident()
 
 
 # ================================================================== interpreter exit
@@ -675,6 +811,7 @@ class BaseConnection:
     # ------------------------------------------------------------ routing (event thread / loop)
 
     def _route(self, kind: int, op: int, a: Any, b: Any, c: Any) -> Any:
+        # (EventThread's dispatch does the same inline for the sync API.)
         if kind == COMPLETION:
             t = self._calls.pop(op, None)
         elif kind == ITEM:
@@ -888,6 +1025,27 @@ class BaseConnection:
     def _invoke_native(self, method: str, args: Sequence[Any], target: Callable) -> None:
         """Invokes with ``target`` as the completion."""
         enc = self._encoding
+        for a in args:
+            if type(a) not in _PLAIN_TYPES:
+                break
+        else:  # the common case, no upload stream: the steps of _call_native without uploads
+            self._check_caller()
+            data = encode_args(args, enc)
+            native = self._native
+            with native.lock:
+                ptr = native.ptr
+                if ptr is None:
+                    raise error_from_code(_ll.SIGNALR_ESTATE, "the connection is not started")
+                op, key = self._new_op(target)
+                try:
+                    rc = _ll.pysr_connection_invoke_with_uploads(ptr, method, data, enc, (), key)
+                except BaseException:
+                    self._calls.pop(op, None)
+                    raise
+                if rc:
+                    self._calls.pop(op, None)
+                    check(rc, "invoke %r" % (method,))
+            return
         self._call_native("invoke", method, args, target, lambda ptr, data, handles, key:
                           _ll.pysr_connection_invoke_with_uploads(ptr, method, data, enc, handles, key))
 

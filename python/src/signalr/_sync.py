@@ -11,7 +11,7 @@ from typing import Any, Iterator, List, Optional
 
 from . import _lowlevel as _ll
 from ._core import (_NO_RESULT, ITEM, BaseConnection, HubConnectionBuilder as _Builder, UploadStream,
-                    completion_target, in_event_thread, log, sync_core)
+                    Waiter, completion_target, in_event_thread, log, sync_core)
 from ._errors import SignalRError, check, error_from_code, error_from_tuple
 from ._values import decode
 
@@ -115,8 +115,11 @@ class HubConnection(BaseConnection):
         ``timeout`` seconds (the call itself is not withdrawn; its result is dropped),
         :class:`ConnectionClosedError` when the connection closed first.
         """
-        self._not_on_event_thread("invoke", "use invoke_future() or send()")
-        return _wait(self.invoke_future(method, *args), timeout, "invoke %r" % method)
+        if in_event_thread():
+            self._not_on_event_thread("invoke", "use invoke_future() or send()")
+        waiter = Waiter()
+        self._invoke_native(method, args, waiter)
+        return waiter.wait(timeout, "invoke %r" % (method,))
 
     def invoke_future(self, method: str, *args: Any) -> "concurrent.futures.Future[Any]":
         """Calls a hub method; the Future completes with its result. Usable from handlers."""

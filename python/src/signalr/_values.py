@@ -23,6 +23,7 @@ import datetime as _dt
 import decimal
 import enum
 import json
+import json.scanner
 import uuid
 from typing import Any, Sequence
 
@@ -77,7 +78,22 @@ def _msgpack_default(obj: Any) -> Any:
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False,
                           default=to_jsonable).encode
-_decode_json = json.JSONDecoder().decode
+_json_decoder = json.JSONDecoder()
+_decode_json = _json_decoder.decode
+# The common cases without json's Python layers: arguments that are all scalars (nothing
+# that could be circular) through one cached C encoder, and a text that is one JSON value
+# (no surrounding whitespace) through the decoder's scanner; anything else takes the full path.
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+try:
+    from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
+    from json.encoder import encode_basestring as _encode_basestring
+except ImportError:  # pragma: no cover - a Python without the _json accelerator
+    _c_make_encoder = None
+try:
+    _flat_encode = _c_make_encoder(None, to_jsonable, _encode_basestring, None, ":", ",", False, False, False)
+except Exception:  # pragma: no cover - no accelerator, or another signature
+    _flat_encode = None
+_scan_json = json.scanner.make_scanner(_json_decoder)
 
 
 def encode(value: Any, encoding: int) -> bytes:
@@ -98,6 +114,15 @@ def encode_args(args: Sequence[Any], encoding: int) -> bytes:
         return _msgpack.packb(list(args), _msgpack_default)
     if not args:
         return b"[]"
+    if _flat_encode is not None:
+        for a in args:
+            if type(a) not in _SCALARS:
+                break
+        else:
+            try:
+                return "".join(_flat_encode(list(args), 0)).encode("utf-8")
+            except ValueError:
+                pass  # NaN or infinity: the full path raises the error
     return encode(list(args), JSON)
 
 
@@ -105,4 +130,11 @@ def decode(data: bytes, encoding: int) -> Any:
     """A received value (arguments array, result or item) in its wire encoding."""
     if encoding == MSGPACK:
         return _msgpack.unpackb(data)
-    return _decode_json(data.decode("utf-8"))
+    text = data.decode("utf-8")
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:  # not a value at 0 (whitespace first, say): the full path
+        return _decode_json(text)
+    if end == len(text):
+        return value
+    return _decode_json(text)
