@@ -15,11 +15,13 @@
 #include "api/internal.h"
 #include "runtime/loop.h"
 
-/* Events kept for reuse per free list; beyond this, memory goes back to the system. */
-#define MAX_FREE_EVENTS 1024
+/* Events kept for reuse per free list; beyond this, memory goes back to the system. One
+ * lws turn can make a few thousand events (a 96 KiB read of small messages): a smaller pool
+ * made most of them fresh callocs. What stays is bounded by KEEP_EVENT_BUFFER below. */
+#define MAX_FREE_EVENTS 4096
 /* A pooled event whose buffers grew past this gives them back (a burst of big messages
  * must not stay resident in the pool). */
-#define KEEP_EVENT_BUFFER (16u << 10)
+#define KEEP_EVENT_BUFFER (4u << 10)
 /* The I/O thread's private free list is handed to the shared one when it holds this many. */
 #define IO_FREE_BATCH 64
 
