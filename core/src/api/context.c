@@ -145,21 +145,25 @@ static void recycle_prepare(sr_app_event *ev) {
   shrink(&ev->invocation_id);
 }
 
+/* Under mu: moves a chain into the shared pool up to its size; returns what did not fit, to
+ * be freed outside the lock. */
+static sr_app_event *pool_put_locked(signalr_context *ctx, sr_app_event *chain) {
+  while (chain && ctx->free_count < MAX_FREE_EVENTS) {
+    sr_app_event *next = chain->next;
+    chain->next = ctx->free_list;
+    ctx->free_list = chain;
+    ctx->free_count++;
+    chain = next;
+  }
+  return chain;
+}
+
 /* I/O thread: hands its private free list to the shared one, in one lock. Commands are
  * allocated on the application's threads and released here: without this hand-back every
  * command would be a fresh calloc there and a free here (malloc's cross-thread path). */
 static void give_back_io_free(signalr_context *ctx) {
-  sr_app_event *extra = NULL;
   pthread_mutex_lock(&ctx->mu);
-  if (ctx->free_count < MAX_FREE_EVENTS) {
-    sr_app_event *last = ctx->io_free;
-    while (last->next) last = last->next;
-    last->next = ctx->free_list;
-    ctx->free_list = ctx->io_free;
-    ctx->free_count += ctx->io_free_count;
-  } else {
-    extra = ctx->io_free;
-  }
+  sr_app_event *extra = pool_put_locked(ctx, ctx->io_free);
   pthread_mutex_unlock(&ctx->mu);
   ctx->io_free = NULL;
   ctx->io_free_count = 0;
@@ -174,13 +178,9 @@ void sr_event_release(signalr_context *ctx, sr_app_event *ev) {
     if (++ctx->io_free_count >= IO_FREE_BATCH) give_back_io_free(ctx);
     return;
   }
+  ev->next = NULL;
   pthread_mutex_lock(&ctx->mu);
-  if (ctx->free_count < MAX_FREE_EVENTS) {
-    ev->next = ctx->free_list;
-    ctx->free_list = ev;
-    ctx->free_count++;
-    ev = NULL;
-  }
+  ev = pool_put_locked(ctx, ev);
   pthread_mutex_unlock(&ctx->mu);
   if (ev) free_event_memory(ev);
 }
@@ -381,16 +381,9 @@ int signalr_context_poll(signalr_context *ctx, int32_t timeout_ms) {
   /* Back to the pool in one go: until here the chain stayed intact for claims. Their
    * references go first, outside the lock (a last one frees a connection, with user code). */
   for (sr_app_event *ev = batch; ev; ev = ev->next) recycle_prepare(ev);
-  sr_app_event *extra = NULL;
   pthread_mutex_lock(&ctx->mu);
   ctx->running = NULL;
-  for (sr_app_event *ev = batch, *next; ev; ev = next) {
-    next = ev->next;
-    sr_app_event **to = ctx->free_count < MAX_FREE_EVENTS ? &ctx->free_list : &extra;
-    ctx->free_count += to == &ctx->free_list;
-    ev->next = *to;
-    *to = ev;
-  }
+  sr_app_event *extra = pool_put_locked(ctx, batch);
   pthread_mutex_unlock(&ctx->mu);
   free_chain(extra, 0); /* beyond the pool's size: back to the system */
   return ran;
