@@ -946,17 +946,33 @@ void run_on_loop(sr_loop *loop, std::function<void()> fn) {
   ASSERT_EQ(fut.wait_for(std::chrono::seconds(5)), std::future_status::ready);
 }
 
+// A Bare in place of one kind, and a loop, for the duration of a test (undone even when an
+// assertion ends the test early).
+struct BareKind {
+  Bare bare;
+  int kind;
+  sr_loop *loop = nullptr;
+  explicit BareKind(int k) : kind(k) {
+    Bare::current() = &bare;
+    EXPECT_EQ(sr_transport_set_override(kind, Bare::ops()), 0);
+    EXPECT_EQ(sr_loop_new(&loop), 0);
+  }
+  ~BareKind() {
+    sr_loop_free(loop);
+    EXPECT_EQ(sr_transport_set_override(kind, nullptr), 0);
+    Bare::current() = nullptr;
+  }
+};
+
 }  // namespace
 
 // The override replaces the kind's ops; the layer keeps the contract for it: an on_close made
 // inside the kind's own close comes later, once; nothing after it; free reaches the kind once.
 TEST(FakeTransportLayer, OverrideIsUsedAndTheLayerKeepsTheContract) {
-  Bare bare;
-  Bare::current() = &bare;
-  ASSERT_EQ(sr_transport_set_override(SR_TRANSPORT_WEBSOCKETS, Bare::ops()), 0);
+  BareKind env(SR_TRANSPORT_WEBSOCKETS);
+  Bare &bare = env.bare;
+  sr_loop *loop = env.loop;
   EXPECT_EQ(sr_transport_set_override(3, Bare::ops()), SIGNALR_EINVAL);
-  sr_loop *loop = nullptr;
-  ASSERT_EQ(sr_loop_new(&loop), 0);
   LayerRecord rec;
   static const sr_transport_callbacks cbs = {
       nullptr,
@@ -994,18 +1010,13 @@ TEST(FakeTransportLayer, OverrideIsUsedAndTheLayerKeepsTheContract) {
   EXPECT_EQ(rec.messages, 0);
   EXPECT_EQ(bare.closes, 1);
   EXPECT_EQ(bare.frees, 1);
-  sr_loop_free(loop);
-  ASSERT_EQ(sr_transport_set_override(SR_TRANSPORT_WEBSOCKETS, nullptr), 0);
-  Bare::current() = nullptr;
 }
 
 // Freed while its deferred on_close is still posted: no callback, no leak (valgrind).
 TEST(FakeTransportLayer, FreeBeforeADeferredOnCloseRuns) {
-  Bare bare;
-  Bare::current() = &bare;
-  ASSERT_EQ(sr_transport_set_override(SR_TRANSPORT_SSE, Bare::ops()), 0);
-  sr_loop *loop = nullptr;
-  ASSERT_EQ(sr_loop_new(&loop), 0);
+  BareKind env(SR_TRANSPORT_SSE);
+  Bare &bare = env.bare;
+  sr_loop *loop = env.loop;
   LayerRecord rec;
   static const sr_transport_callbacks cbs = {
       nullptr, nullptr,
@@ -1021,9 +1032,6 @@ TEST(FakeTransportLayer, FreeBeforeADeferredOnCloseRuns) {
   run_on_loop(loop, [] {});
   EXPECT_EQ(rec.closes, 0);
   EXPECT_EQ(bare.frees, 1);
-  sr_loop_free(loop);
-  ASSERT_EQ(sr_transport_set_override(SR_TRANSPORT_SSE, nullptr), 0);
-  Bare::current() = nullptr;
 }
 
 // ================================================================== send failures, stop, races
@@ -1031,7 +1039,7 @@ TEST(FakeTransportLayer, FreeBeforeADeferredOnCloseRuns) {
 // Sends accepted while the server reads nothing, then the connection is lost: every accepted
 // send is written or reported (SIGNALR_EVENT_SEND_FAILED), never dropped in silence. Those
 // still waiting in the API layer get one SEND_FAILED each ("send of 'Lost' failed"); those in
-// the transport's queue, one SEND_FAILED for all of them, with their byte count.
+// the transport's queue, one SEND_FAILED each too ("was not written").
 TEST(FakeTransportApi, AcceptedSendsLostWithTheConnectionAreReported) {
   FakeServer s;
   Client c(0, {{"transport_max_buffer_size", "8192"}});
