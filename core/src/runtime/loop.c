@@ -75,6 +75,10 @@ struct sr_loop {
    * so a post made there needs no wakeup (a write and a read of lws's pipe, and a poll). */
   int after_poll;
   int in_timers; /* I/O thread only: running timers (before lws blocks in poll()) */
+  int in_service; /* I/O thread only: inside lws_service() */
+  int want_service; /* I/O thread only: a writable request since the last lws_service() */
+  sr_turn_task *tasks, *tasks_tail; /* I/O thread only: sr_loop_end_of_turn */
+  sr_turn_task *tasks_last;         /* the last of the batch run_turn_tasks runs */
   lws_sorted_usec_list_t sul;
   int64_t sul_deadline; /* deadline the sul is armed for; INT64_MAX: not armed */
 
@@ -582,6 +586,62 @@ void sr_loop_set_turn_hook(sr_loop *l, void (*fn)(void *arg), void *arg) {
   __atomic_store_n(&l->turn_hook, fn, __ATOMIC_RELEASE);
 }
 
+int sr_loop_end_of_turn(sr_loop *l, sr_turn_task *t) {
+  if (!l || !t || l->in_service) return 0;
+  if (t->queued) return 1;
+  t->queued = 1;
+  t->next = NULL;
+  t->prev = l->tasks_tail;
+  if (l->tasks_tail)
+    l->tasks_tail->next = t;
+  else
+    l->tasks = t;
+  l->tasks_tail = t;
+  return 1;
+}
+
+void sr_loop_end_of_turn_cancel(sr_loop *l, sr_turn_task *t) {
+  if (!l || !t || !t->queued) return;
+  if (t == l->tasks_last) l->tasks_last = t->prev; /* the batch run_turn_tasks runs ends earlier */
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    l->tasks = t->next;
+  if (t->next)
+    t->next->prev = t->prev;
+  else
+    l->tasks_tail = t->prev;
+  t->queued = 0;
+  t->prev = t->next = NULL;
+}
+
+/* Runs the tasks queued so far, oldest first; one queued while they run waits for the next
+ * turn's end (a task that queues itself again cannot spin). A task may cancel others. */
+static void run_turn_tasks(sr_loop *l) {
+  l->tasks_last = l->tasks_tail;
+  while (l->tasks_last) {
+    sr_turn_task *t = l->tasks;
+    if (t == l->tasks_last) l->tasks_last = NULL;
+    sr_loop_end_of_turn_cancel(l, t);
+    t->fn(t->arg);
+  }
+}
+
+/* lws_service() with the flag that makes sr_loop_end_of_turn refuse (inside lws, a task
+ * would only run after the poll() that follows). */
+static int service(sr_loop *l, int timeout) {
+  l->in_service = 1;
+  l->want_service = 0;
+  int rc = lws_service(l->ctx, timeout);
+  l->in_service = 0;
+  return rc;
+}
+
+void sr_loop_want_writable(sr_loop *l, struct lws *wsi) {
+  lws_callback_on_writable(wsi);
+  if (l && !l->in_service) l->want_service = 1;
+}
+
 struct lws_context *sr_loop_lws(sr_loop *l) { return l ? l->ctx : NULL; }
 
 void **sr_loop_slot(sr_loop *l, int slot) {
@@ -688,9 +748,11 @@ int sr_loop_lent_turn(sr_loop *l, int block) {
   if (stop_requested(l)) return -1;
   int rc = 0;
   /* lws: a negative timeout polls without waiting; 0 waits for I/O, a timer or a cancel */
-  if (!block || !atomic_load_explicit(&l->has_posts, memory_order_acquire)) rc = lws_service(l->ctx, block ? 0 : -1);
+  run_turn_tasks(l);
+  if (!block || !atomic_load_explicit(&l->has_posts, memory_order_acquire)) rc = service(l, block ? 0 : -1);
   drain_posts(l); /* what its callbacks posted (they do not wake anybody) */
   run_turn_hook(l);
+  run_turn_tasks(l);
   return rc < 0 ? -1 : 0;
 }
 
@@ -712,7 +774,12 @@ void sr_loop_lend_flush(sr_loop *l) {
   tl_lender = NULL;
   if (!atomic_load_explicit(&l->has_posts, memory_order_acquire)) return;
   if (sr_loop_borrow(l, 0)) { /* still lent: run them here, and send what they queued */
-    sr_loop_lent_turn(l, 0);
+    drain_posts(l);
+    run_turn_hook(l);
+    run_turn_tasks(l); /* what they queued goes out now, mostly without lws */
+    /* a write that waits for POLLOUT (a close frame, what the socket did not take) gets its
+     * service round here: the application may not poll again for a while */
+    if (l->want_service) sr_loop_lent_turn(l, 0);
     sr_loop_return(l);
     return;
   }
@@ -748,9 +815,10 @@ static void *loop_main(void *arg) {
       continue;
     }
     if (stop_requested(l)) break;
+    run_turn_tasks(l);
     /* Blocks in poll() until an fd, the sul (timers) or lws_cancel_service() wakes it.
      * (lws >= 3.2 ignores a non-negative timeout and uses its sul list.) */
-    if (lws_service(l->ctx, 0) < 0) break;
+    if (service(l, 0) < 0) break;
     run_turn_hook(l);
   }
   /* posts accepted before stopping was set */
@@ -764,6 +832,7 @@ static void *loop_main(void *arg) {
   }
   drain_posts(l); /* nothing new can be accepted, but be thorough */
   run_turn_hook(l);
+  while (l->tasks) sr_loop_end_of_turn_cancel(l, l->tasks); /* their owners write no more */
   if (l->sul_deadline != INT64_MAX) {
     lws_sul_schedule(l->ctx, 0, &l->sul, sul_fired, LWS_SET_TIMER_USEC_CANCEL);
     l->sul_deadline = INT64_MAX;

@@ -75,6 +75,27 @@ int sr_loop_post_embedded(sr_loop *loop, sr_post *post);
  * is posted; one hook per loop. */
 void sr_loop_set_turn_hook(sr_loop *loop, void (*fn)(void *arg), void *arg);
 
+/* Writes collected during a turn, done at its end without waiting for poll() to report the
+ * socket writable: a transport whose socket took everything so far writes its queue directly,
+ * which saves the poll() round a writable request costs (one syscall per message sent in
+ * reply to one received). I/O thread only. sr_loop_end_of_turn queues the task once (again
+ * while queued: nothing); it runs after the turn's posts and the turn hook, before the loop
+ * waits again. Outside lws' service, that is: inside it (timers, socket callbacks), the
+ * function returns 0 and the caller asks lws for a writable callback as before.
+ * sr_loop_end_of_turn_cancel unqueues it (the owner is going away). */
+typedef struct sr_turn_task {
+  void (*fn)(void *arg);
+  void *arg;
+  struct sr_turn_task *prev, *next;
+  int queued;
+} sr_turn_task;
+int sr_loop_end_of_turn(sr_loop *loop, sr_turn_task *task);
+/* lws_callback_on_writable(wsi), noted by the loop: a lending thread's flush then runs one
+ * lws service round for it before it returns. I/O thread only. */
+struct lws;
+void sr_loop_want_writable(sr_loop *loop, struct lws *wsi);
+void sr_loop_end_of_turn_cancel(sr_loop *loop, sr_turn_task *task);
+
 /* 1 when called on the thread that runs the loop now: the I/O thread, or a borrower while it
  * borrows (see below). "I/O thread only" means this. */
 int sr_loop_is_io_thread(sr_loop *loop);

@@ -1,5 +1,6 @@
 /* WebSocket client over libwebsockets. See ws.h. */
 #include "transport/ws.h"
+#include "transport/ws_frame.h"
 
 #include <ctype.h>
 #include <libwebsockets.h>
@@ -72,6 +73,10 @@ struct sr_ws {
   sr_timer *defer_timer;
 
   sr_buf rx; /* reassembly buffer, reused */
+
+  sr_ws_mask_pool masks;
+  sr_turn_task flush; /* writes the queue at the end of the loop turn (sr_loop_end_of_turn) */
+  int in_flush;       /* inside flush_now: what on_drain queues waits for POLLOUT */
 
   uint8_t *q; /* send queue */
   size_t qhead, qtail, qcap, qbytes;
@@ -262,12 +267,20 @@ static int q_push(sr_ws *ws, const uint8_t *data, size_t len, int binary) {
 
 size_t sr_ws_queued_bytes(const sr_ws *ws) { return ws ? ws->qbytes : 0; }
 
-/* Writes one queued message. -1: the write failed. */
+/* Writes one queued record as one frame. -1: the write failed. The frame is built here (see
+ * ws_frame.h) and handed to lws as raw bytes: lws keeps what the socket did not take and
+ * writes it before anything else, its own control frames included. */
 static int q_write_one(sr_ws *ws, struct lws *wsi) {
   rec_hdr h;
   memcpy(&h, ws->q + ws->qhead, sizeof(h));
   uint8_t *payload = ws->q + ws->qhead + REC_PAYLOAD_OFF;
-  int n = lws_write(wsi, payload, h.len, h.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+  uint8_t key[4];
+  int n = -1;
+  size_t hl = sr_ws_frame_header_size(h.len);
+  if (sr_ws_mask_next(&ws->masks, key) == 0) {
+    sr_ws_frame_build(payload - hl, h.binary ? SR_WS_OP_BINARY : SR_WS_OP_TEXT, payload, h.len, key);
+    n = lws_write(wsi, payload - hl, hl + h.len, LWS_WRITE_RAW);
+  }
   /* lws buffers whatever the socket did not take: the record is consumed either way */
   ws->qhead += ALIGN8(REC_PAYLOAD_OFF + h.len);
   ws->qbytes -= h.len;
@@ -279,7 +292,28 @@ static int q_write_one(sr_ws *ws, struct lws *wsi) {
       ws->qcap = 0;
     }
   }
-  return n < (int)h.len ? -1 : 0;
+  return n < (int)(hl + h.len) ? -1 : 0;
+}
+
+/* End of a loop turn: the queue goes out now when the socket took everything so far (what
+ * it does not take, lws keeps and writes on POLLOUT), without a poll() round for POLLOUT. */
+static void flush_now(void *arg) {
+  sr_ws *ws = arg;
+  struct lws *wsi = ws->wsi;
+  if (!wsi || ws->finished || ws->qhead == ws->qtail) return;
+  if (lws_partial_buffered(wsi)) {
+    sr_loop_want_writable(ws->loop, wsi);
+    return;
+  }
+  if (q_write_one(ws, wsi) != 0) {
+    ws_detach(ws, 1);
+    ws_finish(ws, SIGNALR_ETRANSPORT, 0, 1006, "WebSocket write failed", 1);
+    return;
+  }
+  ws->in_flush = 1;
+  if (ws->cb.on_drain) ws->cb.on_drain(ws->ud);
+  ws->in_flush = 0;
+  if (ws->wsi && ws->qhead < ws->qtail) sr_loop_want_writable(ws->loop, ws->wsi);
 }
 
 /* ------------------------------------------------------------------ lws callback */
@@ -373,7 +407,7 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
         }
         /* the owner may queue more here (what waited for room): it joins the next frame */
         if (ws->cb.on_drain) ws->cb.on_drain(ws->ud);
-        if (ws->wsi && (ws->qhead < ws->qtail || ws->closing)) lws_callback_on_writable(wsi);
+        if (ws->wsi && (ws->qhead < ws->qtail || ws->closing)) sr_loop_want_writable(ws->loop, wsi);
         return 0;
       }
       if (ws->closing) {
@@ -642,6 +676,7 @@ static int parse_url(sr_ws *ws, const char *url) {
 }
 
 static void ws_destroy(sr_ws *ws) {
+  sr_loop_end_of_turn_cancel(ws->loop, &ws->flush);
   free(ws->host);
   free(ws->host_hdr);
   free(ws->path);
@@ -661,6 +696,8 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
   if (!ws) return SIGNALR_ENOMEM;
   ws->handler.cb = ws_lws_cb;
   ws->loop = loop;
+  ws->flush.fn = flush_now;
+  ws->flush.arg = ws;
   ws->cb = *cb;
   ws->ud = ud;
   ws->insecure = cfg->insecure;
@@ -744,7 +781,7 @@ int sr_ws_send(sr_ws *ws, const uint8_t *data, size_t len, int binary) {
   int was_empty = ws->qhead == ws->qtail;
   int rc = q_push(ws, data, len, binary);
   if (rc) return rc;
-  if (was_empty) lws_callback_on_writable(ws->wsi);
+  if (was_empty && (ws->in_flush || !sr_loop_end_of_turn(ws->loop, &ws->flush))) sr_loop_want_writable(ws->loop, ws->wsi);
   return 0;
 }
 
@@ -764,7 +801,7 @@ void sr_ws_close(sr_ws *ws, int code) {
     ws->paused = 0;
     lws_rx_flow_control(ws->wsi, 1);
   }
-  lws_callback_on_writable(ws->wsi);
+  sr_loop_want_writable(ws->loop, ws->wsi);
 }
 
 void sr_ws_pause(sr_ws *ws, int paused) {
