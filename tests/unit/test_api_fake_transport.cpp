@@ -1145,3 +1145,34 @@ TEST(FakeTransportApi, FreeWhileAnotherThreadPolls) { free_while_another_thread_
 TEST(FakeTransportDirect, FreeWhileTheIoThreadRunsCallbacks) {
   free_while_another_thread_runs_callbacks(SIGNALR_CONTEXT_DIRECT);
 }
+
+// Upload items travel in batches (one command for a burst of items), but never pass what the
+// application called after them: a send between two items reaches the server between them,
+// and the completion after the last item.
+TEST(FakeTransportApi, UploadItemsKeepTheirOrderWithOtherCalls) {
+  FakeServer s;
+  Client c;
+  ASSERT_EQ(c.start(), 0);
+  uint64_t up = 0;
+  ASSERT_EQ(signalr_connection_upload_open(c.conn, &up), 0);
+  Op done(&c);
+  ASSERT_EQ(signalr_connection_invoke_with_uploads(c.conn, "Sum", "[]", 2, SIGNALR_ENCODING_JSON, &up, 1, Op::done,
+                                                   &done),
+            0);
+  for (int i = 0; i < 3; i++) ASSERT_EQ(signalr_connection_upload_write(c.conn, up, "1", 1, SIGNALR_ENCODING_JSON), 0);
+  ASSERT_EQ(send(c, "Mark", "[1]"), 0);
+  for (int i = 0; i < 3; i++) ASSERT_EQ(signalr_connection_upload_write(c.conn, up, "2", 1, SIGNALR_ENCODING_JSON), 0);
+  ASSERT_EQ(signalr_connection_upload_complete(c.conn, up, nullptr), 0);
+  ASSERT_TRUE(s.wait([](FakeServer &srv) { return srv.received_locked(COMPLETION).size() >= 1; }));
+  std::string order = s.with([](FakeServer &srv) {
+    std::string o;
+    for (auto &m : srv.last()->received) {
+      if (m.type == STREAM_ITEM) o += m.raw.find("\"item\":1") != std::string::npos ? "1" : "2";
+      else if (m.type == INVOCATION && m.target == "Mark") o += "M";
+      else if (m.type == INVOCATION && m.target == "Sum") o += "S";
+      else if (m.type == COMPLETION) o += "C";
+    }
+    return o;
+  });
+  EXPECT_EQ(order, "S111M222C");
+}

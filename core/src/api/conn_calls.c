@@ -167,17 +167,47 @@ int signalr_connection_upload_write(signalr_connection *c, uint64_t stream, cons
                                     int encoding) {
   if (!c || !item || !len || (encoding != SIGNALR_ENCODING_JSON && encoding != SIGNALR_ENCODING_MSGPACK))
     return SIGNALR_EINVAL;
+  if (len > UINT32_MAX) return SIGNALR_ETOOBIG;
   if (atomic_load(&c->freed)) return SIGNALR_ECLOSED;
-  if (!upload_usable(c, stream, 0)) return SIGNALR_ESTATE;
   if (atomic_load(&c->state) != SIGNALR_STATE_CONNECTED) return SIGNALR_ECLOSED;
   int rc = backpressure(c);
   if (rc) return rc;
-  sr_app_event *cmd = sr_conn_command(c, CMD_UPLOAD_ITEM, NULL, item, len, encoding, NULL);
-  if (!cmd) return SIGNALR_ENOMEM;
-  cmd->handle = stream;
-  cmd->cost = len;
+  sr_upload_record r = {stream, (uint32_t)len, encoding};
   atomic_fetch_add(&c->out_pending, len);
-  rc = sr_conn_post_command(c, cmd);
+  pthread_mutex_lock(&c->mu);
+  size_t j = 0;
+  while (j < c->open_upload_count && c->open_uploads[j].handle != stream) j++;
+  if (j == c->open_upload_count || !c->open_uploads[j].attached) {
+    rc = SIGNALR_ESTATE;
+  } else {
+    /* One command per batch of items: the pool, the loop's queue and the connection's
+     * reference are paid per batch (a burst of items is one post and one I/O-thread turn). */
+    sr_app_event *b = c->upload_batch;
+    int fresh = !b;
+    if (fresh && !(b = sr_conn_command(c, CMD_UPLOAD_BATCH, NULL, NULL, 0, 0, NULL))) rc = SIGNALR_ENOMEM;
+    size_t at = b ? b->value.len : 0;
+    if (!rc && (sr_buf_append(&b->value, &r, sizeof r) || sr_buf_append(&b->value, item, len))) {
+      b->value.len = at; /* the batch stays as it was */
+      rc = SIGNALR_ENOMEM;
+    }
+    if (!rc) b->cost += len;
+    if (fresh && b && b->value.len == 0) { /* nothing in it: never posted */
+      sr_event_release(c->ctx, b);
+      b = NULL;
+    }
+    int keep_open = b && b->value.len < SR_UPLOAD_BATCH_MAX;
+    c->upload_batch = keep_open ? b : NULL;
+    atomic_store_explicit(&c->upload_batch_open, keep_open, memory_order_relaxed);
+    if (fresh && b) {
+      int prc = sr_conn_post_command(c, b); /* the batch's own post: does not seal it */
+      if (prc) {
+        c->upload_batch = NULL;
+        atomic_store_explicit(&c->upload_batch_open, 0, memory_order_relaxed);
+        rc = prc;
+      }
+    }
+  }
+  pthread_mutex_unlock(&c->mu);
   if (rc) atomic_fetch_sub(&c->out_pending, len);
   return rc;
 }

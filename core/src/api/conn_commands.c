@@ -30,7 +30,21 @@ sr_app_event *sr_conn_command(signalr_connection *c, int type, const char *metho
 
 static void run_command(void *arg);
 
+/* Closes the open upload batch (only: just that one), so items written from now on go after
+ * the command being posted (or into a new batch once the I/O thread took this one). */
+static void seal_upload_batch(signalr_connection *c, const sr_app_event *only) {
+  if (!atomic_load_explicit(&c->upload_batch_open, memory_order_relaxed)) return;
+  pthread_mutex_lock(&c->mu);
+  if (c->upload_batch && (!only || c->upload_batch == only)) {
+    c->upload_batch = NULL;
+    atomic_store_explicit(&c->upload_batch_open, 0, memory_order_relaxed);
+  }
+  pthread_mutex_unlock(&c->mu);
+}
+
 int sr_conn_post_command(signalr_connection *c, sr_app_event *cmd) {
+  /* a batch is posted under mu by its first item (it stays open); any other command seals */
+  if (cmd->kind != CMD_UPLOAD_BATCH) seal_upload_batch(c, NULL);
   int rc = atomic_load(&c->freed) && cmd->kind != CMD_FREE ? SIGNALR_ECLOSED
                                                           : (cmd->post.fn = run_command, cmd->post.arg = cmd,
                                                              sr_loop_post_embedded(c->ctx->loop, &cmd->post));
@@ -139,25 +153,41 @@ static int run_cancel(signalr_connection *c, sr_app_event *cmd, int64_t now) {
   return token ? sr_engine_cancel(&c->engine, now, token) : 0; /* completes it: ECANCELED */
 }
 
-static int run_upload(signalr_connection *c, sr_app_event *cmd, int64_t now) {
+static void upload_failed(signalr_connection *c, const char *id, int rc, int item) {
+  sr_error_info err;
+  sr_error_set(&err, rc, 0, "upload stream %s: %s %s", id ? id : "(gone)",
+               item ? "an item could not be sent:" : "its completion could not be sent:", signalr_strerror(rc));
+  sr_conn_push_lifecycle(c, SIGNALR_EVENT_SEND_FAILED, &err);
+}
+
+/* Every item of the batch in order; one that cannot go is reported, the others still go. */
+static int run_upload_batch(signalr_connection *c, sr_app_event *cmd, int64_t now) {
+  const uint8_t *p = cmd->value.data, *end = p + cmd->value.len;
+  while (p + sizeof(sr_upload_record) <= end) {
+    sr_upload_record r;
+    memcpy(&r, p, sizeof r);
+    p += sizeof r;
+    const char *id = sr_conn_upload_id(c, r.handle);
+    if (!id) { /* its call failed, or the connection was lost since */
+      upload_failed(c, NULL, SIGNALR_ECLOSED, 1);
+    } else {
+      sr_payload item = {p, r.len, r.encoding};
+      c->sending_app = 1;
+      int rc = sr_engine_stream_item(&c->engine, now, id, &item);
+      c->sending_app = 0;
+      if (rc) upload_failed(c, id, rc, 1);
+    }
+    p += r.len;
+  }
+  return 0;
+}
+
+static int run_upload_done(signalr_connection *c, sr_app_event *cmd, int64_t now) {
   const char *id = sr_conn_upload_id(c, cmd->handle);
   if (!id) return SIGNALR_ECLOSED; /* its call failed, or the connection was lost since */
-  int rc;
-  if (cmd->kind == CMD_UPLOAD_ITEM) {
-    sr_payload item = {cmd->value.data, cmd->value.len, cmd->encoding};
-    c->sending_app = 1;
-    rc = sr_engine_stream_item(&c->engine, now, id, &item);
-    c->sending_app = 0;
-  } else {
-    rc = sr_engine_stream_complete(&c->engine, now, id, cmd->has_error ? cmd->error.message : NULL);
-    sr_conn_upload_forget(c, cmd->handle);
-  }
-  if (rc) {
-    sr_error_info err;
-    sr_error_set(&err, rc, 0, "upload stream %s: %s %s", id, cmd->kind == CMD_UPLOAD_ITEM ? "an item could not be sent:"
-                 : "its completion could not be sent:", signalr_strerror(rc));
-    sr_conn_push_lifecycle(c, SIGNALR_EVENT_SEND_FAILED, &err);
-  }
+  int rc = sr_engine_stream_complete(&c->engine, now, id, cmd->has_error ? cmd->error.message : NULL);
+  sr_conn_upload_forget(c, cmd->handle);
+  if (rc) upload_failed(c, id, rc, 0);
   return rc;
 }
 
@@ -187,12 +217,12 @@ static int run_stop(signalr_connection *c, sr_app_event *cmd, int64_t now) {
 /* Commands that put a message on the wire keep their order; those that add bytes wait while
  * the outgoing side is full (the transport's queue, or the stateful-reconnect buffer). */
 static int is_message(int kind) {
-  return kind == CMD_SEND || kind == CMD_INVOKE || kind == CMD_STREAM || kind == CMD_UPLOAD_ITEM ||
+  return kind == CMD_SEND || kind == CMD_INVOKE || kind == CMD_STREAM || kind == CMD_UPLOAD_BATCH ||
          kind == CMD_UPLOAD_DONE || kind == CMD_RESULT || kind == CMD_CANCEL;
 }
 
 static int needs_room(int kind) {
-  return kind == CMD_SEND || kind == CMD_INVOKE || kind == CMD_STREAM || kind == CMD_UPLOAD_ITEM;
+  return kind == CMD_SEND || kind == CMD_INVOKE || kind == CMD_STREAM || kind == CMD_UPLOAD_BATCH;
 }
 
 static int has_room(signalr_connection *c) {
@@ -227,8 +257,8 @@ static void execute(signalr_connection *c, sr_app_event *cmd) {
                                      cmd->has_error ? cmd->error.message : NULL);
         break;
       }
-      case CMD_UPLOAD_ITEM:
-      case CMD_UPLOAD_DONE: rc = run_upload(c, cmd, now); break;
+      case CMD_UPLOAD_BATCH: rc = run_upload_batch(c, cmd, now); break;
+      case CMD_UPLOAD_DONE: rc = run_upload_done(c, cmd, now); break;
       case CMD_TOKEN:
         sr_conn_token_answered(c, cmd->target.len ? (const char *)cmd->target.data : NULL, (int)cmd->number);
         break;
@@ -274,6 +304,7 @@ static void run_command(void *arg) {
     }
     return;
   }
+  if (cmd->kind == CMD_UPLOAD_BATCH) seal_upload_batch(c, cmd); /* taken: later items make a new one */
   if (cmd->kind == CMD_RESUME) {
     atomic_store(&c->resume_posted, 0);
     sr_event_release(ctx, cmd);

@@ -70,6 +70,11 @@ struct signalr_connection {
     int attached;              /* to a call already */
   } *open_uploads;
   size_t open_upload_count;
+  /* Upload items travel in batches: the first item posts a CMD_UPLOAD_BATCH, the next ones
+   * join it (under mu) until the I/O thread takes it, it is full, or another command is
+   * posted after it (so items never pass what was called after them). */
+  sr_app_event *upload_batch;
+  atomic_int upload_batch_open; /* upload_batch != NULL, readable without mu */
   struct deferred_result {     /* client results the application will answer later */
     uint64_t ticket;
     uint32_t session;          /* the engine's session the server's call came on */
@@ -118,7 +123,7 @@ enum {
   CMD_STREAM,
   CMD_CANCEL,
   CMD_RESULT,
-  CMD_UPLOAD_ITEM,
+  CMD_UPLOAD_BATCH,            /* upload items: sr_upload_batch_* records in value */
   CMD_UPLOAD_DONE,
   CMD_TOKEN,
   CMD_RETRY,
@@ -153,6 +158,13 @@ void sr_conn_ref(signalr_connection *c);
  * text (CMD_RESULT / CMD_UPLOAD_DONE) or NULL. */
 sr_app_event *sr_conn_command(signalr_connection *c, int type, const char *method, const void *data, size_t len,
                               int encoding, const char *error);
+/* Upload item records in a CMD_UPLOAD_BATCH's value: header, then the item's bytes. */
+typedef struct sr_upload_record {
+  uint64_t handle;
+  uint32_t len;
+  int32_t encoding;
+} sr_upload_record;
+#define SR_UPLOAD_BATCH_MAX 4096 /* bytes of records per batch (what the event pool keeps) */
 /* Posts it to the I/O thread (0), or releases it and returns the error. */
 int sr_conn_post_command(signalr_connection *c, sr_app_event *cmd);
 /* Both, for the common case. */
