@@ -96,6 +96,50 @@ TEST(Connection, StartInvokeStopOverWebSockets) {
   EXPECT_EQ(c.lifecycle.back(), "2");  // closed, no error: stopped by the application
 }
 
+// signalr_connection_invoke_blocking against the real hub, in both encodings: results in the
+// call's encoding, a void method, a hub error, and calls back to back (the waiting thread runs
+// the I/O itself in poll mode).
+TEST(Connection, BlockingInvokeReturnsTheResultInTheCallsEncoding) {
+  SIGNALR_NEED_SERVER();
+  for (const char *proto : {"json", "messagepack"}) {
+    Client c("/hubs/test", {{"protocol", proto}});
+    signalr_error *err = nullptr;
+    ASSERT_EQ(signalr_connection_start_blocking(c.conn, 10000, &err), 0) << signalr_error_message(err);
+    const bool mp = std::string(proto) == "messagepack";
+    const int enc = mp ? SIGNALR_ENCODING_MSGPACK : SIGNALR_ENCODING_JSON;
+    for (int i = 0; i < 200; i++) {
+      std::string arg = "s" + std::to_string(i);
+      // ["s<i>"] as MessagePack: fixarray of one fixstr
+      std::string args = mp ? std::string("\x91") + char(0xa0 | arg.size()) + arg : "[\"" + arg + "\"]";
+      void *res = nullptr;
+      size_t len = 0;
+      ASSERT_EQ(signalr_connection_invoke_blocking(c.conn, "Echo", args.data(), args.size(), enc, 10000, &res, &len,
+                                                   nullptr),
+                0);
+      std::string got(static_cast<char *>(res), len);
+      signalr_free(res);
+      EXPECT_EQ(got, mp ? args.substr(1) : "\"" + arg + "\"") << proto << " " << i;
+    }
+    void *res = nullptr;
+    size_t len = 7;
+    const char *empty = mp ? "\x90" : "[]";
+    EXPECT_EQ(signalr_connection_invoke_blocking(c.conn, "NoReturn", empty, strlen(empty), enc,
+                                                 10000, &res, &len, nullptr),
+              0);
+    // nothing returned: null, as signalr_connection_invoke's completion has it
+    EXPECT_EQ(std::string(static_cast<char *>(res), len), mp ? "\xc0" : "null");
+    signalr_free(res);
+    const char *bad = mp ? "\x91\xa4nope" : "[\"nope\"]";
+    EXPECT_EQ(signalr_connection_invoke_blocking(c.conn, "ThrowHubException", bad, strlen(bad), enc, 10000, &res,
+                                                 &len, &err),
+              SIGNALR_EHUB);
+    ASSERT_NE(err, nullptr);
+    EXPECT_NE(std::string(signalr_error_message(err)).find("nope"), std::string::npos);
+    signalr_error_free(err);
+    ASSERT_EQ(signalr_connection_stop_blocking(c.conn, 10000), 0);
+  }
+}
+
 TEST(Connection, ServerCallsHandlersCaseInsensitively) {
   SIGNALR_NEED_SERVER();
   Client c("/hubs/test");

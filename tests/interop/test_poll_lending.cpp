@@ -78,6 +78,24 @@ TEST(PollLending, ACallbacksSendGoesOutWhileTheCallbackIsBusy) {
   EXPECT_GE(s.seen_after_ms, 0) << "the send waited for the callback to return";
 }
 
+// The same when the completion is already queued as the poll begins: that poll runs it
+// without borrowing the loop, so the I/O thread (blocked in poll()) is the one to send.
+TEST(PollLending, ACallbacksSendGoesOutWhenThePollFoundItQueued) {
+  SIGNALR_NEED_SERVER();
+  ApiClient c("/hubs/test", {{"transports", "websockets"}});
+  ASSERT_EQ(c.start().code, 0);
+  SendThenWait s{c.conn, unique_key("lend-send-queued")};
+  const char *args = "[\"x\"]";
+  ASSERT_EQ(signalr_connection_invoke(c.conn, "Echo", args, strlen(args), SIGNALR_ENCODING_JSON, send_then_wait, &s),
+            0);
+  struct pollfd pfd = {signalr_context_wakeup_fd(c.ctx), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 10000), 1) << "the completion was not queued";
+  ASSERT_EQ(signalr_context_poll(c.ctx, 1000), 1);
+  ASSERT_TRUE(s.ran);
+  std::printf("FIGURE lending_send_from_queued_callback_ms=%.1f\n", s.seen_after_ms);
+  EXPECT_GE(s.seen_after_ms, 0) << "the send waited for the callback to return";
+}
+
 // The application polls once (the poll lends its thread), then stops polling: the I/O thread
 // takes the connection back and reads a flood up to the receive bound, far more than the
 // socket buffers hold, without any call into the library.

@@ -1176,3 +1176,84 @@ TEST(FakeTransportApi, UploadItemsKeepTheirOrderWithOtherCalls) {
   });
   EXPECT_EQ(order, "S111M222C");
 }
+
+// ================================================================== blocking invoke
+
+static std::string invoke_blocking(Client &c, const std::string &args, int32_t timeout_ms, int *rc,
+                                   std::string *error = nullptr) {
+  void *res = nullptr;
+  size_t len = 0;
+  signalr_error *err = nullptr;
+  *rc = signalr_connection_invoke_blocking(c.conn, "Echo", args.data(), args.size(), SIGNALR_ENCODING_JSON,
+                                           timeout_ms, &res, &len, &err);
+  std::string out = res ? std::string(static_cast<char *>(res), len) : std::string();
+  if (error) *error = err ? signalr_error_message(err) : "";
+  signalr_free(res);
+  signalr_error_free(err);
+  return out;
+}
+
+static void blocking_invoke_returns_results_errors_and_timeouts(int flags) {
+  FakeServer s;
+  s.echo_invocations();
+  Client c(flags);
+  ASSERT_EQ(c.start(), 0);
+  int rc = -1;
+  for (int i = 0; i < 50; i++) {  // back to back: the loop is borrowed and given back each time
+    EXPECT_EQ(invoke_blocking(c, "[" + std::to_string(i) + "]", 5000, &rc), std::to_string(i));
+    EXPECT_EQ(rc, 0);
+  }
+  EXPECT_EQ(invoke_blocking(c, "[\"text\"]", 5000, &rc), "\"text\"");
+  EXPECT_EQ(invoke_blocking(c, "[]", 5000, &rc), "null");  // the echo answers null: a value
+  // A hub error, then a server that never answers: the time limit, and the call stays pending.
+  s.set_responder([](FakeServer &srv, FakeConn &t, const FakeMsg &m) {
+    if (m.type == INVOCATION && m.arguments == "[\"fail\"]")
+      srv.reply_locked(t, "{\"type\":3,\"invocationId\":\"" + m.invocation_id + "\",\"error\":\"nope\"}");
+  });
+  std::string error;
+  EXPECT_EQ(invoke_blocking(c, "[\"fail\"]", 5000, &rc, &error), "");
+  EXPECT_EQ(rc, SIGNALR_EHUB);
+  EXPECT_NE(error.find("nope"), std::string::npos) << error;
+  auto t0 = Clock::now();
+  EXPECT_EQ(invoke_blocking(c, "[\"silent\"]", 100, &rc), "");
+  EXPECT_EQ(rc, SIGNALR_ETIMEOUT);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  EXPECT_GE(ms, 90);
+  EXPECT_LT(ms, 2000);
+  // Inside a callback: refused.
+  std::atomic<int> inner{0};
+  Handler h{&c, [&](const std::string &) {
+              int r = 0;
+              invoke_blocking(c, "[1]", 1000, &r);
+              inner = r;
+            }};
+  on(c, "Ping", h);
+  s.invoke_client("Ping", "[]");
+  ASSERT_TRUE(c.until([&] { return inner != 0; }));
+  EXPECT_EQ(inner.load(), SIGNALR_ERECURSIVE);
+  c.free_conn();  // before the handler goes
+}
+
+TEST(FakeTransportApi, BlockingInvokeReturnsResultsErrorsAndTimeouts) {
+  blocking_invoke_returns_results_errors_and_timeouts(0);
+}
+TEST(FakeTransportDirect, BlockingInvokeReturnsResultsErrorsAndTimeouts) {
+  blocking_invoke_returns_results_errors_and_timeouts(SIGNALR_CONTEXT_DIRECT);
+}
+
+// A blocking invoke waiting while another thread frees the connection returns ECLOSED.
+TEST(FakeTransportApi, BlockingInvokeEndsWithEclosedWhenTheConnectionIsFreed) {
+  FakeServer s;  // answers nothing
+  Client c;
+  ASSERT_EQ(c.start(), 0);
+  std::atomic<int> rc{-1};
+  std::thread caller([&] {
+    int r = 0;
+    invoke_blocking(c, "[1]", 10000, &r);
+    rc = r;
+  });
+  ASSERT_TRUE(s.wait([](FakeServer &srv) { return srv.received_locked(INVOCATION).size() == 1; }));
+  c.free_conn();
+  caller.join();
+  EXPECT_EQ(rc.load(), SIGNALR_ECLOSED);
+}

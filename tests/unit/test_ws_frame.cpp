@@ -48,7 +48,7 @@ void roundtrip(size_t len, int opcode) {
   std::vector<uint8_t> buf(SR_WS_FRAME_HEADER_MAX + len);
   size_t hl = sr_ws_frame_header_size(len);
   uint8_t *data = buf.data() + SR_WS_FRAME_HEADER_MAX;
-  memcpy(data, payload.data(), len);
+  if (len) memcpy(data, payload.data(), len);  // an empty vector's data() may be null
   const uint8_t key[4] = {0xa1, 0x02, 0xf3, 0x44};
   sr_ws_frame_build(data - hl, opcode, data, len, key);
   Parsed p = parse(data - hl);

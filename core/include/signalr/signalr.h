@@ -352,6 +352,23 @@ SIGNALR_API int signalr_connection_send_with_completion(signalr_connection *conn
 SIGNALR_API int signalr_connection_invoke(signalr_connection *conn, const char *method,
                                           const void *args, size_t args_len, int encoding,
                                           signalr_completion_fn cb, void *user_data);
+/* Calls a hub method and waits up to timeout_ms (-1: no limit) for its result, like an
+ * awaited InvokeAsync of the official clients. Blocking; thread-safe; SIGNALR_ERECURSIVE from
+ * a callback. On 0, *result (when result is not NULL) receives a copy of the result in the
+ * call's encoding (JSON text, not NUL-terminated, or MessagePack bytes), to free with
+ * signalr_free (a method that returns nothing gives null, as the completion of
+ * signalr_connection_invoke has it; NULL with *result_len 0 only when the server's completion
+ * carried no value at all). Otherwise the
+ * call's error, as the completion of signalr_connection_invoke would have it, with *err (may
+ * be NULL) to free with signalr_error_free; SIGNALR_ETIMEOUT when the time ran out (the call
+ * stays pending: its result, when it comes, is dropped). In a poll-mode context the waiting
+ * thread runs the connection's I/O itself while no other thread does (as a waiting
+ * signalr_context_poll does): a call in a loop costs no hand-off between threads. Callbacks
+ * of other operations are not run by it: they stay queued for signalr_context_poll. */
+SIGNALR_API int signalr_connection_invoke_blocking(signalr_connection *conn, const char *method,
+                                                  const void *args, size_t args_len, int encoding,
+                                                  int32_t timeout_ms, void **result, size_t *result_len,
+                                                  signalr_error **err);
 
 /* One item of a server-to-client stream, in the wire's encoding (borrowed for the call). */
 typedef void (*signalr_item_fn)(void *user_data, signalr_connection *conn, const signalr_value *item);

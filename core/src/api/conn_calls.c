@@ -51,9 +51,10 @@ static int claim_uploads(signalr_connection *c, const uint64_t *uploads, size_t 
   return rc;
 }
 
-static int call(signalr_connection *c, int type, const char *method, const void *args, size_t len, int encoding,
-                const uint64_t *uploads, size_t upload_count, signalr_completion_fn cb, void *ud,
-                signalr_item_fn item, uint64_t *handle) {
+/* internal: cb is library code run on the thread that runs the loop (a blocking call's waiter). */
+static int call_ex(signalr_connection *c, int type, const char *method, const void *args, size_t len, int encoding,
+                   const uint64_t *uploads, size_t upload_count, signalr_completion_fn cb, void *ud,
+                   signalr_item_fn item, uint64_t *handle, int internal) {
   int rc = check_call(method, &args, &len, encoding);
   if (rc || !c || upload_count > SR_MAX_UPLOADS || (upload_count && !uploads)) return rc ? rc : SIGNALR_EINVAL;
   if (atomic_load(&c->freed)) return SIGNALR_ECLOSED;
@@ -68,6 +69,7 @@ static int call(signalr_connection *c, int type, const char *method, const void 
   else {
     cmd->done = cb;
     cmd->done_ud = ud;
+    cmd->rec_internal = internal;
     cmd->item = item;
     if (type == CMD_STREAM) cmd->handle = atomic_fetch_add(&c->next_stream_handle, 1) + 1;
     if (handle) *handle = cmd->handle;
@@ -80,6 +82,12 @@ static int call(signalr_connection *c, int type, const char *method, const void 
   }
   if (rc && upload_count) claim_uploads(c, uploads, upload_count, 0);
   return rc;
+}
+
+static int call(signalr_connection *c, int type, const char *method, const void *args, size_t len, int encoding,
+                const uint64_t *uploads, size_t upload_count, signalr_completion_fn cb, void *ud,
+                signalr_item_fn item, uint64_t *handle) {
+  return call_ex(c, type, method, args, len, encoding, uploads, upload_count, cb, ud, item, handle, 0);
 }
 
 int signalr_connection_send(signalr_connection *c, const char *method, const void *args, size_t len, int encoding) {
@@ -95,6 +103,11 @@ int signalr_connection_send_with_completion(signalr_connection *c, const char *m
 int signalr_connection_invoke(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
                               signalr_completion_fn cb, void *ud) {
   return call(c, CMD_INVOKE, method, args, len, encoding, NULL, 0, cb, ud, NULL, NULL);
+}
+
+int sr_conn_invoke_internal(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
+                            signalr_completion_fn cb, void *ud) {
+  return call_ex(c, CMD_INVOKE, method, args, len, encoding, NULL, 0, cb, ud, NULL, NULL, 1);
 }
 
 int signalr_connection_send_with_uploads(signalr_connection *c, const char *method, const void *args, size_t len,

@@ -54,7 +54,10 @@ void sr_conn_push_completion(signalr_connection *c, call_record rec, const sr_er
     /* a blocking call returns: what was queued before it must be visible to its caller */
     if (sr_loop_is_io_thread(c->ctx->loop)) sr_event_flush(c->ctx);
     signalr_error e = {err ? *err : (sr_error_info){0}};
-    rec.fn(rec.ud, c, NULL, err ? &e : NULL);
+    signalr_value v = {0};
+    if (result && result->data) v = (signalr_value){result->data, result->len, result->encoding, {0}};
+    rec.fn(rec.ud, c, v.data ? &v : NULL, err ? &e : NULL);
+    sr_buf_free(&v.json);
     return;
   }
   sr_app_event *ev = event_for(c, SR_APP_COMPLETION);

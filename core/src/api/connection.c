@@ -78,45 +78,131 @@ int signalr_connection_stop(signalr_connection *c, signalr_completion_fn cb, voi
 typedef struct waiter {
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  int done;
+  atomic_int done;
   int rc;
   signalr_error *err;
   atomic_int refs;
+  int want_result;
+  uint8_t *result; /* a copy of the invoke's result (malloc) */
+  size_t result_len;
 } waiter;
 
 static void waiter_unref(waiter *w) {
   if (atomic_fetch_sub(&w->refs, 1) != 1) return;
+  free(w->result);
   signalr_error_free(w->err);
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->cv);
   free(w);
 }
 
+/* Runs on the thread that runs the loop (internal record: never queued to the application). */
 static void waiter_done(void *ud, signalr_connection *conn, const signalr_value *result, const signalr_error *err) {
-  (void)conn; (void)result;
+  (void)conn;
   waiter *w = ud;
   pthread_mutex_lock(&w->mu);
-  w->done = 1;
   w->rc = err ? signalr_error_code(err) : 0;
   if (err) w->err = signalr_error_copy(err);
+  if (!err && w->want_result && result && result->len) {
+    if ((w->result = malloc(result->len))) {
+      memcpy(w->result, result->data, result->len);
+      w->result_len = result->len;
+    } else {
+      w->rc = SIGNALR_ENOMEM;
+    }
+  }
+  atomic_store(&w->done, 1);
   pthread_cond_signal(&w->cv);
   pthread_mutex_unlock(&w->mu);
+  /* a caller that runs the loop itself may be in poll(): this thread, or another one */
+  if (conn && sr_loop_is_io_thread(conn->ctx->loop)) sr_loop_end_wait(conn->ctx->loop);
+  else if (conn) sr_loop_wake(conn->ctx->loop);
   waiter_unref(w);
 }
 
-static int wait_for(signalr_connection *c, int type, int32_t timeout_ms, signalr_error **err) {
-  if (err) *err = NULL;
-  if (!c) return SIGNALR_EINVAL;
-  if (sr_in_callback() || sr_loop_is_io_thread(c->ctx->loop)) return SIGNALR_ERECURSIVE;
+static waiter *waiter_new(void) {
   waiter *w = calloc(1, sizeof *w);
-  if (!w) return SIGNALR_ENOMEM;
+  if (!w) return NULL;
   pthread_mutex_init(&w->mu, NULL);
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
   pthread_cond_init(&w->cv, &attr);
   pthread_condattr_destroy(&attr);
-  atomic_init(&w->refs, 2);
+  atomic_init(&w->refs, 2); /* the caller's and the completion's */
+  return w;
+}
+
+typedef struct wait_deadline {
+  sr_loop *loop;
+  int passed;
+} wait_deadline;
+
+static void wait_deadline_passed(void *arg) {
+  wait_deadline *d = arg;
+  d->passed = 1;
+  sr_loop_wake_self(d->loop); /* lws blocks in poll() after its timers */
+}
+
+/* Waits for the completion by running the loop on this thread, as a waiting
+ * signalr_context_poll does: the reply is read, and the next call written, here, with no
+ * hand-off to and from the I/O thread. 0 when the loop cannot be borrowed (another thread
+ * runs it, or callbacks run on the I/O thread: SIGNALR_CONTEXT_DIRECT); 1 when it waited. */
+static int wait_running_loop(signalr_connection *c, waiter *w, int32_t timeout_ms) {
+  sr_loop *loop = c->ctx->loop;
+  if ((c->ctx->flags & SIGNALR_CONTEXT_DIRECT) || !sr_loop_borrow(loop, 1)) return 0;
+  wait_deadline d = {loop, 0};
+  sr_timer *t = NULL;
+  if (timeout_ms >= 0 &&
+      !(t = sr_loop_timer_start(loop, sr_loop_now_ms() + timeout_ms, wait_deadline_passed, &d))) {
+    sr_loop_return(loop);
+    return 0;
+  }
+  while (!d.passed && !atomic_load(&w->done))
+    if (sr_loop_lent_turn(loop, 1) < 0) break; /* stopping: the free completes it */
+  if (t && !d.passed) sr_loop_timer_cancel(loop, t);
+  sr_loop_return(loop);
+  return 1;
+}
+
+/* Waits on the waiter's condition variable until done or the deadline. */
+static void wait_cv(waiter *w, int32_t timeout_ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  if (timeout_ms >= 0) {
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+  }
+  pthread_mutex_lock(&w->mu);
+  int timed_out = 0;
+  while (!atomic_load(&w->done) && !timed_out) {
+    if (timeout_ms < 0) pthread_cond_wait(&w->cv, &w->mu);
+    else timed_out = pthread_cond_timedwait(&w->cv, &w->mu, &until) != 0 && !atomic_load(&w->done);
+  }
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* The waiter's outcome (under its mutex: the completion may run on another thread). */
+static int waiter_take(waiter *w, signalr_error **err, void **result, size_t *result_len) {
+  pthread_mutex_lock(&w->mu);
+  int rc = SIGNALR_ETIMEOUT;
+  if (atomic_load(&w->done)) {
+    rc = w->rc;
+    if (err) { *err = w->err; w->err = NULL; }
+    if (result) { *result = w->result; w->result = NULL; }
+    if (result_len) *result_len = w->result_len;
+  }
+  pthread_mutex_unlock(&w->mu);
+  return rc;
+}
+
+static int wait_for(signalr_connection *c, int type, int32_t timeout_ms, signalr_error **err) {
+  if (err) *err = NULL;
+  if (!c) return SIGNALR_EINVAL;
+  if (sr_in_callback() || sr_loop_is_io_thread(c->ctx->loop)) return SIGNALR_ERECURSIVE;
+  waiter *w = waiter_new();
+  if (!w) return SIGNALR_ENOMEM;
   sr_app_event *cmd = sr_conn_command(c, type, NULL, NULL, 0, 0, NULL);
   int rc = cmd ? 0 : SIGNALR_ENOMEM;
   if (cmd) {
@@ -131,27 +217,35 @@ static int wait_for(signalr_connection *c, int type, int32_t timeout_ms, signalr
     return rc;
   }
   sr_loop_kick(c->ctx->loop); /* a lending poll's own posts wait for it otherwise */
-  struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  if (timeout_ms >= 0) {
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
-  }
-  pthread_mutex_lock(&w->mu);
-  int timed_out = 0;
-  while (!w->done && !timed_out) {
-    if (timeout_ms < 0) pthread_cond_wait(&w->cv, &w->mu);
-    else timed_out = pthread_cond_timedwait(&w->cv, &w->mu, &until) != 0 && !w->done;
-  }
-  if (w->done) {
-    rc = w->rc;
-    if (err) { *err = w->err; w->err = NULL; }
-  } else {
-    rc = SIGNALR_ETIMEOUT;
-  }
-  pthread_mutex_unlock(&w->mu);
+  wait_cv(w, timeout_ms);
+  rc = waiter_take(w, err, NULL, NULL);
   waiter_unref(w);
+  return rc;
+}
+
+int signalr_connection_invoke_blocking(signalr_connection *c, const char *method, const void *args, size_t len,
+                                       int encoding, int32_t timeout_ms, void **result, size_t *result_len,
+                                       signalr_error **err) {
+  if (err) *err = NULL;
+  if (result) *result = NULL;
+  if (result_len) *result_len = 0;
+  if (!c) return SIGNALR_EINVAL;
+  if (sr_in_callback() || sr_loop_is_io_thread(c->ctx->loop)) return SIGNALR_ERECURSIVE;
+  waiter *w = waiter_new();
+  if (!w) return SIGNALR_ENOMEM;
+  w->want_result = result != NULL;
+  int rc = sr_conn_invoke_internal(c, method, args, len, encoding, waiter_done, w);
+  if (rc) {
+    waiter_unref(w);
+    waiter_unref(w);
+    return rc;
+  }
+  if (!wait_running_loop(c, w, timeout_ms)) {
+    sr_loop_kick(c->ctx->loop); /* a lending poll's own posts wait for it otherwise */
+    wait_cv(w, timeout_ms);
+  }
+  rc = waiter_take(w, err, result, result_len);
+  waiter_unref(w); /* on a timeout, the completion's reference keeps it until the call ends */
   return rc;
 }
 

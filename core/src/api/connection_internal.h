@@ -171,6 +171,10 @@ int sr_conn_post_command(signalr_connection *c, sr_app_event *cmd);
 int sr_conn_post(signalr_connection *c, int type, const char *method, const void *data, size_t len, int encoding,
                  signalr_completion_fn fn, void *ud, const char *error);
 
+/* signalr_connection_invoke with an internal completion (a blocking invoke's waiter). */
+int sr_conn_invoke_internal(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
+                            signalr_completion_fn cb, void *ud);
+
 /* I/O thread. */
 void sr_conn_log(signalr_connection *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void sr_conn_push_completion(signalr_connection *c, call_record rec, const sr_error_info *err, const sr_payload *result);

@@ -76,6 +76,7 @@ struct sr_loop {
   int after_poll;
   int in_timers; /* I/O thread only: running timers (before lws blocks in poll()) */
   int in_service; /* I/O thread only: inside lws_service() */
+  int no_block;     /* I/O thread only: sr_loop_end_wait, the next lent turn does not block */
   int want_service; /* I/O thread only: a writable request since the last lws_service() */
   sr_turn_task *tasks, *tasks_tail; /* I/O thread only: sr_loop_end_of_turn */
   sr_turn_task *tasks_last;         /* the last of the batch run_turn_tasks runs */
@@ -478,7 +479,10 @@ static void wake_runner_locked(sr_loop *l, int force) {
     if (!l->after_poll) lws_cancel_service(l->ctx);
     return;
   }
-  if (tl_lender == l && !force) return; /* run before its poll returns */
+  /* run before its poll returns, or taken back by the parked I/O thread after its window;
+   * only while the loop is lent: a poll that found events queued did not borrow it, and
+   * the I/O thread blocked in poll() must be woken for what the callbacks post */
+  if (tl_lender == l && !force && l->lend == LEND_LENT) return;
   if (l->lend == LEND_LENT && !l->borrower_active) {
     l->take_back = 1;
     pthread_cond_signal(&l->io_cv);
@@ -749,6 +753,8 @@ int sr_loop_lent_turn(sr_loop *l, int block) {
   int rc = 0;
   /* lws: a negative timeout polls without waiting; 0 waits for I/O, a timer or a cancel */
   run_turn_tasks(l);
+  if (l->no_block) block = 0; /* what the borrower waits for came in this turn's posts */
+  l->no_block = 0;
   if (!block || !atomic_load_explicit(&l->has_posts, memory_order_acquire)) rc = service(l, block ? 0 : -1);
   drain_posts(l); /* what its callbacks posted (they do not wake anybody) */
   run_turn_hook(l);
@@ -795,6 +801,12 @@ void sr_loop_kick(sr_loop *l) {
 
 void sr_loop_wake_self(sr_loop *l) {
   if (l && tl_loop == l && l->in_timers) lws_cancel_service(l->ctx);
+}
+
+void sr_loop_end_wait(sr_loop *l) {
+  if (!l || tl_loop != l) return;
+  if (l->in_timers) lws_cancel_service(l->ctx); /* lws blocks in poll() after its timers */
+  else if (!l->in_service) l->no_block = 1;     /* (inside service, lws returns after the I/O) */
 }
 
 void sr_loop_wake(sr_loop *l) {

@@ -119,9 +119,12 @@ int sr_loop_is_io_thread(sr_loop *loop);
  * nobody; the flush runs them here if the loop is still lent (and sends what they queued),
  * else hands them to the loop's runner. The thread must not block on the loop in between
  * without sr_loop_kick (which hands pending posts over now).
- * sr_loop_wake: wakes an active borrower waiting in poll() (a no-op otherwise). */
+ * sr_loop_wake: wakes an active borrower waiting in poll() (a no-op otherwise).
+ * sr_loop_end_wait: on the thread running the loop, when what it waits for happened: its
+ * current or next lent turn does not block in poll() (a borrower's wait ends at once). */
 int sr_loop_borrow(sr_loop *loop, int ask);
 int sr_loop_lent_turn(sr_loop *loop, int block);
+void sr_loop_end_wait(sr_loop *loop);
 void sr_loop_return(sr_loop *loop);
 void sr_loop_lend_begin(sr_loop *loop);
 void sr_loop_lend_flush(sr_loop *loop);
