@@ -182,6 +182,51 @@ TEST(FlowControl, WritableFollowsEagainOnceThePeerReads) {
   else ADD_FAILURE() << "GetRecordedCount: " << n.message;
 }
 
+// A sender that waits for WRITABLE with a poll that has no timeout (as the Python binding's
+// poller does): the event that a write at the end of a loop turn makes ("room again") reaches
+// that poll, which runs the loop itself, instead of waiting for an unrelated wakeup. A
+// watchdog interrupts a poll that waits too long, so a lost event fails instead of hanging.
+TEST(FlowControl, WritableWakesAPollThatWaitsWithoutATimeout) {
+  SIGNALR_NEED_SERVER();
+  ApiClient c("/hubs/test", {{"transports", "websockets"}, {"transport_max_buffer_size", "4096"}});
+  ASSERT_EQ(c.start().code, 0);
+  c.invoke("ClearRecord", "[\"writable-nolimit\"]");
+  std::string args = "[\"writable-nolimit\",\"" + std::string(2500, 'w') + "\"]";
+  const int sends = 60;
+  int eagains = 0;
+  double longest_ms = 0;
+  for (int i = 0; i < sends; i++) {
+    for (;;) {
+      int seen = c.count(SIGNALR_EVENT_WRITABLE);
+      int rc = signalr_connection_send(c.conn, "Record", args.data(), args.size(), SIGNALR_ENCODING_JSON);
+      if (rc == 0) break;
+      ASSERT_EQ(rc, SIGNALR_EAGAIN);
+      eagains++;
+      std::atomic<bool> woke{false};
+      std::thread watchdog([&] {
+        auto t0 = Clock::now();
+        while (!woke && ms_since(t0) < 3000) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (!woke) signalr_context_interrupt(c.ctx);
+      });
+      auto t0 = Clock::now();
+      // one poll: it returns when the event came (or the watchdog ended it)
+      while (c.count(SIGNALR_EVENT_WRITABLE) == seen && ms_since(t0) < 3000) signalr_context_poll(c.ctx, -1);
+      double waited = ms_since(t0);
+      woke = true;
+      watchdog.join();
+      if (waited > longest_ms) longest_ms = waited;
+      ASSERT_GT(c.count(SIGNALR_EVENT_WRITABLE), seen) << "send " << i << ": no WRITABLE";
+      // the hub reads at once: room comes within milliseconds, not at the watchdog's end
+      ASSERT_LT(waited, 2000) << "send " << i << ": WRITABLE did not wake the poll";
+    }
+  }
+  std::printf("FIGURE writable_nolimit_eagains=%d of %d sends, longest_wait_ms=%.1f\n", eagains, sends, longest_ms);
+  EXPECT_GT(eagains, 0) << "the outgoing bound was never met: the test proves nothing";
+  CallResult n = c.invoke("GetRecordedCount", "[\"writable-nolimit\"]");
+  EXPECT_EQ(n.code, 0) << n.message;
+  EXPECT_EQ(n.json, std::to_string(sends));
+}
+
 // With stateful reconnect and a buffer smaller than two messages, invokes wait for the
 // server's Ack instead of failing with EAGAIN, as the official clients do.
 TEST(FlowControl, InvokesWaitForTheStatefulBuffersAck) {

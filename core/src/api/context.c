@@ -204,8 +204,8 @@ static void wake(signalr_context *ctx) {
 }
 
 /* Appends a chain to the queue; wakes the application when the queue was empty. A poll that
- * runs the loop (see signalr_context_poll) queues for itself: it needs no fd, only to leave
- * lws' poll() when the events came from a timer. */
+ * runs the loop (see signalr_context_poll) queues for itself: it needs no fd, only not to
+ * wait in lws' poll() (or to leave it, when the events came from a timer). */
 static void enqueue(signalr_context *ctx, sr_app_event *first, sr_app_event *last, size_t n) {
   int self = tl_borrowing == ctx;
   pthread_mutex_lock(&ctx->mu);
@@ -217,7 +217,9 @@ static void enqueue(signalr_context *ctx, sr_app_event *first, sr_app_event *las
   if (was_empty && !self) signal_fd_locked(ctx);
   pthread_mutex_unlock(&ctx->mu);
   if (!was_empty) return;
-  if (self) sr_loop_wake_self(ctx->loop);
+  /* a poll running the loop must not block in lws' poll() with events queued for it: they
+   * may come from the end of its turn (a write's "writable again"), after its last look */
+  if (self) sr_loop_end_wait(ctx->loop);
   else sr_loop_wake(ctx->loop);
 }
 

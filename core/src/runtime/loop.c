@@ -673,6 +673,23 @@ static int stop_requested(sr_loop *l) {
 }
 
 /* The hook is set by another thread after the loop started (an atomic pointer, then). */
+static void run_turn_hook(sr_loop *l);
+/* The end of a turn: the turn hook hands the turn's events over, the tasks write what the turn
+ * queued. A task's callbacks may make events (a write's on_drain: "writable again") and the
+ * hook may queue writes (parked calls that now have room), so they alternate until neither
+ * has anything, a few rounds at most; a task left over then makes the next service not wait
+ * (see has_tasks), so nothing made here waits for an unrelated wakeup. */
+static void finish_turn(sr_loop *l) {
+  for (int round = 0; round < 4; round++) {
+    run_turn_hook(l);
+    if (!l->tasks) return;
+    run_turn_tasks(l);
+  }
+  run_turn_hook(l);
+}
+
+static int has_tasks(sr_loop *l) { return l->tasks != NULL; }
+
 static void run_turn_hook(sr_loop *l) {
   void (*fn)(void *) = __atomic_load_n(&l->turn_hook, __ATOMIC_ACQUIRE);
   if (fn) fn(l->turn_arg);
@@ -752,13 +769,12 @@ int sr_loop_lent_turn(sr_loop *l, int block) {
   if (stop_requested(l)) return -1;
   int rc = 0;
   /* lws: a negative timeout polls without waiting; 0 waits for I/O, a timer or a cancel */
-  run_turn_tasks(l);
-  if (l->no_block) block = 0; /* what the borrower waits for came in this turn's posts */
+  finish_turn(l);
+  if (l->no_block || has_tasks(l)) block = 0; /* what the borrower waits for may be here */
   l->no_block = 0;
   if (!block || !atomic_load_explicit(&l->has_posts, memory_order_acquire)) rc = service(l, block ? 0 : -1);
   drain_posts(l); /* what its callbacks posted (they do not wake anybody) */
-  run_turn_hook(l);
-  run_turn_tasks(l);
+  finish_turn(l);
   return rc < 0 ? -1 : 0;
 }
 
@@ -781,11 +797,10 @@ void sr_loop_lend_flush(sr_loop *l) {
   if (!atomic_load_explicit(&l->has_posts, memory_order_acquire)) return;
   if (sr_loop_borrow(l, 0)) { /* still lent: run them here, and send what they queued */
     drain_posts(l);
-    run_turn_hook(l);
-    run_turn_tasks(l); /* what they queued goes out now, mostly without lws */
+    finish_turn(l); /* what they queued goes out now, mostly without lws */
     /* a write that waits for POLLOUT (a close frame, what the socket did not take) gets its
      * service round here: the application may not poll again for a while */
-    if (l->want_service) sr_loop_lent_turn(l, 0);
+    if (l->want_service || has_tasks(l)) sr_loop_lent_turn(l, 0);
     sr_loop_return(l);
     return;
   }
@@ -827,10 +842,10 @@ static void *loop_main(void *arg) {
       continue;
     }
     if (stop_requested(l)) break;
-    run_turn_tasks(l);
+    finish_turn(l);
     /* Blocks in poll() until an fd, the sul (timers) or lws_cancel_service() wakes it.
      * (lws >= 3.2 ignores a non-negative timeout and uses its sul list.) */
-    if (service(l, 0) < 0) break;
+    if (service(l, has_tasks(l) ? -1 : 0) < 0) break;
     run_turn_hook(l);
   }
   /* posts accepted before stopping was set */
