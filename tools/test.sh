@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of libsignalr from a fresh clone: installs what is missing, builds,
 # then runs the unit, vector, oracle, packaging and interop tests (CTest, against the real
-# ASP.NET Core server in tests/server), the pytest suite, an ASan+UBSan build of the unit
-# tests, valgrind over them, and each libFuzzer target for a bounded time.
+# ASP.NET Core server in tests/server), the pytest suite, the Go and Rust bindings' suites,
+# an ASan+UBSan build of the unit tests, valgrind over them, and each libFuzzer target for a
+# bounded time.
 #
 #   tools/test.sh            everything (what CI runs)
 #   FUZZ_SECONDS=60 tools/test.sh   longer fuzzing
@@ -44,6 +45,16 @@ if [[ -d tests/python ]]; then
   run pip-install py_install
   run pytest env SIGNALR_BUILD_DIR="$root/build" SIGNALR_REQUIRE_BINDING=1 \
     build/pyvenv/bin/python -m pytest tests/python -q -p no:cacheprovider
+fi
+
+# The Go and Rust bindings, against the same build tree and a test server of their own.
+if [[ -x bindings/go/test.sh ]]; then
+  stage "Go binding: go vet, go test -race (wire vectors, the real server on every transport)"
+  run go env SIGNALR_BUILD_DIR="$root/build" bindings/go/test.sh "$root/build"
+fi
+if [[ -x bindings/rust/test.sh ]]; then
+  stage "Rust binding: cargo test --offline (FFI drift check, wire vectors, the real server)"
+  run rust env SIGNALR_BUILD_DIR="$root/build" bindings/rust/test.sh "$root/build"
 fi
 
 stage "unit tests under valgrind"

@@ -14,8 +14,15 @@ libdir=$(dirname "$pcdir")
 export PKG_CONFIG_PATH=$pcdir
 echo "== pkg-config: $(pkg-config --modversion signalr)"
 # shellcheck disable=SC2046
-$cc -o "$prefix/consumer_pc" "$src/tests/consumer/consumer.c" $(pkg-config --cflags --libs signalr) -Wl,-rpath,"$libdir"
-"$prefix/consumer_pc"
+# no run path of our own, no LD_LIBRARY_PATH: the .pc file's Libs carry what the loader needs
+$cc -o "$prefix/consumer_pc" "$src/tests/consumer/consumer.c" $(pkg-config --cflags --libs signalr)
+env -u LD_LIBRARY_PATH "$prefix/consumer_pc"
+echo "== installed CLI runs without LD_LIBRARY_PATH, also from a moved prefix"
+env -u LD_LIBRARY_PATH "$prefix/bin/signalr" --version
+moved=$(mktemp -d)
+cp -a "$prefix/." "$moved/"
+env -u LD_LIBRARY_PATH "$moved/bin/signalr" --version
+rm -rf "$moved"
 # shellcheck disable=SC2046
 # Static libsignalr over shared dependencies: link the private requirements' own libraries
 # (--static would also pull in every transitive static library, which a distro may not ship).

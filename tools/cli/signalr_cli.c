@@ -30,7 +30,8 @@ static void usage(void) {
           "usage: signalr call|send|stream URL METHOD [JSON_ARG...] [flags]\n"
           "       signalr listen URL --on METHOD [--on METHOD...] [--invoke METHOD [JSON_ARG...]] [--for MS] [flags]\n"
           "flags: --transport T  --protocol json|messagepack  --header 'Name: value'  --token T\n"
-          "       --skip-negotiation  --log-level LEVEL  --ca-file FILE  --insecure  --timeout MS\n");
+          "       --skip-negotiation  --log-level LEVEL  --ca-file FILE  --insecure  --timeout MS\n"
+          "       signalr --version\n");
 }
 
 static void print_error(const char *what, int rc, const signalr_error *err) {
@@ -106,6 +107,10 @@ static int on_call(void *ud, signalr_connection *c, const signalr_value *args, c
 }
 
 int main(int argc, char **argv) {
+  if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+    printf("signalr %s (libsignalr %s)\n", SIGNALR_VERSION_STRING, signalr_version());
+    return 0;
+  }
   if (argc < 3) {
     usage();
     return 2;
