@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Side-by-side client benchmark: libsignalr (C poll, C direct, Python) against Microsoft's
+"""Side-by-side client benchmark: libsignalr (C poll, C direct, Python, Go, Rust) against Microsoft's
 Node and .NET clients, the same workloads against the bundled test hub, interleaved.
 
     tools/bench/compare/run.py [--build-dir build] [--rounds 3] [--messages 10000]
@@ -34,9 +34,9 @@ HARNESS = ROOT / "tests" / "harness" / "testserver.py"
 
 WORKLOADS = ["echo", "inflight64", "flood", "upload"]
 PROTOCOLS = ["json", "messagepack"]
-CLIENTS = ["c-poll", "c-direct", "python", "node", "dotnet"]
-TITLES = {"c-poll": "C poll", "c-direct": "C direct", "python": "Python", "node": "Node",
-          "dotnet": ".NET"}
+CLIENTS = ["c-poll", "c-direct", "python", "go", "rust", "node", "dotnet"]
+TITLES = {"c-poll": "C poll", "c-direct": "C direct", "python": "Python", "go": "Go", "rust": "Rust",
+          "node": "Node", "dotnet": ".NET"}
 NA_EXIT = 3  # a client's "this workload cannot be expressed" exit code
 
 
@@ -137,6 +137,45 @@ def setup_python(build, work, no_build):
     if check.returncode != 0:
         raise SetupError("the venv cannot import signalr:\n" + check.stderr.decode()[-2000:])
     return [str(py), str(HERE / "bench_py.py")], check.stdout.decode().strip()
+
+
+def setup_go(build, work, no_build):
+    """bindings/go/bench/compare, built against the build tree (bindings/go/env.sh)."""
+    src = ROOT / "bindings" / "go"
+    if not shutil.which("go") or not (src / "bench" / "compare").is_dir():
+        loud("SKIPPING the Go column: go (Debian golang-go) or bindings/go/bench/compare missing")
+        return None
+    exe = work / "go" / "compare"
+    if not no_build:
+        (work / "go").mkdir(parents=True, exist_ok=True)
+        script = (f'. "{src}/env.sh" "{build}" && cd "{src}" && '
+                  f'go build -o "{exe}" ./bench/compare')
+        run_step(["bash", "-c", script], "go build ./bench/compare", 900,
+                 env=dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", GOTOOLCHAIN="local",
+                          GOCACHE=str(work / "go" / "cache"), GOPATH=str(work / "go" / "path")))
+    if not exe.is_file():
+        loud(f"SKIPPING the Go column: {exe} does not exist")
+        return None
+    return [str(exe)]
+
+
+def setup_rust(build, work, no_build):
+    """bindings/rust's example bench_compare, built offline against the build tree."""
+    src = ROOT / "bindings" / "rust"
+    cargo = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
+    if not Path(cargo).is_file() or not (src / "examples" / "bench_compare.rs").is_file():
+        loud("SKIPPING the Rust column: cargo or bindings/rust/examples/bench_compare.rs missing")
+        return None
+    target = work / "rust-target"
+    exe = target / "release" / "examples" / "bench_compare"
+    if not no_build:
+        run_step([cargo, "build", "--offline", "--release", "--example", "bench_compare"],
+                 "cargo build --example bench_compare", 1800, cwd=src,
+                 env=dict(os.environ, SIGNALR_BUILD_DIR=str(build), CARGO_TARGET_DIR=str(target)))
+    if not exe.is_file():
+        loud(f"SKIPPING the Rust column: {exe} does not exist")
+        return None
+    return [str(exe)]
 
 
 def setup_node(work, no_build):
@@ -272,8 +311,9 @@ def table(cells, clients, metric):
             key = "dotnet" if other == ".NET" else other
             if has_c and key in clients:
                 ratios.append((title, lambda v, k=key: f"{ratio(v['c-poll'], v[k])} / {ratio(v['c-direct'], v[k])}"))
-        if "python" in clients and "node" in clients:
-            ratios.append(("Python/Node", lambda v: ratio(v["python"], v["node"])))
+        for k in ("python", "go", "rust"):
+            if k in clients and "node" in clients:
+                ratios.append((f"{TITLES[k]}/Node", lambda v, k=k: ratio(v[k], v["node"])))
     head += [t for t, _ in ratios]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for (w, p), per in cells.items():
@@ -330,6 +370,13 @@ def main():
                         cmds[k] = c
             if "python" in clients:
                 cmds["python"], versions["python"] = setup_python(build, work, a.no_build)
+            for k, setup in (("go", setup_go), ("rust", setup_rust)):
+                if k in clients:
+                    cmd = setup(build, work, a.no_build)
+                    if cmd:
+                        cmds[k] = cmd
+                    else:
+                        skipped[k] = f"{TITLES[k]} toolchain or binding missing"
             if "node" in clients:
                 cmd, version = setup_node(work, a.no_build)
                 if cmd:
@@ -349,6 +396,8 @@ def main():
 
         env = dict(dotnet_env())
         env["NODE_PATH"] = str(work / "node" / "node_modules")
+        # the Go and Rust clients may link the build tree's shared library
+        env["LD_LIBRARY_PATH"] = ":".join(x for x in (str(build / "core"), os.environ.get("LD_LIBRARY_PATH")) if x)
         env.pop("SIGNALR_TEST_SERVER", None)
 
         cells = [(w, pr) for w in workloads for pr in protocols]
