@@ -1257,3 +1257,84 @@ TEST(FakeTransportApi, BlockingInvokeEndsWithEclosedWhenTheConnectionIsFreed) {
   caller.join();
   EXPECT_EQ(rc.load(), SIGNALR_ECLOSED);
 }
+
+// A call waited for in slices: EAGAIN while the server has not answered (the call goes on),
+// then the result once; a second wait is a state error. Another call is outlived by its
+// connection's free: the wait then ends with ECLOSED, and the handle is freed after.
+static void call_waits_in_slices(int flags) {
+  FakeServer s;  // answers when told to
+  Client c(flags);
+  ASSERT_EQ(c.start(), 0);
+  signalr_call *call = nullptr;
+  ASSERT_EQ(signalr_connection_invoke_call(c.conn, "Echo", "[7]", 3, SIGNALR_ENCODING_JSON, 0, &call), 0);
+  ASSERT_TRUE(s.wait([](FakeServer &srv) { return srv.received_locked(INVOCATION).size() == 1; }));
+  void *res = nullptr;
+  size_t len = 0;
+  EXPECT_EQ(signalr_call_wait(call, 0, &res, &len, nullptr), SIGNALR_EAGAIN);
+  EXPECT_EQ(signalr_call_wait(call, 30, &res, &len, nullptr), SIGNALR_EAGAIN);
+  EXPECT_EQ(res, nullptr);
+  std::string id = s.received(INVOCATION)[0].invocation_id;
+  s.complete(id, "7");
+  signalr_error *err = nullptr;
+  int rc;
+  while ((rc = signalr_call_wait(call, 50, &res, &len, &err)) == SIGNALR_EAGAIN) {
+  }
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(err, nullptr);
+  EXPECT_EQ(std::string(static_cast<char *>(res), len), "7");
+  signalr_free(res);
+  EXPECT_EQ(signalr_call_wait(call, 0, nullptr, nullptr, nullptr), SIGNALR_ESTATE);
+  signalr_call_free(call);
+
+  signalr_call *pending = nullptr;
+  ASSERT_EQ(signalr_connection_invoke_call(c.conn, "Echo", "[8]", 3, SIGNALR_ENCODING_JSON, 0, &pending), 0);
+  EXPECT_EQ(signalr_call_wait(pending, 10, nullptr, nullptr, nullptr), SIGNALR_EAGAIN);
+  c.free_conn();
+  EXPECT_EQ(signalr_call_wait(pending, 5000, nullptr, nullptr, &err), SIGNALR_ECLOSED);
+  signalr_error_free(err);
+  signalr_call_free(pending);
+  signalr_call_free(nullptr);
+}
+
+TEST(FakeTransportApi, CallWaitsInSlicesWithoutLosingTheResult) { call_waits_in_slices(0); }
+TEST(FakeTransportDirect, CallWaitsInSlicesWithoutLosingTheResult) { call_waits_in_slices(SIGNALR_CONTEXT_DIRECT); }
+
+// SIGNALR_CALL_ORDERED: the server calls a handler, then completes the call; the waiting thread
+// gets the outcome only after another thread's poll has run that handler.
+TEST(FakeTransportApi, AnOrderedCallsOutcomeFollowsTheHandlersAheadOfIt) {
+  FakeServer s;
+  Client c;
+  ASSERT_EQ(c.start(), 0);
+  std::atomic<int> handled{0};
+  Handler h{&c, [&](const std::string &) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a slow handler
+              handled++;
+            }};
+  on(c, "Note", h);
+  std::atomic<bool> stop{false};
+  std::thread poller([&] {
+    while (!stop) signalr_context_poll(c.ctx, 20);
+  });
+  for (int ordered = 0; ordered < 2; ordered++) {
+    handled = 0;
+    signalr_call *call = nullptr;
+    ASSERT_EQ(signalr_connection_invoke_call(c.conn, "Echo", "[1]", 3, SIGNALR_ENCODING_JSON,
+                                             ordered ? SIGNALR_CALL_ORDERED : 0, &call), 0);
+    auto inv = s.wait_received(INVOCATION, (size_t)ordered + 1);
+    ASSERT_EQ(inv.size(), (size_t)ordered + 1);
+    s.invoke_client("Note", "[]");
+    s.complete(inv.back().invocation_id, "1");
+    int rc;
+    while ((rc = signalr_call_wait(call, 1000, nullptr, nullptr, nullptr)) == SIGNALR_EAGAIN) {
+    }
+    EXPECT_EQ(rc, 0);
+    if (ordered) EXPECT_EQ(handled.load(), 1) << "the outcome overtook the handler ahead of it";
+    signalr_call_free(call);
+    auto t0 = Clock::now();  // (unordered: the poller runs the handler meanwhile)
+    while (handled != 1 && Clock::now() - t0 < std::chrono::seconds(5)) std::this_thread::yield();
+    ASSERT_EQ(handled.load(), 1);
+  }
+  stop = true;
+  poller.join();
+  c.free_conn();  // before the handler goes
+}

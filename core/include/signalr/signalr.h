@@ -370,6 +370,34 @@ SIGNALR_API int signalr_connection_invoke_blocking(signalr_connection *conn, con
                                                   int32_t timeout_ms, void **result, size_t *result_len,
                                                   signalr_error **err);
 
+/* The same call, waited for in as many steps as the caller likes: signalr_connection_invoke_call
+ * sends it and returns a handle; signalr_call_wait waits for it (running the connection's I/O on
+ * the waiting thread as signalr_connection_invoke_blocking does) and can be called again after
+ * SIGNALR_EAGAIN, so a binding can wait in slices and look for Ctrl-C between them without
+ * losing the result. */
+typedef struct signalr_call signalr_call;
+
+/* Calls a hub method; *call (to free with signalr_call_free) is its handle. Thread-safe, never
+ * blocks, callable from callbacks (waiting is not). The errors of signalr_connection_invoke,
+ * and SIGNALR_EINVAL for unknown flags. flags: 0, or SIGNALR_CALL_ORDERED. */
+SIGNALR_API int signalr_connection_invoke_call(signalr_connection *conn, const char *method, const void *args,
+                                               size_t args_len, int encoding, int flags, signalr_call **call);
+/* The outcome passes no event queued before it: signalr_call_wait returns once the callbacks
+ * of what arrived first (handlers, say) have run, as an awaited InvokeAsync of the official
+ * clients sees them. Those run on the thread that polls the context: one must. Without it
+ * the outcome may overtake them (they stay queued for the next poll). */
+#define SIGNALR_CALL_ORDERED 1
+/* Waits up to timeout_ms (-1: no limit; 0: only looks) for the call's outcome. SIGNALR_EAGAIN:
+ * not complete yet, call again (an invoke's own outcome is never EAGAIN: it waits for room).
+ * Otherwise the outcome, once, as signalr_connection_invoke_blocking reports it (*result,
+ * *result_len and *err, each may be NULL, with the same ownership); a later call gives
+ * SIGNALR_ESTATE. Blocking; one thread at a time per call; SIGNALR_ERECURSIVE from a callback. */
+SIGNALR_API int signalr_call_wait(signalr_call *call, int32_t timeout_ms, void **result, size_t *result_len,
+                                  signalr_error **err);
+/* Releases the handle; a call still pending goes on and its result is dropped. NULL is a no-op.
+ * Any thread, also from callbacks; never blocks. Before the context's free. */
+SIGNALR_API void signalr_call_free(signalr_call *call);
+
 /* One item of a server-to-client stream, in the wire's encoding (borrowed for the call). */
 typedef void (*signalr_item_fn)(void *user_data, signalr_connection *conn, const signalr_value *item);
 

@@ -106,8 +106,8 @@ int signalr_connection_invoke(signalr_connection *c, const char *method, const v
 }
 
 int sr_conn_invoke_internal(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
-                            signalr_completion_fn cb, void *ud) {
-  return call_ex(c, CMD_INVOKE, method, args, len, encoding, NULL, 0, cb, ud, NULL, NULL, 1);
+                            signalr_completion_fn cb, void *ud, int internal) {
+  return call_ex(c, CMD_INVOKE, method, args, len, encoding, NULL, 0, cb, ud, NULL, NULL, internal);
 }
 
 int signalr_connection_send_with_uploads(signalr_connection *c, const char *method, const void *args, size_t len,

@@ -50,9 +50,16 @@ void sr_conn_log(signalr_connection *c, int level, const char *fmt, ...) {
 void sr_conn_push_completion(signalr_connection *c, call_record rec, const sr_error_info *err,
                             const sr_payload *result) {
   if (!rec.fn) return;
+  /* An ordered waiter with events ahead of it (handlers for messages that came first, say)
+   * is queued behind them like an application's completion: the polling thread runs it
+   * after them, so its caller sees what the official clients' await sees. */
+  int behind = 0;
   if (rec.internal) {
     /* a blocking call returns: what was queued before it must be visible to its caller */
     if (sr_loop_is_io_thread(c->ctx->loop)) sr_event_flush(c->ctx);
+    behind = rec.internal == SR_REC_ORDERED && sr_event_backlog(c->ctx);
+  }
+  if (rec.internal && !behind) {
     signalr_error e = {err ? *err : (sr_error_info){0}};
     signalr_value v = {0};
     if (result && result->data) v = (signalr_value){result->data, result->len, result->encoding, {0}};

@@ -223,6 +223,37 @@ static int wait_for(signalr_connection *c, int type, int32_t timeout_ms, signalr
   return rc;
 }
 
+/* Posts an invoke whose completion fills w (internal: it runs on the thread that runs the loop). */
+static int invoke_into(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
+                       int want_result, int ordered, waiter **out) {
+  waiter *w = waiter_new();
+  if (!w) return SIGNALR_ENOMEM;
+  w->want_result = want_result;
+  /* the caller waits running the loop next: a parked I/O thread need not take it back */
+  int borrow = !(c->ctx->flags & SIGNALR_CONTEXT_DIRECT) && !sr_in_callback();
+  if (borrow) sr_loop_post_then_borrow(c->ctx->loop, 1);
+  int rc = sr_conn_invoke_internal(c, method, args, len, encoding, waiter_done, w, ordered ? SR_REC_ORDERED : 1);
+  if (borrow) sr_loop_post_then_borrow(c->ctx->loop, 0);
+  if (rc) {
+    waiter_unref(w);
+    waiter_unref(w);
+    return rc;
+  }
+  *out = w;
+  return 0;
+}
+
+/* Waits for w by running the loop here, or on its condition variable when another thread
+ * runs it; 1 when it completed. */
+static int wait_done(signalr_connection *c, waiter *w, int32_t timeout_ms) {
+  if (atomic_load(&w->done)) return 1;
+  if (!wait_running_loop(c, w, timeout_ms)) {
+    sr_loop_kick(c->ctx->loop); /* a lending poll's own posts wait for it otherwise */
+    wait_cv(w, timeout_ms);
+  }
+  return atomic_load(&w->done);
+}
+
 int signalr_connection_invoke_blocking(signalr_connection *c, const char *method, const void *args, size_t len,
                                        int encoding, int32_t timeout_ms, void **result, size_t *result_len,
                                        signalr_error **err) {
@@ -231,22 +262,57 @@ int signalr_connection_invoke_blocking(signalr_connection *c, const char *method
   if (result_len) *result_len = 0;
   if (!c) return SIGNALR_EINVAL;
   if (sr_in_callback() || sr_loop_is_io_thread(c->ctx->loop)) return SIGNALR_ERECURSIVE;
-  waiter *w = waiter_new();
-  if (!w) return SIGNALR_ENOMEM;
-  w->want_result = result != NULL;
-  int rc = sr_conn_invoke_internal(c, method, args, len, encoding, waiter_done, w);
-  if (rc) {
-    waiter_unref(w);
-    waiter_unref(w);
-    return rc;
-  }
-  if (!wait_running_loop(c, w, timeout_ms)) {
-    sr_loop_kick(c->ctx->loop); /* a lending poll's own posts wait for it otherwise */
-    wait_cv(w, timeout_ms);
-  }
+  waiter *w = NULL;
+  int rc = invoke_into(c, method, args, len, encoding, result != NULL, 0, &w);
+  if (rc) return rc;
+  wait_done(c, w, timeout_ms);
   rc = waiter_take(w, err, result, result_len);
   waiter_unref(w); /* on a timeout, the completion's reference keeps it until the call ends */
   return rc;
+}
+
+struct signalr_call {
+  signalr_connection *conn; /* a reference: the struct outlives a signalr_connection_free */
+  waiter *w;
+  int taken; /* the outcome was handed out */
+};
+
+int signalr_connection_invoke_call(signalr_connection *c, const char *method, const void *args, size_t len,
+                                   int encoding, int flags, signalr_call **out) {
+  if (out) *out = NULL;
+  if (!c || !out || (flags & ~SIGNALR_CALL_ORDERED)) return SIGNALR_EINVAL;
+  signalr_call *call = calloc(1, sizeof *call);
+  if (!call) return SIGNALR_ENOMEM;
+  int rc = invoke_into(c, method, args, len, encoding, 1, flags & SIGNALR_CALL_ORDERED, &call->w);
+  if (rc) {
+    free(call);
+    return rc;
+  }
+  sr_conn_ref(c);
+  call->conn = c;
+  *out = call;
+  return 0;
+}
+
+int signalr_call_wait(signalr_call *call, int32_t timeout_ms, void **result, size_t *result_len,
+                      signalr_error **err) {
+  if (err) *err = NULL;
+  if (result) *result = NULL;
+  if (result_len) *result_len = 0;
+  if (!call) return SIGNALR_EINVAL;
+  if (call->taken) return SIGNALR_ESTATE;
+  signalr_connection *c = call->conn;
+  if (sr_in_callback() || sr_loop_is_io_thread(c->ctx->loop)) return SIGNALR_ERECURSIVE;
+  if (!wait_done(c, call->w, timeout_ms)) return SIGNALR_EAGAIN;
+  call->taken = 1;
+  return waiter_take(call->w, err, result, result_len);
+}
+
+void signalr_call_free(signalr_call *call) {
+  if (!call) return;
+  waiter_unref(call->w); /* a pending completion keeps its own reference */
+  sr_connection_unref(call->conn);
+  free(call);
 }
 
 int signalr_connection_start_blocking(signalr_connection *c, int32_t timeout_ms, signalr_error **err) {

@@ -26,10 +26,14 @@ size_t sr_handler_find(const signalr_connection *c, uint32_t hash);
 
 /* An invoke's or a stream's completion, carried through the engine as the call token.
  * Pooled on the I/O thread (free list), so calls allocate nothing in steady state. */
+/* call_record.internal: 1, or this (a waiter that must not pass the events queued before it) */
+#define SR_REC_ORDERED 2
+
 typedef struct call_record {
   signalr_completion_fn fn;
   void *ud;
-  int internal;         /* a blocking call's waiter: runs on the I/O thread, never queued */
+  int internal;         /* a blocking call's waiter: runs on the I/O thread, never queued;
+                         * SR_REC_ORDERED: queued after the events ahead of it, if any */
   signalr_item_fn item; /* streams */
   uint64_t handle;      /* streams: what signalr_connection_stream_cancel names */
   struct call_record *next_free;
@@ -171,9 +175,10 @@ int sr_conn_post_command(signalr_connection *c, sr_app_event *cmd);
 int sr_conn_post(signalr_connection *c, int type, const char *method, const void *data, size_t len, int encoding,
                  signalr_completion_fn fn, void *ud, const char *error);
 
-/* signalr_connection_invoke with an internal completion (a blocking invoke's waiter). */
+/* signalr_connection_invoke with an internal completion (a blocking invoke's waiter);
+ * internal: 1 or SR_REC_ORDERED (see call_record). */
 int sr_conn_invoke_internal(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
-                            signalr_completion_fn cb, void *ud);
+                            signalr_completion_fn cb, void *ud, int internal);
 
 /* I/O thread. */
 void sr_conn_log(signalr_connection *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -225,6 +225,13 @@ static void enqueue(signalr_context *ctx, sr_app_event *first, sr_app_event *las
 
 void sr_event_flush(signalr_context *ctx) { flush_turn(ctx); }
 
+int sr_event_backlog(signalr_context *ctx) {
+  pthread_mutex_lock(&ctx->mu);
+  int backlog = ctx->head != NULL || ctx->running != NULL;
+  pthread_mutex_unlock(&ctx->mu);
+  return backlog || (sr_loop_is_io_thread(ctx->loop) && ctx->turn_head != NULL);
+}
+
 static void flush_turn(void *arg) {
   signalr_context *ctx = arg;
   sr_conn_settle_turn(ctx); /* may queue events (writable, completions of parked calls) */

@@ -147,6 +147,8 @@ sr_app_event *sr_event_alloc(signalr_context *ctx);
 /* Queues ev for the application (or runs it now in direct mode / when internal). */
 void sr_event_push(signalr_context *ctx, sr_app_event *ev);
 void sr_event_release(signalr_context *ctx, sr_app_event *ev);
+/* 1 when events are queued or running (an ordered completion then queues behind them). */
+int sr_event_backlog(signalr_context *ctx);
 /* I/O thread: hands the events of this turn over now (normally done at the turn's end). */
 void sr_event_flush(signalr_context *ctx);
 /* Claims every queued, not yet running event of conn (under the queue's lock): completions

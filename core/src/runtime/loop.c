@@ -115,6 +115,8 @@ static _Thread_local sr_loop *tl_loop;
 /* The loop this thread lends for (inside a signalr_context_poll that may borrow): its posts
  * wait for sr_loop_lend_flush instead of waking anybody. */
 static _Thread_local sr_loop *tl_lender;
+/* The loop this thread posts to and then borrows (sr_loop_post_then_borrow). */
+static _Thread_local sr_loop *tl_will_borrow;
 
 #define SR_MAX_FREE_TIMERS 4096
 #define SR_MAX_FREE_POSTS 1024
@@ -482,7 +484,7 @@ static void wake_runner_locked(sr_loop *l, int force) {
   /* run before its poll returns, or taken back by the parked I/O thread after its window;
    * only while the loop is lent: a poll that found events queued did not borrow it, and
    * the I/O thread blocked in poll() must be woken for what the callbacks post */
-  if (tl_lender == l && !force && l->lend == LEND_LENT) return;
+  if ((tl_lender == l || tl_will_borrow == l) && !force && l->lend == LEND_LENT) return;
   if (l->lend == LEND_LENT && !l->borrower_active) {
     l->take_back = 1;
     pthread_cond_signal(&l->io_cv);
@@ -790,6 +792,8 @@ void sr_loop_return(sr_loop *l) {
 }
 
 void sr_loop_lend_begin(sr_loop *l) { tl_lender = l; }
+
+void sr_loop_post_then_borrow(sr_loop *l, int on) { tl_will_borrow = on ? l : NULL; }
 
 void sr_loop_lend_flush(sr_loop *l) {
   if (tl_lender != l) return;

@@ -122,6 +122,11 @@ int sr_loop_is_io_thread(sr_loop *loop);
  * sr_loop_wake: wakes an active borrower waiting in poll() (a no-op otherwise).
  * sr_loop_end_wait: on the thread running the loop, when what it waits for happened: its
  * current or next lent turn does not block in poll() (a borrower's wait ends at once). */
+/* sr_loop_post_then_borrow: on (1) until off (0), posts made by this thread do not make a
+ * parked I/O thread take the loop back: the thread is about to borrow it and run them itself
+ * (a blocking call that posts its command, then waits running the loop). If it does not, the
+ * I/O thread runs them after its check window. */
+void sr_loop_post_then_borrow(sr_loop *loop, int on);
 int sr_loop_borrow(sr_loop *loop, int ask);
 int sr_loop_lent_turn(sr_loop *loop, int block);
 void sr_loop_end_wait(sr_loop *loop);

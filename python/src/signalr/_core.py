@@ -17,6 +17,7 @@ import enum
 import itertools
 import logging
 import platform
+import select
 import struct
 import threading
 import time
@@ -281,6 +282,7 @@ class Waiter:
 
 
 _SLICE = 0.25  # blocking waits are cut in slices so that Ctrl-C is seen promptly
+_SLICE_MS = int(_SLICE * 1000)
 _monotonic = time.monotonic
 
 
@@ -300,6 +302,9 @@ class EventThread:
         self._ident: Optional[int] = None
         self._held: List[Waiter] = []
         self._depth = 0  # dispatches running on this thread (a completion inside a handler)
+        self._sync_waiters = 0  # threads in a call_wait (see _run); under _waiters_lock
+        self._waiters_lock = threading.Lock()
+        self._lending = False  # this thread's poll runs the library's I/O
         core.dispatch = self._make_dispatch(core.dispatch)
         self._thread = threading.Thread(target=self._run, args=(core.ptr, core.dispatch),
                                         name="signalr-events", daemon=True)
@@ -360,9 +365,22 @@ class EventThread:
         self._ident = threading.get_ident()
         poll = _ll.pysr_context_poll
         held = self._held
+        fd_waiter = select.poll()
+        fd_waiter.register(self._core.fd, select.POLLIN)
+        wait_fd = fd_waiter.poll
         while not self._stopping:
             try:
-                poll(ptr, -1, dispatch)
+                # While a thread waits for a call's outcome it runs the library's I/O itself
+                # (signalr_call_wait); this thread then only waits for events on the wakeup
+                # fd, so that the loop is free for it. Otherwise its poll runs the I/O.
+                if self._sync_waiters:
+                    wait_fd()
+                    poll(ptr, 0, dispatch)
+                else:
+                    self._lending = True
+                    if not self._sync_waiters:  # (a waiter that came meanwhile saw the flag)
+                        poll(ptr, -1, dispatch)
+                    self._lending = False
             except BaseException:  # e.g. SystemExit raised by a handler: keep serving events
                 if held:
                     self._wake_held()
@@ -374,6 +392,15 @@ class EventThread:
         self._ident = None
         if held:
             self._wake_held()
+
+    def waiting(self, delta: int) -> None:
+        """A thread begins (+1) or ends (-1) waiting in signalr_call_wait: the first one takes
+        the loop from this thread's poll, which then waits on the wakeup fd (see _run)."""
+        with self._waiters_lock:
+            self._sync_waiters += delta
+            first = delta > 0 and self._sync_waiters == 1
+        if first and self._lending:
+            self._core.interrupt()
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Stops the thread; False if it did not finish in time (a handler still running)."""
@@ -1048,6 +1075,59 @@ class BaseConnection:
             return
         self._call_native("invoke", method, args, target, lambda ptr, data, handles, key:
                           _ll.pysr_connection_invoke_with_uploads(ptr, method, data, enc, handles, key))
+
+    def _invoke_call(self, method: str, args: Sequence[Any]) -> Any:
+        """Starts an invoke whose outcome this thread waits for itself (signalr_call_wait: the
+        waiting thread runs the library's I/O, no hand-off between threads per call); None
+        when the arguments hold an upload stream (then the completion path serves)."""
+        for a in args:
+            if type(a) not in _PLAIN_TYPES:
+                return None
+        self._check_caller()
+        enc = self._encoding
+        data = encode_args(args, enc)
+        native = self._native
+        with native.lock:
+            ptr = native.ptr
+            if ptr is None:
+                raise error_from_code(_ll.SIGNALR_ESTATE, "the connection is not started")
+            # ordered: handlers for what the server sent first have run when it returns
+            rc, call = _ll.signalr_connection_invoke_call(ptr, method, data, enc, _ll.SIGNALR_CALL_ORDERED)
+        check(rc, "invoke %r" % (method,))
+        return call
+
+    def _wait_call(self, call: Any, timeout: Optional[float], what: str) -> Any:
+        """The outcome of an :meth:`_invoke_call`, waited for in slices without the GIL (Ctrl-C
+        is seen between them); TimeoutError after ``timeout`` seconds (the call goes on, its
+        result is dropped). Frees the call."""
+        wait = _ll.pysr_call_wait
+        again = _ll.SIGNALR_EAGAIN
+        try:
+            if timeout is None:
+                while True:
+                    rc, data, err = wait(call, _SLICE_MS)
+                    if rc != again:
+                        break
+            else:
+                deadline = _monotonic() + timeout
+                while True:
+                    left = deadline - _monotonic()
+                    rc, data, err = wait(call, max(0, min(_SLICE_MS, int(left * 1000))))
+                    if rc != again:
+                        break
+                    if left <= 0:
+                        raise error_from_code(_ll.SIGNALR_ETIMEOUT, "%s did not complete within %g s" %
+                                              (what, timeout))
+        finally:
+            _ll.signalr_call_free(call)
+        if rc:
+            raise error_from_tuple(err) if err is not None else error_from_code(rc, what)
+        if data is None:
+            return None
+        try:
+            return decode(data, self._encoding)
+        except Exception as e:
+            raise error_from_code(_ll.SIGNALR_EENCODING, "the result could not be decoded: %s" % e) from None
 
     def _stream_native(self, method: str, args: Sequence[Any], target: Callable) -> Tuple[Any, int, int]:
         """Starts a stream with ``target`` for items and the end; returns pointer, op, handle."""

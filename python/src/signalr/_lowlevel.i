@@ -319,6 +319,8 @@ static int32_t pysr_on_retry(void *ud, uint32_t attempt, int64_t elapsed_ms, con
 PYSR_OUT_PTR(signalr_context)
 PYSR_OUT_PTR(signalr_builder)
 PYSR_OUT_PTR(signalr_connection)
+PYSR_OUT_PTR(signalr_call)
+%apply signalr_call **out { signalr_call **call };
 
 /* An error text / connection id buffer out: a str. */
 %typemap(in, numinputs=0) (char *errbuf, size_t errlen) (char tmp[512]) {
@@ -377,6 +379,8 @@ PYSR_OUT_PTR(signalr_connection)
 %ignore signalr_connection_send_with_uploads;
 %ignore signalr_connection_on;
 %ignore signalr_connection_free;
+%ignore signalr_connection_invoke_blocking;
+%ignore signalr_call_wait;
 
 #define SIGNALR_API
 %include "signalr/signalr.h"
@@ -392,6 +396,7 @@ PYSR_OUT_PTR(signalr_connection)
 %constant int PYSR_RETRY = PYSR_RETRY;
 
 %feature("nothread") pysr_context_poll;
+%feature("nothread") pysr_call_wait;
 %feature("nothread") pysr_connection_free;
 %feature("nothread") pysr_error_table;
 %feature("nothread") pysr_option_table;
@@ -523,6 +528,25 @@ int pysr_connection_stream_with_uploads(signalr_connection *conn, const char *me
   return signalr_connection_stream_with_uploads(conn, method, args, args_len, encoding, (const uint64_t *)uploads,
                                                 upload_count, pysr_on_item, pysr_on_completion, PYSR_KEY(key),
                                                 handle);
+}
+/* Waits for an invoke_call's outcome without the GIL: (rc, result bytes or None, error tuple
+ * or None); rc SIGNALR_EAGAIN: not yet, wait again (Python looks for signals in between). */
+PyObject *pysr_call_wait(signalr_call *call, int timeout_ms) {
+  void *res = NULL;
+  size_t len = 0;
+  signalr_error *err = NULL;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS
+  rc = signalr_call_wait(call, timeout_ms, &res, &len, &err);
+  Py_END_ALLOW_THREADS
+  PyObject *data = res ? PyBytes_FromStringAndSize((const char *)res, (Py_ssize_t)len) : (Py_INCREF(Py_None), Py_None);
+  PyObject *e = pysr_error_tuple(err);
+  signalr_free(res);
+  signalr_error_free(err);
+  PyObject *out = data && e ? Py_BuildValue("(iOO)", rc, data, e) : NULL;
+  Py_XDECREF(data);
+  Py_XDECREF(e);
+  return out;
 }
 int pysr_connection_on(signalr_connection *conn, const char *method, unsigned long long key, uint64_t *handle) {
   return signalr_connection_on(conn, method, pysr_on_handler, PYSR_KEY(key), NULL, handle);

@@ -117,6 +117,14 @@ class HubConnection(BaseConnection):
         """
         if in_event_thread():
             self._not_on_event_thread("invoke", "use invoke_future() or send()")
+        thread = sync_core()[1]
+        thread.waiting(1)
+        try:
+            call = self._invoke_call(method, args)
+            if call is not None:
+                return self._wait_call(call, timeout, "invoke %r" % (method,))
+        finally:
+            thread.waiting(-1)
         waiter = Waiter()
         self._invoke_native(method, args, waiter)
         return waiter.wait(timeout, "invoke %r" % (method,))
