@@ -132,10 +132,10 @@ struct Ws {
     run_sync(loop, [&] {
       sr_ws_config cfg{};
       cfg.url = url.c_str();
-      cfg.headers = hv.data();
-      cfg.ca_file = ca_file.empty() ? nullptr : ca_file.c_str();
-      cfg.insecure = insecure;
-      cfg.connect_timeout_ms = timeout_ms;
+      cfg.net.headers = hv.data();
+      cfg.net.ca_file = ca_file.empty() ? nullptr : ca_file.c_str();
+      cfg.net.insecure = insecure;
+      cfg.net.connect_timeout_ms = timeout_ms;
       cfg.max_message_size = max_msg;
       cfg.max_send_queue = max_queue;
       sr_ws_callbacks cb{on_open, on_message, on_close};

@@ -77,8 +77,8 @@ inline HttpResult http(sr_loop* loop, const std::string& method, const std::stri
     sr_http_request_cfg cfg{};
     cfg.method = method.c_str();
     cfg.url = url.c_str();
-    cfg.headers = hv.data();
-    cfg.ca_file = ca_file.empty() ? nullptr : ca_file.c_str();
+    cfg.net.headers = hv.data();
+    cfg.net.ca_file = ca_file.empty() ? nullptr : ca_file.c_str();
     cfg.timeout_ms = timeout_ms;
     cfg.max_response_bytes = max_bytes;
     int rc = sr_http_start(

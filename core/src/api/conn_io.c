@@ -228,15 +228,17 @@ static void prepare_request(signalr_connection *c, const char *bearer, request_b
   add_user_agent(c, r->list, r->ua, sizeof r->ua);
 }
 
-#define APPLY_NETWORK(cfg, c, base)          \
-  do {                                       \
-    (cfg).headers = (base).list;             \
-    (cfg).ca_file = (c)->s.ca_file;          \
-    (cfg).insecure = (c)->s.insecure;        \
-    (cfg).proxy = (c)->s.proxy;              \
-    (cfg).client_cert = (c)->s.client_cert;  \
-    (cfg).client_key = (c)->s.client_key;    \
-  } while (0)
+/* The network options of one request, borrowed from the settings and base. */
+static sr_net_options network_options(const signalr_connection *c, const request_base *base,
+                                      int32_t connect_timeout_ms) {
+  return (sr_net_options){.headers = base->list,
+                          .ca_file = c->s.ca_file,
+                          .insecure = c->s.insecure,
+                          .proxy = c->s.proxy,
+                          .client_cert = c->s.client_cert,
+                          .client_key = c->s.client_key,
+                          .connect_timeout_ms = connect_timeout_ms};
+}
 
 static int start_negotiate(signalr_connection *c, const char *url, const char *bearer) {
   request_base base;
@@ -244,7 +246,7 @@ static int start_negotiate(signalr_connection *c, const char *url, const char *b
   sr_http_request_cfg cfg = {0};
   cfg.method = "POST";
   cfg.url = url;
-  APPLY_NETWORK(cfg, c, base);
+  cfg.net = network_options(c, &base, 0); /* (the whole request is bounded: timeout_ms) */
   cfg.timeout_ms = 100000;
   sr_conn_log(c, SIGNALR_LOG_DEBUG, "negotiating with %s", url);
   int rc = sr_http_start(c->ctx->loop, &cfg, on_negotiated, c, &c->http);
@@ -311,9 +313,8 @@ static int start_transport(signalr_connection *c, int kind, const char *url, con
   sr_transport_config cfg = {0};
   cfg.kind = kind;
   cfg.url = url;
-  APPLY_NETWORK(cfg, c, base);
+  cfg.net = network_options(c, &base, c->s.engine.handshake_timeout_ms);
   cfg.binary = binary;
-  cfg.connect_timeout_ms = c->s.engine.handshake_timeout_ms;
   cfg.max_message_size = c->s.engine.max_message_size;
   cfg.close_timeout_ms = c->s.close_timeout_ms;
   /* room for what the send bound lets through plus one large message: sends wait before the

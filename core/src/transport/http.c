@@ -462,24 +462,24 @@ int sr_http_start(sr_loop *loop, const sr_http_request_cfg *cfg,
   curl_easy_setopt(e, CURLOPT_USERAGENT, ua);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   if (cfg->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
-  if (cfg->connect_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->connect_timeout_ms);
-  if (cfg->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
-  if (cfg->insecure) {
+  if (cfg->net.connect_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->net.connect_timeout_ms);
+  if (cfg->net.ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, cfg->net.ca_file);
+  if (cfg->net.insecure) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(e, CURLOPT_PROXY_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_PROXY_SSL_VERIFYHOST, 0L);
   }
-  if (cfg->client_cert) {
-    bad |= curl_easy_setopt(e, CURLOPT_SSLCERT, cfg->client_cert) != CURLE_OK;
+  if (cfg->net.client_cert) {
+    bad |= curl_easy_setopt(e, CURLOPT_SSLCERT, cfg->net.client_cert) != CURLE_OK;
     curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
   }
-  if (cfg->client_key) {
-    bad |= curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->client_key) != CURLE_OK;
+  if (cfg->net.client_key) {
+    bad |= curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->net.client_key) != CURLE_OK;
     curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
   }
-  if (cfg->proxy && *cfg->proxy) {
-    bad |= curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy) != CURLE_OK;
+  if (cfg->net.proxy && *cfg->net.proxy) {
+    bad |= curl_easy_setopt(e, CURLOPT_PROXY, cfg->net.proxy) != CURLE_OK;
     /* the proxy's answer to CONNECT is not the server's response: keep it out of on_header */
     curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   }
@@ -500,9 +500,9 @@ int sr_http_start(sr_loop *loop, const sr_http_request_cfg *cfg,
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
   }
   /* curl's own additions that SignalR clients do not send */
-  if (has_body && !has_header(cfg->headers, "Content-Type")) h->hdrs = curl_slist_append(h->hdrs, "Content-Type:");
-  if (has_body && !has_header(cfg->headers, "Expect")) h->hdrs = curl_slist_append(h->hdrs, "Expect:");
-  for (const char *const *p = cfg->headers; p && *p; p++) {
+  if (has_body && !has_header(cfg->net.headers, "Content-Type")) h->hdrs = curl_slist_append(h->hdrs, "Content-Type:");
+  if (has_body && !has_header(cfg->net.headers, "Expect")) h->hdrs = curl_slist_append(h->hdrs, "Expect:");
+  for (const char *const *p = cfg->net.headers; p && *p; p++) {
     struct curl_slist *n = curl_slist_append(h->hdrs, *p);
     if (!n) {
       bad = 1;
@@ -561,24 +561,28 @@ void sr_http_target_free(sr_http_target *t) {
   if (t->headers)
     for (size_t i = 1; i <= t->nheaders; i++) free((char *)t->headers[i]);
   free(t->headers);
-  free(t->ca_file);
-  free(t->proxy);
-  free(t->client_cert);
-  free(t->client_key);
+  free((char *)t->net.ca_file);
+  free((char *)t->net.proxy);
+  free((char *)t->net.client_cert);
+  free((char *)t->net.client_key);
   memset(t, 0, sizeof(*t));
 }
 
-int sr_http_target_init(sr_http_target *t, const char *url, const char *const *headers, const char *ca_file,
-                        int insecure, const char *proxy, const char *client_cert, const char *client_key,
-                        int32_t connect_timeout_ms) {
+int sr_http_target_init(sr_http_target *t, const char *url, const sr_net_options *net) {
   memset(t, 0, sizeof(*t));
-  t->insecure = insecure;
-  t->connect_timeout_ms = connect_timeout_ms;
+  t->net.insecure = net->insecure;
+  t->net.connect_timeout_ms = net->connect_timeout_ms;
+  const char *const *headers = net->headers;
   size_t n = 0;
   while (headers && headers[n]) n++;
   t->headers = calloc(n + 2, sizeof(*t->headers));
-  int bad = !t->headers || dup_opt(&t->url, url) || !t->url || dup_opt(&t->ca_file, ca_file) ||
-            dup_opt(&t->proxy, proxy) || dup_opt(&t->client_cert, client_cert) || dup_opt(&t->client_key, client_key);
+  char *ca = NULL, *proxy = NULL, *cert = NULL, *key = NULL;
+  int bad = !t->headers || dup_opt(&t->url, url) || !t->url || dup_opt(&ca, net->ca_file) ||
+            dup_opt(&proxy, net->proxy) || dup_opt(&cert, net->client_cert) || dup_opt(&key, net->client_key);
+  t->net.ca_file = ca;
+  t->net.proxy = proxy;
+  t->net.client_cert = cert;
+  t->net.client_key = key;
   for (size_t i = 0; !bad && i < n; i++) {
     char *h = strdup(headers[i]);
     if (!h) bad = 1;
@@ -604,13 +608,8 @@ void sr_http_target_apply(sr_http_target *t, sr_http_request_cfg *cfg, const cha
   }
   t->headers[0] = ours ? extra : NULL;
   cfg->url = t->url;
-  cfg->headers = ours ? t->headers : t->headers + 1;
-  cfg->ca_file = t->ca_file;
-  cfg->insecure = t->insecure;
-  cfg->proxy = t->proxy;
-  cfg->client_cert = t->client_cert;
-  cfg->client_key = t->client_key;
-  cfg->connect_timeout_ms = t->connect_timeout_ms;
+  cfg->net = t->net;
+  cfg->net.headers = ours ? t->headers : t->headers + 1;
 }
 
 /* ------------------------------------------------------------------ receive flow control */

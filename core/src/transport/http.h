@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "runtime/loop.h"
+#include "transport/net_options.h"
 #include "util/buf.h"
 
 #ifdef __cplusplus
@@ -31,21 +32,15 @@ typedef struct sr_http_response sr_http_response;
 typedef struct sr_http_request_cfg {
   const char *method;         /* "GET", "POST", "DELETE", ...; NULL: GET, or POST when body_len > 0 */
   const char *url;            /* http:// or https:// */
-  const char *const *headers; /* "Name: value", NULL-terminated, may be NULL. They override the
-                               * library's own (User-Agent). "Name:" alone removes a header. */
   const uint8_t *body;        /* copied, unless body_borrowed; may be NULL */
   size_t body_len;
   int body_borrowed;          /* 1: body is not copied and must stay valid until done() or
                                * sr_http_cancel (saves a copy of large POST bodies) */
-  const char *ca_file;        /* NULL: system trust store */
-  int insecure;               /* 1: skip TLS certificate and host name verification */
-  const char *proxy;          /* NULL or "": libcurl's environment rules (http_proxy, https_proxy,
-                               * no_proxy); else the proxy URL, e.g. "http://user:pw@host:8888"
-                               * (http://, https:// and socks5:// proxies; no port: 1080) */
-  const char *client_cert;    /* PEM client certificate file for TLS, or NULL */
-  const char *client_key;     /* PEM private key file; NULL: the key is in client_cert */
+  sr_net_options net;         /* net.headers are the request's own: they override the library's
+                               * (User-Agent); "Name:" alone removes a header. An empty proxy
+                               * follows libcurl's environment rules (http_proxy, https_proxy,
+                               * no_proxy). net.connect_timeout_ms <= 0: libcurl's default (300 s) */
   int32_t timeout_ms;         /* whole request; <= 0: none */
-  int32_t connect_timeout_ms; /* TCP + TLS (+ proxy) connect; <= 0: libcurl's default (300 s) */
   size_t max_response_bytes;  /* body limit; 0: 1 MiB. Over -> error_code SIGNALR_ETOOBIG.
                                * Not applied when streaming. */
   int fresh_connection;       /* 1: a new connection, closed afterwards. libcurl silently
@@ -112,15 +107,11 @@ typedef struct sr_http_target {
   char *url;
   const char **headers; /* [0]: a slot for one header of our own, then the caller's, NULL */
   size_t nheaders;      /* the caller's */
-  char *ca_file, *proxy, *client_cert, *client_key;
-  int insecure;
-  int32_t connect_timeout_ms;
+  sr_net_options net;   /* its strings are this target's copies (net.headers unused) */
 } sr_http_target;
 
 /* Copies everything. 0 or SIGNALR_ENOMEM (then nothing to free). */
-int sr_http_target_init(sr_http_target *t, const char *url, const char *const *headers, const char *ca_file,
-                        int insecure, const char *proxy, const char *client_cert, const char *client_key,
-                        int32_t connect_timeout_ms);
+int sr_http_target_init(sr_http_target *t, const char *url, const sr_net_options *net);
 void sr_http_target_free(sr_http_target *t);
 /* Fills cfg's url, headers, TLS, proxy and connect timeout (nothing else). extra ("Name: value",
  * static) is added unless the caller's headers have that name: they override ours. The header

@@ -234,10 +234,11 @@ int sr_lp_connect(sr_loop *loop, const sr_transport_config *cfg, const sr_transp
   p->loop = loop;
   p->cb = *cb;
   p->ud = ud;
-  p->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : LP_DEFAULT_CONNECT_TIMEOUT_MS;
+  sr_net_options net = cfg->net;
+  p->connect_timeout_ms = net.connect_timeout_ms > 0 ? net.connect_timeout_ms : LP_DEFAULT_CONNECT_TIMEOUT_MS;
+  net.connect_timeout_ms = p->connect_timeout_ms;
   p->max_body = cfg->max_message_size ? cfg->max_message_size : SR_DEFAULT_MAX_MESSAGE_SIZE;
-  if (sr_http_target_init(&p->target, cfg->url, cfg->headers, cfg->ca_file, cfg->insecure, cfg->proxy,
-                          cfg->client_cert, cfg->client_key, p->connect_timeout_ms) != 0) {
+  if (sr_http_target_init(&p->target, cfg->url, &net) != 0) {
     free(p);
     return SIGNALR_ENOMEM;
   }

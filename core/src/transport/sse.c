@@ -210,9 +210,10 @@ int sr_sse_connect(sr_loop *loop, const sr_transport_config *cfg, const sr_trans
   s->loop = loop;
   s->cb = *cb;
   s->ud = ud;
-  s->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : SSE_DEFAULT_CONNECT_TIMEOUT_MS;
-  if (sr_http_target_init(&s->target, cfg->url, cfg->headers, cfg->ca_file, cfg->insecure, cfg->proxy,
-                          cfg->client_cert, cfg->client_key, s->connect_timeout_ms) != 0) {
+  sr_net_options net = cfg->net;
+  s->connect_timeout_ms = net.connect_timeout_ms > 0 ? net.connect_timeout_ms : SSE_DEFAULT_CONNECT_TIMEOUT_MS;
+  net.connect_timeout_ms = s->connect_timeout_ms;
+  if (sr_http_target_init(&s->target, cfg->url, &net) != 0) {
     free(s);
     return SIGNALR_ENOMEM;
   }

@@ -138,7 +138,7 @@ int sr_transport_connect(sr_loop *loop, const sr_transport_config *cfg, const sr
   const sr_transport_ops *ops = ops_for(cfg->kind);
   if (!ops) return SIGNALR_EUNSUPPORTED;
   /* the same answer for every kind (libcurl would only fail later, at the TLS handshake) */
-  if (!readable(cfg->ca_file) || !readable(cfg->client_cert) || !readable(cfg->client_key)) return SIGNALR_EINVAL;
+  if (!readable(cfg->net.ca_file) || !readable(cfg->net.client_cert) || !readable(cfg->net.client_key)) return SIGNALR_EINVAL;
   sr_transport *t = calloc(1, sizeof(*t));
   if (!t) return SIGNALR_ENOMEM;
   t->ops = ops;

@@ -27,6 +27,7 @@
 
 #include "protocol/negotiate.h"
 #include "runtime/loop.h"
+#include "transport/net_options.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,21 +44,11 @@ typedef struct sr_transport_config {
   int kind;                   /* SR_TRANSPORT_WEBSOCKETS, SR_TRANSPORT_SSE or SR_TRANSPORT_LONG_POLLING */
   const char *url;            /* the transport URL, http(s)://host/path?id=TOKEN (WebSockets also
                                * takes ws:// and wss://). Copied. */
-  const char *const *headers; /* "Name: value", NULL-terminated, may be NULL; sent on every request
-                               * (upgrade, SSE GET, polls, POSTs, DELETE). Copied. */
-  const char *ca_file;        /* NULL: system trust store */
-  int insecure;               /* 1: skip TLS certificate and host name verification */
-  const char *proxy;          /* NULL or "": none configured (libcurl and lws then follow the
-                               * http_proxy environment variables); else an HTTP proxy URL,
-                               * "[http://][user:password@]host[:port]" (port 1080 if absent).
-                               * SSE and Long Polling also take https:// and socks5:// proxies
-                               * (libcurl); WebSockets refuse them with SIGNALR_EINVAL. */
-  const char *client_cert;    /* PEM client certificate file for TLS, or NULL */
-  const char *client_key;     /* PEM private key file; NULL: the key is in client_cert */
+  sr_net_options net;         /* on every request (upgrade, SSE GET, polls, POSTs, DELETE); copied.
+                               * net.connect_timeout_ms: until on_open (WebSocket upgrade, SSE
+                               * response, first poll); <= 0: 30 s */
   int binary;                 /* 1: MessagePack (binary frames / application/octet-stream).
                                * SSE is text only: SIGNALR_EUNSUPPORTED */
-  int32_t connect_timeout_ms; /* until on_open (WebSocket upgrade, SSE response, first poll);
-                               * <= 0: 30 s */
   size_t max_message_size;    /* the largest hub message accepted; 0: 1 MiB. A transport message
                                * (see above) may be SR_TRANSPORT_BATCH_SLACK bigger; over that ->
                                * on_close with SIGNALR_ETOOBIG */

@@ -541,16 +541,16 @@ static char *dup_or_null(const char *s, int *bad) {
 /* The vhost for a connection: the loop's shared ones unless a proxy or a client certificate
  * is configured. NULL with *err set on failure. */
 static struct lws_vhost *pick_vhost(sr_loop *loop, int tls, const sr_ws_config *cfg, int *err) {
-  const char *ca = cfg->ca_file, *cert = tls ? cfg->client_cert : NULL, *key = tls ? cfg->client_key : NULL;
+  const char *ca = cfg->net.ca_file, *cert = tls ? cfg->net.client_cert : NULL, *key = tls ? cfg->net.client_key : NULL;
   char proxy[200];
-  int has_proxy = cfg->proxy && *cfg->proxy;
+  int has_proxy = cfg->net.proxy && *cfg->net.proxy;
   if (!has_proxy && !cert) {
     struct lws_vhost *vh = sr_loop_vhost(loop, tls, ca);
     if (!vh) *err = ca ? SIGNALR_EINVAL : SIGNALR_ETRANSPORT;
     return vh;
   }
   *err = SIGNALR_EINVAL;
-  if (has_proxy && proxy_for_lws(cfg->proxy, proxy, sizeof(proxy)) != 0) return NULL;
+  if (has_proxy && proxy_for_lws(cfg->net.proxy, proxy, sizeof(proxy)) != 0) return NULL;
   if ((ca && access(ca, R_OK) != 0) || (cert && access(cert, R_OK) != 0) || (key && access(key, R_OK) != 0))
     return NULL;
   *err = SIGNALR_ENOMEM;
@@ -700,7 +700,7 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
   ws->flush.arg = ws;
   ws->cb = *cb;
   ws->ud = ud;
-  ws->insecure = cfg->insecure;
+  ws->insecure = cfg->net.insecure;
   ws->max_message = cfg->max_message_size ? cfg->max_message_size : WS_DEFAULT_MAX_MESSAGE;
   ws->max_queue = cfg->max_send_queue ? cfg->max_send_queue : WS_DEFAULT_MAX_QUEUE;
   ws->close_timeout_ms = cfg->close_timeout_ms > 0 ? cfg->close_timeout_ms : 5000;
@@ -709,16 +709,16 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
     ws_destroy(ws);
     return rc;
   }
-  if (cfg->headers) {
+  if (cfg->net.headers) {
     size_t n = 0;
-    while (cfg->headers[n]) n++;
+    while (cfg->net.headers[n]) n++;
     ws->headers = calloc(n + 1, sizeof(char *));
     if (!ws->headers) {
       ws_destroy(ws);
       return SIGNALR_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-      if (!(ws->headers[i] = strdup(cfg->headers[i]))) {
+      if (!(ws->headers[i] = strdup(cfg->net.headers[i]))) {
         ws_destroy(ws);
         return SIGNALR_ENOMEM;
       }
@@ -734,7 +734,7 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
     ws_destroy(ws);
     return SIGNALR_ENOMEM;
   }
-  int32_t to = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : WS_DEFAULT_CONNECT_TIMEOUT_MS;
+  int32_t to = cfg->net.connect_timeout_ms > 0 ? cfg->net.connect_timeout_ms : WS_DEFAULT_CONNECT_TIMEOUT_MS;
   ws->connect_timer = sr_loop_timer_start(loop, sr_loop_now_ms() + to, connect_timed_out, ws);
   if (!ws->connect_timer) {
     registry_remove(ws);
@@ -862,13 +862,7 @@ static int wt_connect(sr_loop *loop, const sr_transport_config *c, const sr_tran
   sr_ws_config cfg;
   memset(&cfg, 0, sizeof(cfg));
   cfg.url = c->url;
-  cfg.headers = c->headers;
-  cfg.ca_file = c->ca_file;
-  cfg.insecure = c->insecure;
-  cfg.proxy = c->proxy;
-  cfg.client_cert = c->client_cert;
-  cfg.client_key = c->client_key;
-  cfg.connect_timeout_ms = c->connect_timeout_ms;
+  cfg.net = c->net;
   cfg.max_message_size = c->max_message_size;
   cfg.max_send_queue = c->max_send_queue;
   cfg.close_timeout_ms = c->close_timeout_ms;

@@ -22,16 +22,10 @@ typedef struct sr_ws sr_ws;
 
 typedef struct sr_ws_config {
   const char *url;            /* ws:// or wss:// with path and query (http/https accepted too) */
-  const char *const *headers; /* "Name: value" strings, NULL-terminated, may be NULL */
-  const char *ca_file;        /* NULL: system trust store */
-  int insecure;               /* 1: skip TLS certificate and host name verification */
-  const char *proxy;          /* NULL or "": none configured (lws then honours $http_proxy);
-                               * else an HTTP proxy, "[http://][user:password@]host[:port]"
-                               * (port 1080 when absent, as libcurl), reached with a CONNECT
-                               * tunnel for ws:// and wss:// alike. Other schemes: EINVAL */
-  const char *client_cert;    /* PEM client certificate file for wss://, or NULL */
-  const char *client_key;     /* PEM private key file; NULL: the key is in client_cert */
-  int32_t connect_timeout_ms; /* TCP + TLS + upgrade; <= 0: 30 s */
+  sr_net_options net;         /* copied. The proxy is reached with a CONNECT tunnel for ws:// and
+                               * wss:// alike (http:// proxies only: others are EINVAL); the client
+                               * certificate is for wss://; net.connect_timeout_ms: TCP + TLS +
+                               * upgrade, <= 0: 30 s */
   size_t max_message_size;    /* receive limit for one message; 0: 1 MiB. Larger -> close 1009 + ETOOBIG */
   size_t max_send_queue;      /* bytes queued but not yet written; 0: 16 MiB. Over -> sr_ws_send EAGAIN */
   int32_t close_timeout_ms;   /* how long sr_ws_close waits for the queue to drain and the peer's
