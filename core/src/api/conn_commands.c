@@ -141,15 +141,13 @@ static int run_call(signalr_connection *c, sr_app_event *cmd, int64_t now) {
   return rc;
 }
 
+static int stream_has_handle(void *ud, uint64_t token) {
+  return ((const call_record *)(uintptr_t)token)->handle == *(const uint64_t *)ud;
+}
+
 static int run_cancel(signalr_connection *c, sr_app_event *cmd, int64_t now) {
   /* Streams are few per connection: a scan of the pending calls finds the handle. */
-  uint64_t token = 0;
-  for (size_t i = 0; i < c->engine.calls.cap && !token; i++) {
-    const sr_call *call = &c->engine.calls.slots[i];
-    if (call->id && call->kind == SR_CALL_STREAM &&
-        ((const call_record *)(uintptr_t)call->token)->handle == cmd->handle)
-      token = call->token;
-  }
+  uint64_t token = sr_engine_find_stream(&c->engine, stream_has_handle, &cmd->handle);
   return token ? sr_engine_cancel(&c->engine, now, token) : 0; /* completes it: ECANCELED */
 }
 
@@ -192,7 +190,7 @@ static int run_upload_done(signalr_connection *c, sr_app_event *cmd, int64_t now
 }
 
 static int run_start(signalr_connection *c, sr_app_event *cmd, int64_t now) {
-  if (c->start_waiting || c->engine.state != SR_STATE_DISCONNECTED) return SIGNALR_ESTATE;
+  if (c->start_waiting || sr_engine_state(&c->engine) != SR_STATE_DISCONNECTED) return SIGNALR_ESTATE;
   c->start_done = record_of(cmd);
   c->start_waiting = 1;
   cmd->done = NULL;
@@ -206,7 +204,7 @@ static int run_start(signalr_connection *c, sr_app_event *cmd, int64_t now) {
 }
 
 static int run_stop(signalr_connection *c, sr_app_event *cmd, int64_t now) {
-  if (c->engine.state == SR_STATE_DISCONNECTED) return 0; /* already stopped: complete now */
+  if (sr_engine_state(&c->engine) == SR_STATE_DISCONNECTED) return 0; /* already stopped: complete now */
   if (c->stop_waiting == (int)(sizeof c->stop_done / sizeof c->stop_done[0])) return SIGNALR_EAGAIN;
   c->stop_done[c->stop_waiting++] = record_of(cmd);
   cmd->done = NULL;
@@ -248,7 +246,7 @@ static void execute(signalr_connection *c, sr_app_event *cmd) {
       case CMD_RESULT: {
         sr_str id = {(const char *)cmd->target.data, cmd->target.len};
         sr_payload result = {cmd->value.data, cmd->value.len, cmd->encoding};
-        if ((uint32_t)cmd->number != c->engine.session) { /* the call's server connection is gone */
+        if ((uint32_t)cmd->number != sr_engine_session(&c->engine)) { /* the call's server connection is gone */
           sr_conn_log(c, SIGNALR_LOG_WARNING, "dropped the answer to the server's call %s: the connection it came "
                       "on is gone", id.ptr);
           break;

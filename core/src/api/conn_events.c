@@ -122,7 +122,7 @@ void sr_conn_push_handler(signalr_connection *c, const sr_hub_message *m) {
   int rc = sr_buf_append(&ev->value, m->arguments.data, m->arguments.len);
   if (!rc) rc = sr_buf_append(&ev->target, m->target.ptr, m->target.len);
   if (!rc) rc = sr_buf_terminate(&ev->target);
-  ev->number = c->engine.session; /* an answer goes to this server connection only */
+  ev->number = sr_engine_session(&c->engine); /* an answer goes to this server connection only */
   if (!rc && m->invocation_id.ptr) {
     rc = sr_buf_append(&ev->invocation_id, m->invocation_id.ptr, m->invocation_id.len);
     if (!rc) rc = sr_buf_terminate(&ev->invocation_id);

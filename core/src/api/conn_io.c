@@ -30,7 +30,7 @@ void sr_conn_arm_timer(signalr_connection *c) {
 /* What the application thread reads without the I/O thread's help. */
 void sr_conn_mirror(signalr_connection *c) {
   if (!c->engine_ready) return;
-  atomic_store(&c->state, c->engine.state);
+  atomic_store(&c->state, sr_engine_state(&c->engine));
   atomic_store(&c->unacked, sr_engine_unacked_bytes(&c->engine));
   atomic_store(&c->out_transport, c->transport ? sr_transport_queued_bytes(c->transport) : 0);
 }
@@ -291,7 +291,7 @@ static void t_on_close(void *ud, const sr_transport_close_info *info) {
   /* Bytes accepted and never written (a stop that hit close_timeout_ms, a lost connection)
    * are reported, never dropped in silence; with stateful reconnect the engine replays them. */
   size_t unsent = sr_transport_queued_bytes(c->transport);
-  size_t lost = unsent && !c->engine.stateful ? sent_lost(c, unsent) : 0;
+  size_t lost = unsent && !sr_engine_is_stateful(&c->engine) ? sent_lost(c, unsent) : 0;
   for (size_t i = 0; i < lost; i++) { /* one per message, as for a send that failed earlier */
     sr_error_info e;
     sr_error_set(&e, info->error ? info->error : SIGNALR_ECLOSED, 0,
@@ -490,12 +490,12 @@ static void finish_stops(signalr_connection *c) {
 
 static void io_event(void *ud, const sr_engine_event *ev) {
   signalr_connection *c = ud;
-  atomic_store(&c->state, c->engine.state);
+  atomic_store(&c->state, sr_engine_state(&c->engine));
   switch (ev->type) {
     case SR_EV_START_COMPLETED: {
       if (!ev->error) {
         pthread_mutex_lock(&c->mu);
-        snprintf(c->connection_id, sizeof c->connection_id, "%s", c->engine.connection_id ? c->engine.connection_id : "");
+        snprintf(c->connection_id, sizeof c->connection_id, "%s", sr_engine_connection_id(&c->engine));
         pthread_mutex_unlock(&c->mu);
         sr_conn_log(c, SIGNALR_LOG_INFORMATION, "connected (connection id %s)", c->connection_id);
       } else {
@@ -522,7 +522,7 @@ static void io_event(void *ud, const sr_engine_event *ev) {
       break;
     case SR_EV_RECONNECTED:
       pthread_mutex_lock(&c->mu);
-      snprintf(c->connection_id, sizeof c->connection_id, "%s", c->engine.connection_id ? c->engine.connection_id : "");
+      snprintf(c->connection_id, sizeof c->connection_id, "%s", sr_engine_connection_id(&c->engine));
       pthread_mutex_unlock(&c->mu);
       sr_conn_log(c, SIGNALR_LOG_INFORMATION, "reconnected (connection id %s)", c->connection_id);
       sr_conn_push_lifecycle(c, SIGNALR_EVENT_RECONNECTED, NULL);
@@ -600,9 +600,9 @@ void sr_conn_teardown(signalr_connection *c, sr_free_wait *w) {
   c->token_for = TOKEN_FOR_NONE;
   /* Every pending operation completes once, with SIGNALR_ECLOSED, on the freeing thread:
    * calls in the engine, commands that waited for room, start and stop. */
-  sr_call call;
-  while (sr_call_table_pop(&c->engine.calls, &call)) {
-    call_record *rec = (call_record *)(uintptr_t)call.token;
+  uint64_t token;
+  while (sr_engine_take_call(&c->engine, &token)) {
+    call_record *rec = (call_record *)(uintptr_t)token;
     sr_free_wait_add(into, rec);
     free(rec);
   }
@@ -619,7 +619,7 @@ void sr_conn_teardown(signalr_connection *c, sr_free_wait *w) {
   for (int i = 0; i < c->stop_waiting; i++) sr_free_wait_add(into, &c->stop_done[i]);
   c->stop_waiting = 0;
   /* The engine must not report anything any more: its callbacks would queue events. */
-  c->engine.io.event = NULL;
+  sr_engine_mute(&c->engine);
   sr_engine_free(&c->engine);
   c->engine_ready = 0;
   for (size_t i = 0; i < c->cookie_count; i++) free(c->cookies[i]);

@@ -80,6 +80,28 @@ static void set_reason(sr_engine *e, const sr_error_info *why) {
 
 size_t sr_engine_unacked_bytes(const sr_engine *e) { return e->stateful ? e->replay.bytes : 0; }
 
+int sr_engine_state(const sr_engine *e) { return e->state; }
+const char *sr_engine_connection_id(const sr_engine *e) { return e->connection_id ? e->connection_id : ""; }
+uint32_t sr_engine_session(const sr_engine *e) { return e->session; }
+int sr_engine_is_stateful(const sr_engine *e) { return e->stateful; }
+
+uint64_t sr_engine_find_stream(const sr_engine *e, int (*match)(void *ud, uint64_t token), void *ud) {
+  for (size_t i = 0; i < e->calls.cap; i++) {
+    const sr_call *call = &e->calls.slots[i];
+    if (call->id && call->kind == SR_CALL_STREAM && match(ud, call->token)) return call->token;
+  }
+  return 0;
+}
+
+int sr_engine_take_call(sr_engine *e, uint64_t *token) {
+  sr_call call;
+  if (!sr_call_table_pop(&e->calls, &call)) return 0;
+  *token = call.token;
+  return 1;
+}
+
+void sr_engine_mute(sr_engine *e) { e->io.event = NULL; }
+
 /* ---------------------------------------------------------------- sending */
 
 static int encode(sr_engine *e, const sr_hub_message *m) {

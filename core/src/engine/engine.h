@@ -167,6 +167,18 @@ int sr_engine_client_result(sr_engine *e, int64_t now, const sr_str *invocation_
  * backpressure: sends fail with SIGNALR_EAGAIN once it reaches stateful_buffer_size. */
 size_t sr_engine_unacked_bytes(const sr_engine *e);
 
+/* What the runtime reads of the engine (it never reads or writes its fields). */
+int sr_engine_state(const sr_engine *e);                 /* SR_STATE_* */
+const char *sr_engine_connection_id(const sr_engine *e); /* "" before the first handshake */
+uint32_t sr_engine_session(const sr_engine *e);          /* counts the server connections made */
+int sr_engine_is_stateful(const sr_engine *e);           /* stateful reconnect was negotiated */
+/* The token of the pending server stream that match(ud, token) picks, or 0. */
+uint64_t sr_engine_find_stream(const sr_engine *e, int (*match)(void *ud, uint64_t token), void *ud);
+/* Takes the pending calls one by one (a teardown completes them); 0 when none is left. */
+int sr_engine_take_call(sr_engine *e, uint64_t *token);
+/* The engine reports no more events (a teardown: they would reach a connection being freed). */
+void sr_engine_mute(sr_engine *e);
+
 /* Receive flow control: while the runtime does not read (the application is behind), silence
  * from the server is ours, not the server's: no server timeout and no slow warning; the quiet
  * time counts again from the resume. */
