@@ -243,7 +243,7 @@ int signalr_connection_answer_token(signalr_connection *c, const char *token, in
   if (!atomic_exchange(&c->token_outstanding, 0)) return SIGNALR_ESTATE;
   sr_app_event *cmd = sr_conn_command(c, CMD_TOKEN, error ? NULL : token, NULL, 0, 0, NULL);
   if (!cmd) return SIGNALR_ENOMEM;
-  cmd->number = error;
+  cmd->u.token_rc = error;
   return sr_conn_post_command(c, cmd);
 }
 

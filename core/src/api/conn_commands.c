@@ -246,7 +246,7 @@ static void execute(signalr_connection *c, sr_app_event *cmd) {
       case CMD_RESULT: {
         sr_str id = {(const char *)cmd->target.data, cmd->target.len};
         sr_payload result = {cmd->value.data, cmd->value.len, cmd->encoding};
-        if ((uint32_t)cmd->number != sr_engine_session(&c->engine)) { /* the call's server connection is gone */
+        if (cmd->u.session != sr_engine_session(&c->engine)) { /* the call's server connection is gone */
           sr_conn_log(c, SIGNALR_LOG_WARNING, "dropped the answer to the server's call %s: the connection it came "
                       "on is gone", id.ptr);
           break;
@@ -258,9 +258,9 @@ static void execute(signalr_connection *c, sr_app_event *cmd) {
       case CMD_UPLOAD_BATCH: rc = run_upload_batch(c, cmd, now); break;
       case CMD_UPLOAD_DONE: rc = run_upload_done(c, cmd, now); break;
       case CMD_TOKEN:
-        sr_conn_token_answered(c, cmd->target.len ? (const char *)cmd->target.data : NULL, (int)cmd->number);
+        sr_conn_token_answered(c, cmd->target.len ? (const char *)cmd->target.data : NULL, cmd->u.token_rc);
         break;
-      case CMD_RETRY: sr_engine_on_retry_delay(&c->engine, now, (int32_t)cmd->number); break;
+      case CMD_RETRY: sr_engine_on_retry_delay(&c->engine, now, cmd->u.delay_ms); break;
       default: break;
     }
   }

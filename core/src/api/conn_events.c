@@ -122,7 +122,7 @@ void sr_conn_push_handler(signalr_connection *c, const sr_hub_message *m) {
   int rc = sr_buf_append(&ev->value, m->arguments.data, m->arguments.len);
   if (!rc) rc = sr_buf_append(&ev->target, m->target.ptr, m->target.len);
   if (!rc) rc = sr_buf_terminate(&ev->target);
-  ev->number = sr_engine_session(&c->engine); /* an answer goes to this server connection only */
+  ev->u.session = sr_engine_session(&c->engine); /* an answer goes to this server connection only */
   if (!rc && m->invocation_id.ptr) {
     rc = sr_buf_append(&ev->invocation_id, m->invocation_id.ptr, m->invocation_id.len);
     if (!rc) rc = sr_buf_terminate(&ev->invocation_id);
@@ -151,7 +151,7 @@ void sr_conn_push_retry_request(signalr_connection *c, uint32_t attempt, int64_t
     sr_engine_on_retry_delay(&c->engine, sr_loop_now_ms(), -1);
     return;
   }
-  ev->number = attempt;
+  ev->u.attempt = attempt;
   ev->elapsed = elapsed;
   ev->has_error = 1;
   ev->error = *err;
@@ -168,18 +168,18 @@ static void ask_token(sr_app_event *ev) {
   if (!atomic_exchange(&c->token_outstanding, 0)) return; /* answered from inside the provider */
   sr_app_event *cmd = sr_conn_command(c, CMD_TOKEN, rc ? NULL : token, NULL, 0, 0, NULL);
   if (!cmd) return;
-  cmd->number = rc > 0 ? SIGNALR_EINVAL : rc;
+  cmd->u.token_rc = rc > 0 ? SIGNALR_EINVAL : rc;
   sr_conn_post_command(c, cmd);
 }
 
 static void ask_retry(sr_app_event *ev) {
   signalr_connection *c = ev->conn;
   signalr_error e = {ev->error};
-  int32_t delay = ((signalr_retry_fn)c->s.retry_policy->fn)(c->s.retry_policy->user_data, (uint32_t)ev->number,
+  int32_t delay = ((signalr_retry_fn)c->s.retry_policy->fn)(c->s.retry_policy->user_data, ev->u.attempt,
                                                             ev->elapsed, &e);
   sr_app_event *cmd = sr_conn_command(c, CMD_RETRY, NULL, NULL, 0, 0, NULL);
   if (!cmd) return;
-  cmd->number = delay < 0 ? -1 : delay;
+  cmd->u.delay_ms = delay < 0 ? -1 : delay;
   sr_conn_post_command(c, cmd);
 }
 

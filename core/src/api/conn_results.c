@@ -27,7 +27,7 @@ static int post_answer(signalr_connection *c, const char *id, uint32_t session, 
   if (atomic_load(&c->freed)) return SIGNALR_ECLOSED;
   sr_app_event *cmd = sr_conn_command(c, CMD_RESULT, id, result, len, encoding, error);
   if (!cmd) return SIGNALR_ENOMEM;
-  cmd->number = session;
+  cmd->u.session = session;
   return sr_conn_post_command(c, cmd);
 }
 
@@ -35,7 +35,7 @@ void sr_conn_run_handlers(sr_app_event *ev) {
   signalr_connection *c = ev->conn;
   const char *target = (const char *)ev->target.data;
   const char *id = ev->invocation_id.len ? (const char *)ev->invocation_id.data : NULL;
-  uint32_t session = (uint32_t)ev->number;
+  uint32_t session = ev->u.session;
   /* Snapshot the matching handlers: a handler may call on/off. */
   sr_callback *cbs[16];
   size_t n = 0;
@@ -78,7 +78,7 @@ int signalr_connection_defer_result(signalr_connection *c, uint64_t *ticket) {
   if (!c || !ticket) return SIGNALR_EINVAL;
   handler_frame *f = current;
   if (!f || f->c != c || f->settled) return SIGNALR_ESTATE;
-  uint32_t session = (uint32_t)f->ev->number;
+  uint32_t session = f->ev->u.session;
   char *id = strdup((const char *)f->ev->invocation_id.data);
   if (!id) return SIGNALR_ENOMEM;
   int rc = 0;

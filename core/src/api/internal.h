@@ -79,7 +79,7 @@ enum {
   SR_APP_LOG,
   SR_APP_ITEM,           /* a server stream's item */
   SR_APP_TOKEN,          /* ask the access-token provider */
-  SR_APP_RETRY,          /* ask the retry policy (number: attempt, elapsed: ms) */
+  SR_APP_RETRY,          /* ask the retry policy (u.attempt, elapsed: ms) */
   SR_APP_FREED,          /* signalr_connection_free's wait for the I/O thread (internal) */
   SR_APP_COMMAND = 100,  /* from here on: commands for the I/O thread (connection module) */
 };
@@ -114,8 +114,13 @@ typedef struct sr_app_event {
   /* Commands (the same pooled objects carry the application's calls to the I/O thread). */
   int rec_internal;             /* `done` is library code that runs on the I/O thread */
   uint64_t handle;              /* a stream's or upload's handle */
-  int64_t number;               /* a delay, an error code, an attempt count */
-  int64_t elapsed;
+  union {                       /* what one kind carries, by its name */
+    uint32_t session;           /* SR_APP_HANDLER, CMD_RESULT: the server connection of the call */
+    uint32_t attempt;           /* SR_APP_RETRY: the reconnect attempt to ask the policy about */
+    int32_t delay_ms;           /* CMD_RETRY: the policy's answer (< 0: give up) */
+    int token_rc;               /* CMD_TOKEN: the provider's code (0: the token in target) */
+  } u;
+  int64_t elapsed;              /* SR_APP_RETRY: ms since the connection was lost */
   size_t upload_count;
   uint64_t uploads[SR_MAX_UPLOADS];
 } sr_app_event;
