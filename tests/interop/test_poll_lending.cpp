@@ -61,6 +61,13 @@ void send_then_wait(void *ud, signalr_connection *, const signalr_value *, const
   observer.join();
 }
 
+// Invokes Echo with send_then_wait as the completion.
+void invoke_then_send(ApiClient &c, SendThenWait &s) {
+  const char *args = "[\"x\"]";
+  ASSERT_EQ(signalr_connection_invoke(c.conn, "Echo", args, strlen(args), SIGNALR_ENCODING_JSON, send_then_wait, &s),
+            0);
+}
+
 }  // namespace
 
 // The callback sends and then stays busy: the message reaches the hub before the callback
@@ -70,9 +77,7 @@ TEST(PollLending, ACallbacksSendGoesOutWhileTheCallbackIsBusy) {
   ApiClient c("/hubs/test", {{"transports", "websockets"}});
   ASSERT_EQ(c.start().code, 0);
   SendThenWait s{c.conn, unique_key("lend-send")};
-  const char *args = "[\"x\"]";
-  ASSERT_EQ(signalr_connection_invoke(c.conn, "Echo", args, strlen(args), SIGNALR_ENCODING_JSON, send_then_wait, &s),
-            0);
+  invoke_then_send(c, s);
   ASSERT_TRUE(c.poll_until([&] { return s.ran; }));
   std::printf("FIGURE lending_send_from_busy_callback_ms=%.1f\n", s.seen_after_ms);
   EXPECT_GE(s.seen_after_ms, 0) << "the send waited for the callback to return";
@@ -85,9 +90,7 @@ TEST(PollLending, ACallbacksSendGoesOutWhenThePollFoundItQueued) {
   ApiClient c("/hubs/test", {{"transports", "websockets"}});
   ASSERT_EQ(c.start().code, 0);
   SendThenWait s{c.conn, unique_key("lend-send-queued")};
-  const char *args = "[\"x\"]";
-  ASSERT_EQ(signalr_connection_invoke(c.conn, "Echo", args, strlen(args), SIGNALR_ENCODING_JSON, send_then_wait, &s),
-            0);
+  invoke_then_send(c, s);
   struct pollfd pfd = {signalr_context_wakeup_fd(c.ctx), POLLIN, 0};
   ASSERT_EQ(poll(&pfd, 1, 10000), 1) << "the completion was not queued";
   ASSERT_EQ(signalr_context_poll(c.ctx, 1000), 1);

@@ -1052,17 +1052,11 @@ class BaseConnection:
     def _invoke_native(self, method: str, args: Sequence[Any], target: Callable) -> None:
         """Invokes with ``target`` as the completion."""
         enc = self._encoding
-        for a in args:
-            if type(a) not in _PLAIN_TYPES:
-                break
-        else:  # the common case, no upload stream: the steps of _call_native without uploads
-            self._check_caller()
-            data = encode_args(args, enc)
+        data = self._plain_args(args)
+        if data is not None:  # the common case, no upload stream: the steps of _call_native without uploads
             native = self._native
             with native.lock:
-                ptr = native.ptr
-                if ptr is None:
-                    raise error_from_code(_ll.SIGNALR_ESTATE, "the connection is not started")
+                ptr = _started(native)
                 op, key = self._new_op(target)
                 try:
                     rc = _ll.pysr_connection_invoke_with_uploads(ptr, method, data, enc, (), key)
@@ -1076,21 +1070,25 @@ class BaseConnection:
         self._call_native("invoke", method, args, target, lambda ptr, data, handles, key:
                           _ll.pysr_connection_invoke_with_uploads(ptr, method, data, enc, handles, key))
 
-    def _invoke_call(self, method: str, args: Sequence[Any]) -> Any:
-        """Starts an invoke whose outcome this thread waits for itself (signalr_call_wait: the
-        waiting thread runs the library's I/O, no hand-off between threads per call); None
-        when the arguments hold an upload stream (then the completion path serves)."""
+    def _plain_args(self, args: Sequence[Any]) -> Optional[bytes]:
+        """The encoded arguments when none is an upload stream (the common case), else None."""
         for a in args:
             if type(a) not in _PLAIN_TYPES:
                 return None
         self._check_caller()
+        return encode_args(args, self._encoding)
+
+    def _invoke_call(self, method: str, args: Sequence[Any]) -> Any:
+        """Starts an invoke whose outcome this thread waits for itself (signalr_call_wait: the
+        waiting thread runs the library's I/O, no hand-off between threads per call); None
+        when the arguments hold an upload stream (then the completion path serves)."""
+        data = self._plain_args(args)
+        if data is None:
+            return None
         enc = self._encoding
-        data = encode_args(args, enc)
         native = self._native
         with native.lock:
-            ptr = native.ptr
-            if ptr is None:
-                raise error_from_code(_ll.SIGNALR_ESTATE, "the connection is not started")
+            ptr = _started(native)
             # ordered: handlers for what the server sent first have run when it returns
             rc, call = _ll.signalr_connection_invoke_call(ptr, method, data, enc, _ll.SIGNALR_CALL_ORDERED)
         check(rc, "invoke %r" % (method,))
@@ -1167,6 +1165,14 @@ class BaseConnection:
 
     def _stream_cancel(self, ptr: Any, handle: int) -> int:
         return self._native.call(ptr, _ll.signalr_connection_stream_cancel, handle)
+
+
+def _started(native: Any) -> Any:
+    """The native pointer of a started connection (under native.lock), else InvalidStateError."""
+    ptr = native.ptr
+    if ptr is None:
+        raise error_from_code(_ll.SIGNALR_ESTATE, "the connection is not started")
+    return ptr
 
 
 _PLAIN_TYPES = frozenset((str, int, float, bool, type(None), list, dict, tuple, bytes))
