@@ -121,7 +121,12 @@ def build(outdir, force=False, quiet=False):
                           stdin=subprocess.DEVNULL, env=_dotnet_env())
     if proc.returncode != 0:
         tail = proc.stdout.decode("utf-8", "replace")[-6000:]
-        raise ServerError(f"dotnet publish failed (exit {proc.returncode}):\n{tail}")
+        hint = ""
+        if any(code in tail for code in ("NU1101", "NU1301", "NU1102", "NU1403")):
+            hint = ("\nhint: the server's one NuGet package (Microsoft.AspNetCore.SignalR.Protocols."
+                    "MessagePack, pinned in tests/server/packages.lock.json) could not be restored: "
+                    "it needs a reachable NuGet feed once per machine, or a NuGet cache that holds it")
+        raise ServerError(f"dotnet publish failed (exit {proc.returncode}):\n{tail}{hint}")
     if not (outdir / DLL_NAME).is_file():
         raise ServerError(f"dotnet publish produced no {DLL_NAME} in {outdir}")
     stamp = outdir / STAMP_NAME

@@ -98,8 +98,6 @@ def transport(request):
 
 @pytest.fixture(params=PROTOCOLS)
 def protocol(request, signalr_server):
-    if request.param == "messagepack" and not signalr_server.messagepack:
-        pytest.skip("the test server has no MessagePack hub protocol (/info says messagepack: false)")
     if (request.param == "messagepack" and "transport" in request.fixturenames
             and request.getfixturevalue("transport") == "serversentevents"):
         # Not a gap: SSE carries text only (test_sse_refuses_messagepack checks the error).

@@ -69,6 +69,9 @@ builder.Services.AddSignalR(o =>
     // Payload property names stay PascalCase (no camelCase policy) so that JSON and
     // MessagePack payloads look the same, like Microsoft's SignalR functional-test server.
     .AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = null)
+    // Microsoft's MessagePack hub protocol (Microsoft.AspNetCore.SignalR.Protocols.MessagePack):
+    // every MessagePack test runs against Microsoft's encoder and decoder.
+    .AddMessagePackProtocol()
     .AddHubOptions<TestHub>(o => o.EnableDetailedErrors = true)
     .AddHubOptions<NoDetailHub>(o => o.EnableDetailedErrors = false)
     .AddHubOptions<ShortTimeoutHub>(o =>
@@ -90,11 +93,6 @@ builder.Services.AddSignalR(o =>
         o.StatefulReconnectBufferSize = 1000;
     })
     .AddHubOptions<JsonOnlyHub>(o => o.SupportedProtocols = new List<string> { "json" });
-// Hand-written MessagePack hub protocol (MessagePack/): the NuGet package
-// Microsoft.AspNetCore.SignalR.Protocols.MessagePack is not available here. Every hub then
-// offers both "json" and "messagepack".
-builder.Services.TryAddEnumerable(
-    ServiceDescriptor.Singleton<IHubProtocol, SignalRTestServer.MessagePack.MessagePackHubProtocol>());
 
 // ---- authentication: a tiny bearer-token scheme (no JwtBearer package) -----------------
 builder.Services.AddAuthentication(TokenAuthHandler.SchemeName)
