@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "signalr/signalr.h"
+#include "util/c_locale.h"
 #include "util/utf8.h"
 
 /* 0: copy as is; 1: needs an escape. Bytes >= 0x80 are validated separately. */
@@ -84,13 +85,6 @@ int sr_json_write_int64(sr_buf *out, int64_t v) {
   return sr_json_write_uint64(out, (uint64_t)v);
 }
 
-/* printf honours LC_NUMERIC; a host application may have set a locale with a decimal
- * comma, so doubles are formatted under the C locale of this thread only. */
-static locale_t c_locale(void) {
-  static locale_t loc;
-  if (!loc) loc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); /* benign race: same value */
-  return loc;
-}
 
 /* Formats like ECMAScript's Number.prototype.toString (what JSON.stringify writes): the
  * shortest digits that read back as the same double, plain notation for exponents -7..20,
@@ -100,7 +94,9 @@ int sr_json_write_double(sr_buf *out, double v) {
   if (!isfinite(v)) return sr_buf_puts(out, "null");
   if (v == 0) return sr_buf_putc(out, '0'); /* also -0, as JSON.stringify does */
   char tmp[40];
-  locale_t loc = c_locale(), old = loc ? uselocale(loc) : (locale_t)0;
+  /* printf honours LC_NUMERIC; a host application may have set a locale with a decimal
+   * comma, so doubles are formatted under the C locale, for this thread only */
+  locale_t loc = sr_c_locale(), old = loc ? uselocale(loc) : (locale_t)0;
   for (int prec = 15; prec <= 17; prec++) {
     snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
     if (strtod(tmp, NULL) == v) break;

@@ -7,6 +7,7 @@
 #include "protocol/json_writer.h"
 #include "signalr/signalr.h"
 #include "util/base64.h"
+#include "util/c_locale.h"
 
 /* msgpack-c calls this for every header and scalar, mostly with 1-9 bytes: constant-size
  * copies inline, where a memcpy call would cost more than the copy. */
@@ -38,7 +39,6 @@ static sr_buf *pk_buf(msgpack_packer *pk) { return (sr_buf *)pk->data; }
 #define MAX_SAFE_INTEGER 9007199254740991.0
 
 static double parse_double(const uint8_t *s, size_t n) {
-  static locale_t loc;
   char tmp[64], *heap = NULL, *txt = tmp;
   if (n >= sizeof tmp) {
     heap = malloc(n + 1);
@@ -47,7 +47,7 @@ static double parse_double(const uint8_t *s, size_t n) {
   }
   memcpy(txt, s, n);
   txt[n] = 0;
-  if (!loc) loc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+  locale_t loc = sr_c_locale();
   double d = loc ? strtod_l(txt, NULL, loc) : strtod(txt, NULL);
   free(heap);
   return d;
