@@ -265,6 +265,20 @@ TEST(Network, CustomHeadersAreSentOnTheWebSocketUpgrade) {
   EXPECT_EQ(ua.rfind("\"libsignalr/", 0), 0u) << ua;
 }
 
+// Every configured header goes out, however many (36 was a silent limit once), and the
+// library's own (User-Agent) still follows them.
+TEST(Network, FiftyHeadersAllReachTheServer) {
+  SIGNALR_NEED_SERVER();
+  Options opts = {{"transports", "websockets"}};
+  for (int i = 0; i < 50; i++) opts.push_back({"header", "X-H" + std::to_string(i) + ": v" + std::to_string(i)});
+  Client c("/hubs/test", opts);
+  ASSERT_EQ(c.start(), 0);
+  for (int i : {0, 35, 36, 37, 49})
+    EXPECT_EQ(c.call("GetHeader", "[\"X-H" + std::to_string(i) + "\"]"), "\"v" + std::to_string(i) + "\"") << i;
+  std::string ua = c.call("GetHeader", "[\"User-Agent\"]");
+  EXPECT_EQ(ua.rfind("\"libsignalr/", 0), 0u) << ua;
+}
+
 TEST(Network, AHeaderOptionOverridesTheUserAgent) {
   SIGNALR_NEED_SERVER();
   Client c("/hubs/test", {{"header", "User-Agent: my-app/2.0"}});

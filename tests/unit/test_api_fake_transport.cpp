@@ -1338,3 +1338,48 @@ TEST(FakeTransportApi, AnOrderedCallsOutcomeFollowsTheHandlersAheadOfIt) {
   poller.join();
   c.free_conn();  // before the handler goes
 }
+
+// ================================================================== no hidden limits
+
+// Every handler of a method runs, however many (16 was a silent limit once).
+TEST(FakeTransportApi, EveryHandlerOfAMethodRuns) {
+  FakeServer s;
+  Client c;
+  ASSERT_EQ(c.start(), 0);
+  std::vector<std::unique_ptr<Handler>> hs;
+  for (int i = 0; i < 40; i++) {
+    hs.push_back(std::make_unique<Handler>());
+    hs.back()->cl = &c;
+    on(c, "Ping", *hs.back());
+  }
+  s.invoke_client("Ping", "[]");
+  ASSERT_TRUE(c.until([&] {
+    for (auto &h : hs)
+      if (h->calls != 1) return false;
+    return true;
+  }));
+  c.free_conn();  // before the handlers go
+}
+
+// Any number of stops may wait for one close; each completes once (a ninth got an
+// undocumented EAGAIN once).
+TEST(FakeTransportApi, ManyStopsWaitingForOneCloseAllComplete) {
+  FakeServer s;
+  Client c(0, {{"close_timeout_ms", "20000"}});
+  ASSERT_EQ(c.start(), 0);
+  s.set_reading(false);  // the close takes until the server reads again
+  ASSERT_TRUE(s.wait([](FakeServer &srv) { return !srv.last()->reading; }));
+  std::vector<std::unique_ptr<Op>> stops;
+  for (int i = 0; i < 20; i++) {
+    stops.push_back(std::make_unique<Op>(&c));
+    ASSERT_EQ(signalr_connection_stop(c.conn, Op::done, stops.back().get()), 0);
+  }
+  ASSERT_TRUE(s.wait([](FakeServer &srv) { return srv.last()->close_calls == 1; }));
+  s.set_reading(true);
+  ASSERT_TRUE(c.until([&] {
+    for (auto &o : stops)
+      if (o->calls != 1) return false;
+    return true;
+  }));
+  for (auto &o : stops) EXPECT_EQ(o->code, 0);
+}

@@ -205,7 +205,13 @@ static int run_start(signalr_connection *c, sr_app_event *cmd, int64_t now) {
 
 static int run_stop(signalr_connection *c, sr_app_event *cmd, int64_t now) {
   if (sr_engine_state(&c->engine) == SR_STATE_DISCONNECTED) return 0; /* already stopped: complete now */
-  if (c->stop_waiting == (int)(sizeof c->stop_done / sizeof c->stop_done[0])) return SIGNALR_EAGAIN;
+  if (c->stop_waiting == c->stop_cap) {
+    int cap = c->stop_cap ? 2 * c->stop_cap : 4;
+    call_record *grown = realloc(c->stop_done, (size_t)cap * sizeof *grown);
+    if (!grown) return SIGNALR_ENOMEM;
+    c->stop_done = grown;
+    c->stop_cap = cap;
+  }
   c->stop_done[c->stop_waiting++] = record_of(cmd);
   cmd->done = NULL;
   sr_engine_stop(&c->engine, now);

@@ -118,10 +118,9 @@ void sr_conn_record_free(signalr_connection *c, call_record *rec) {
 
 /* Headers for one request: the configured ones, the bearer token and the cookies. The
  * strings live in `store` until the request has been started. */
-static const char **request_headers(signalr_connection *c, const char *bearer, sr_buf *store, const char **list,
-                                    size_t max) {
+static const char **request_headers(signalr_connection *c, const char *bearer, sr_buf *store, const char **list) {
   size_t n = 0;
-  for (size_t i = 0; i < c->s.header_count && n + 3 < max; i++) list[n++] = c->s.headers[i];
+  for (size_t i = 0; i < c->s.header_count; i++) list[n++] = c->s.headers[i];
   const char *token = bearer ? bearer : c->token ? c->token : c->s.access_token;
   size_t offsets[2];
   int count = 0;
@@ -217,15 +216,25 @@ static void add_user_agent(signalr_connection *c, const char **list, char *buf, 
  * configured headers, the bearer token, the cookies and the User-Agent (strings live in
  * store until the request has started), and the TLS and proxy settings. */
 typedef struct request_base {
-  const char *list[40];
+  const char *small[16]; /* the list when it fits (most connections set a few headers) */
+  const char **list;     /* every configured header, the token, the cookies, the User-Agent */
   char ua[256];
   sr_buf store;
 } request_base;
 
-static void prepare_request(signalr_connection *c, const char *bearer, request_base *r) {
+static int prepare_request(signalr_connection *c, const char *bearer, request_base *r) {
   r->store = (sr_buf)SR_BUF_INIT;
-  request_headers(c, bearer, &r->store, r->list, 39);
+  size_t need = c->s.header_count + 4; /* + Authorization, Cookie, User-Agent, NULL */
+  r->list = need <= sizeof r->small / sizeof r->small[0] ? r->small : malloc(need * sizeof *r->list);
+  if (!r->list) return SIGNALR_ENOMEM;
+  request_headers(c, bearer, &r->store, r->list);
   add_user_agent(c, r->list, r->ua, sizeof r->ua);
+  return 0;
+}
+
+static void request_done(request_base *r) {
+  if (r->list != r->small) free(r->list);
+  sr_buf_free(&r->store);
 }
 
 /* The network options of one request, borrowed from the settings and base. */
@@ -242,7 +251,7 @@ static sr_net_options network_options(const signalr_connection *c, const request
 
 static int start_negotiate(signalr_connection *c, const char *url, const char *bearer) {
   request_base base;
-  prepare_request(c, bearer, &base);
+  if (prepare_request(c, bearer, &base)) return SIGNALR_ENOMEM;
   sr_http_request_cfg cfg = {0};
   cfg.method = "POST";
   cfg.url = url;
@@ -250,7 +259,7 @@ static int start_negotiate(signalr_connection *c, const char *url, const char *b
   cfg.timeout_ms = 100000;
   sr_conn_log(c, SIGNALR_LOG_DEBUG, "negotiating with %s", url);
   int rc = sr_http_start(c->ctx->loop, &cfg, on_negotiated, c, &c->http);
-  sr_buf_free(&base.store);
+  request_done(&base);
   return rc;
 }
 
@@ -309,7 +318,7 @@ static void t_on_close(void *ud, const sr_transport_close_info *info) {
 
 static int start_transport(signalr_connection *c, int kind, const char *url, const char *bearer, int binary) {
   request_base base;
-  prepare_request(c, bearer, &base);
+  if (prepare_request(c, bearer, &base)) return SIGNALR_ENOMEM;
   sr_transport_config cfg = {0};
   cfg.kind = kind;
   cfg.url = url;
@@ -324,7 +333,7 @@ static int start_transport(signalr_connection *c, int kind, const char *url, con
   static const sr_transport_callbacks cbs = {t_on_open, t_on_message, t_on_close, t_on_drain};
   sr_conn_log(c, SIGNALR_LOG_DEBUG, "opening %s", sr_transport_name(kind));
   int rc = sr_transport_connect(c->ctx->loop, &cfg, &cbs, c, &c->transport);
-  sr_buf_free(&base.store);
+  request_done(&base);
   return rc;
 }
 

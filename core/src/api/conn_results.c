@@ -36,12 +36,21 @@ void sr_conn_run_handlers(sr_app_event *ev) {
   const char *target = (const char *)ev->target.data;
   const char *id = ev->invocation_id.len ? (const char *)ev->invocation_id.data : NULL;
   uint32_t session = ev->u.session;
-  /* Snapshot the matching handlers: a handler may call on/off. */
-  sr_callback *cbs[16];
+  /* Snapshot the matching handlers: a handler may call on/off. All of them run, however many
+   * (on the stack up to 16, else in one allocation). */
+  sr_callback *small[16], **cbs = small;
   size_t n = 0;
   uint32_t hash = sr_handler_hash(target);
   pthread_mutex_lock(&c->mu);
-  for (size_t i = sr_handler_find(c, hash); i < c->handler_count && c->handlers[i].hash == hash && n < 16; i++)
+  size_t first = sr_handler_find(c, hash), end = first;
+  while (end < c->handler_count && c->handlers[end].hash == hash) end++;
+  if (end - first > sizeof small / sizeof small[0] && !(cbs = malloc((end - first) * sizeof *cbs))) {
+    pthread_mutex_unlock(&c->mu);
+    sr_conn_log(c, SIGNALR_LOG_ERROR, "out of memory: dropped the server's call to '%s'", target);
+    if (id) post_answer(c, id, session, NULL, 0, SIGNALR_ENCODING_JSON, "The client ran out of memory.");
+    return;
+  }
+  for (size_t i = first; i < end; i++)
     if (!strcasecmp(c->handlers[i].method, target)) cbs[n++] = sr_callback_ref(c->handlers[i].cb);
   pthread_mutex_unlock(&c->mu);
   signalr_value v = {ev->value.data, ev->value.len, ev->encoding, SR_BUF_INIT};
@@ -68,6 +77,7 @@ void sr_conn_run_handlers(sr_app_event *ev) {
   }
   current = outer;
   for (size_t i = 0; i < n; i++) sr_callback_unref(cbs[i]);
+  if (cbs != small) free(cbs);
   sr_buf_free(&v.json);
   if (!n) sr_conn_log(c, SIGNALR_LOG_WARNING, "no handler for the server's call to '%s'", target);
   if (id && frame.settled != ANSWERED && frame.settled != DEFERRED && !atomic_load(&c->freed))

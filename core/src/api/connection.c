@@ -17,6 +17,7 @@ void sr_connection_unref(signalr_connection *c) {
   free(c->handlers);
   free(c->open_uploads);
   free(c->sent);
+  free(c->stop_done);
   for (size_t i = 0; i < c->deferred_count; i++) free(c->deferred[i].invocation_id);
   free(c->deferred);
   pthread_mutex_destroy(&c->mu);

@@ -95,8 +95,8 @@ struct signalr_connection {
   int64_t timer_at;
   call_record start_done;
   int start_waiting;
-  call_record stop_done[8];
-  int stop_waiting;
+  call_record *stop_done; /* the completions of the stops waiting (any number of them) */
+  int stop_waiting, stop_cap;
   char **cookies; /* "name=value" from negotiate responses */
   size_t cookie_count;
   call_record *free_records;
