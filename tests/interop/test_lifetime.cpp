@@ -319,12 +319,23 @@ TEST(Reconnect, DroppedTransportFailsPendingCallsThenReconnects) {
   SIGNALR_NEED_SERVER();
   ApiClient c("/hubs/test", {{"transports", "websockets"}, {"reconnect_delays_ms", "0,100"}});
   ASSERT_EQ(c.start().code, 0);
-  // A stream stays pending without holding the hub's one-invocation-at-a-time slot.
-  CallResult slow;
+  // A stream stays pending without holding the hub's one-invocation-at-a-time slot; its first
+  // item says the server runs it.
+  struct Watch {
+    CallResult end;
+    std::atomic<int> items{0};
+  } w;
+  CallResult &slow = w.end;
   std::string args = "[\"drop\", 50]";
-  ASSERT_EQ(signalr_connection_stream(c.conn, "InfiniteStream", args.data(), args.size(), SIGNALR_ENCODING_JSON,
-                                      nullptr, srtest::record_result, &slow, nullptr), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(signalr_connection_stream(
+                c.conn, "InfiniteStream", args.data(), args.size(), SIGNALR_ENCODING_JSON,
+                [](void *ud, signalr_connection *, const signalr_value *) { static_cast<Watch *>(ud)->items++; },
+                [](void *ud, signalr_connection *conn, const signalr_value *v, const signalr_error *e) {
+                  srtest::record_result(&static_cast<Watch *>(ud)->end, conn, v, e);
+                },
+                &w, nullptr),
+            0);
+  ASSERT_TRUE(c.poll_until([&] { return w.items >= 1; }));
   c.invoke("DropTransport", "[]");
   ASSERT_TRUE(c.poll_until([&] { return c.count(SIGNALR_EVENT_RECONNECTED) == 1; }));
   ASSERT_TRUE(slow.done);
