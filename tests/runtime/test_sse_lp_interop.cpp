@@ -92,7 +92,10 @@ struct Tr {
 
   explicit Tr(sr_loop* l) : loop(l) {}
   ~Tr() {
-    if (t && loop) run_sync(loop, [&] { sr_transport_free(t); });
+    // t is read on the I/O thread: a hook there may have freed it and cleared it
+    if (loop) run_sync(loop, [&] {
+        if (t) sr_transport_free(t);
+      });
   }
 
   static void on_open(void* ud) {
@@ -756,7 +759,10 @@ TEST_P(AllKinds, FreeFromInsideOnMessage) {
   // several messages, likely in one SSE event / poll body: nothing after the free
   ASSERT_EQ(t.send(invocation("", "CallbackMulti", "[\"m\"]")), 0);
   ASSERT_TRUE(wait_until(t.mu, t.cv, [&] { return t.records.size() >= 2; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The messages of that event / body are delivered in the loop turn that read it: two round
+  // trips through the loop later, that turn is over, and nothing came after the free.
+  run_sync(loop, [] {});
+  run_sync(loop, [] {});
   EXPECT_EQ(after.load(), 0);
   EXPECT_FALSE(t.closed);
 }
