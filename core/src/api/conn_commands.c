@@ -109,7 +109,13 @@ void sr_conn_upload_forget(signalr_connection *c, uint64_t handle) {
 /* A send's failure reaches the application: its completion, or SIGNALR_EVENT_SEND_FAILED. */
 static void send_failed(signalr_connection *c, const char *method, int rc) {
   sr_error_info err;
-  sr_error_set(&err, rc, 0, "send of '%s' failed: %s", method, signalr_strerror(rc));
+  int state = sr_engine_state(&c->engine);
+  if (rc == SIGNALR_ESTATE && state != SR_STATE_CONNECTED) /* it waited its turn, and the connection went */
+    sr_error_set(&err, rc, 0, "send of '%s': a message accepted for sending was not written: the connection was %s "
+                 "when its turn came", method,
+                 state == SR_STATE_RECONNECTING ? "reconnecting" : state == SR_STATE_DISCONNECTING ? "stopping" : "closed");
+  else
+    sr_error_set(&err, rc, 0, "send of '%s' failed: %s", method, signalr_strerror(rc));
   sr_conn_push_lifecycle(c, SIGNALR_EVENT_SEND_FAILED, &err);
 }
 
