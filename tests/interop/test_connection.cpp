@@ -136,6 +136,14 @@ TEST(Connection, BlockingInvokeReturnsTheResultInTheCallsEncoding) {
     ASSERT_NE(err, nullptr);
     EXPECT_NE(std::string(signalr_error_message(err)).find("nope"), std::string::npos);
     signalr_error_free(err);
+    // The other encoding than the wire's: the result comes back in the one the call used.
+    const std::string cross = mp ? "[\"x\"]" : std::string("\x91\xa1" "x");
+    ASSERT_EQ(signalr_connection_invoke_blocking(c.conn, "Echo", cross.data(), cross.size(),
+                                                 mp ? SIGNALR_ENCODING_JSON : SIGNALR_ENCODING_MSGPACK, 10000, &res,
+                                                 &len, nullptr),
+              0);
+    EXPECT_EQ(std::string(static_cast<char *>(res), len), mp ? std::string("\"x\"") : std::string("\xa1" "x")) << proto;
+    signalr_free(res);
     ASSERT_EQ(signalr_connection_stop_blocking(c.conn, 10000), 0);
   }
 }

@@ -84,6 +84,7 @@ typedef struct waiter {
   signalr_error *err;
   atomic_int refs;
   int want_result;
+  int encoding;    /* the call's: the result is handed out in it */
   uint8_t *result; /* a copy of the invoke's result (malloc) */
   size_t result_len;
 } waiter;
@@ -105,12 +106,28 @@ static void waiter_done(void *ud, signalr_connection *conn, const signalr_value 
   w->rc = err ? signalr_error_code(err) : 0;
   if (err) w->err = signalr_error_copy(err);
   if (!err && w->want_result && result && result->len) {
-    if ((w->result = malloc(result->len))) {
-      memcpy(w->result, result->data, result->len);
-      w->result_len = result->len;
-    } else {
-      w->rc = SIGNALR_ENOMEM;
+    /* in the call's encoding, as the application encoded its arguments (the wire's may be
+     * the other one: JSON arguments on a MessagePack connection, say) */
+    const uint8_t *data = result->data;
+    size_t len = result->len;
+    uint8_t *converted = NULL;
+    int rc = 0;
+    if (result->encoding != w->encoding) {
+      const char *json = NULL;
+      if (w->encoding == SIGNALR_ENCODING_JSON) rc = signalr_value_json(result, &json, &len), data = (const uint8_t *)json;
+      else rc = signalr_json_to_msgpack((const char *)result->data, result->len, &converted, &len), data = converted;
     }
+    if (!rc && (w->result = malloc(len ? len : 1))) {
+      memcpy(w->result, data, len);
+      w->result_len = len;
+    } else {
+      w->rc = rc ? rc : SIGNALR_ENOMEM;
+      sr_error_info info;
+      sr_error_set(&info, w->rc, 0, "the result could not be handed over in the call's encoding: %s",
+                   signalr_strerror(w->rc));
+      w->err = sr_error_new(&info);
+    }
+    signalr_free(converted);
   }
   atomic_store(&w->done, 1);
   pthread_cond_signal(&w->cv);
@@ -230,6 +247,7 @@ static int invoke_into(signalr_connection *c, const char *method, const void *ar
   waiter *w = waiter_new();
   if (!w) return SIGNALR_ENOMEM;
   w->want_result = want_result;
+  w->encoding = encoding;
   /* the caller waits running the loop next: a parked I/O thread need not take it back */
   int borrow = !(c->ctx->flags & SIGNALR_CONTEXT_DIRECT) && !sr_in_callback();
   if (borrow) sr_loop_post_then_borrow(c->ctx->loop, 1);
