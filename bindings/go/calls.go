@@ -179,6 +179,7 @@ func (c *Connection) Send(ctx context.Context, method string, args ...any) error
 		if rc != C.SIGNALR_EAGAIN || inLoop {
 			return codeError(rc, op)
 		}
+		c.waits.Add(1)
 		select {
 		case <-room:
 		case <-ctx.Done():

@@ -63,13 +63,13 @@ func (l *eventLoop) run() {
 		// Runs at most the poll budget; when more wait, the fd is signaled again and the
 		// wait below returns at once.
 		C.signalr_context_poll(l.ctx, 0)
-		first := true
-		err := l.raw.Read(func(uintptr) bool {
-			if first { // wait for readability first; the eventfd is drained by the poll
-				first = false
-				return false
-			}
-			return true
+		// Reading the eventfd (resetting its counter) is the readiness test: RawConn.Read
+		// resets the poller's readiness before calling f, so a wakeup that came after the
+		// poll above is only seen by trying to read. EAGAIN: nothing queued, wait.
+		err := l.raw.Read(func(fd uintptr) bool {
+			var buf [8]byte
+			n, err := syscall.Read(int(fd), buf[:])
+			return n == 8 || (err != nil && err != syscall.EAGAIN)
 		})
 		if err != nil {
 			break // file closed: stopping

@@ -142,6 +142,7 @@ func (c *Connection) writeUpload(ctx context.Context, h C.uint64_t, data []byte,
 		case 0:
 			return true
 		case C.SIGNALR_EAGAIN:
+			c.waits.Add(1)
 			select {
 			case <-room:
 			case <-ctx.Done():
