@@ -58,7 +58,7 @@ type Connection struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	blocking atomic.Int32 // Invokes waiting in signalr_connection_invoke_blocking
+	inflight atomic.Int32 // Invokes in progress (picks the blocking or the completion path)
 
 	// Sends that met SIGNALR_EAGAIN wait for this channel to be closed; each
 	// SIGNALR_EVENT_WRITABLE closes it and installs a new one.
