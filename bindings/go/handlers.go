@@ -47,6 +47,9 @@ func (s *Subscription) Off() {
 // On registers a handler for a client method (names are case-insensitive; several handlers
 // per method run in registration order). Callable at any time, before or after Start.
 func (c *Connection) On(method string, fn Handler) (*Subscription, error) {
+	if fn == nil || method == "" {
+		return nil, &Error{Code: ErrInval, Op: "on " + method, Message: "a method name and a handler are needed"}
+	}
 	e := &handlerEntry{conn: c, method: method, fn: fn}
 	// The handle lives until Close, not Off: an invocation queued before Off may still
 	// reach the trampoline, which then finds the entry removed.
