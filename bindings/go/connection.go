@@ -62,8 +62,10 @@ type Connection struct {
 
 	// Sends that met SIGNALR_EAGAIN wait for this channel to be closed; each
 	// SIGNALR_EVENT_WRITABLE closes it and installs a new one.
-	writable atomic.Pointer[chan struct{}]
-	waits    atomic.Int64 // how often a send or upload write waited for room (tests)
+	writable    atomic.Pointer[chan struct{}]
+	waits       atomic.Int64 // how often a send or upload write waited for room (tests)
+	writables   atomic.Int64 // SIGNALR_EVENT_WRITABLE events seen (tests)
+	pumpWaiting atomic.Int64 // upload writes waiting for room now (tests)
 
 	tokenCtx    context.Context
 	tokenCancel context.CancelFunc

@@ -48,6 +48,7 @@ func (c *Connection) lifecycle(event int, cerr *C.signalr_error) {
 	case C.SIGNALR_EVENT_WRITABLE:
 		next := make(chan struct{})
 		close(*c.writable.Swap(&next))
+		c.writables.Add(1)
 		return
 	case C.SIGNALR_EVENT_CLOSED:
 		err := errorFrom(cerr, "connection closed")

@@ -143,8 +143,10 @@ func (c *Connection) writeUpload(ctx context.Context, h C.uint64_t, data []byte,
 			return true
 		case C.SIGNALR_EAGAIN:
 			c.waits.Add(1)
+			c.pumpWaiting.Add(1)
 			select {
 			case <-room:
+				c.pumpWaiting.Add(-1)
 			case <-ctx.Done():
 				c.abortUploads([]C.uint64_t{h}, "canceled: "+ctx.Err().Error())
 				return false
