@@ -1,0 +1,3 @@
+module github.com/libsignalr/signalr/bindings/go
+
+go 1.19
