@@ -184,7 +184,12 @@ impl Builder {
             let why = cstr(errbuf.as_ptr()).unwrap_or_default();
             return Err(Error::with_message(rc, why));
         }
-        Ok(Connection { inner: Arc::new(ConnInner::new(raw, shared, ctx)) })
+        // The last `protocol` option decides the wire's encoding (the library accepted it).
+        let wire = match self.options.iter().rev().find(|(k, _)| k == "protocol") {
+            Some((_, v)) if v.eq_ignore_ascii_case("messagepack") => crate::Encoding::MessagePack,
+            _ => crate::Encoding::Json,
+        };
+        Ok(Connection { inner: Arc::new(ConnInner::new(raw, shared, wire, ctx)) })
     }
 }
 

@@ -47,6 +47,9 @@ pub struct Connection {
 pub(crate) struct ConnInner {
     pub(crate) raw: *mut ffi::signalr_connection,
     pub(crate) shared: Arc<Shared>,
+    /// The wire's encoding (the hub protocol): what invoke_blocking's result is in (the ABI
+    /// does not return the encoding with the copied result).
+    pub(crate) wire: crate::Encoding,
     _ctx: Context, // dropped after the connection: the context must outlive it
 }
 
@@ -80,8 +83,8 @@ pub(crate) unsafe fn raw_connection_id(conn: *mut ffi::signalr_connection) -> Op
 }
 
 impl ConnInner {
-    pub(crate) fn new(raw: *mut ffi::signalr_connection, shared: Arc<Shared>, ctx: Context) -> ConnInner {
-        ConnInner { raw, shared, _ctx: ctx }
+    pub(crate) fn new(raw: *mut ffi::signalr_connection, shared: Arc<Shared>, wire: crate::Encoding, ctx: Context) -> ConnInner {
+        ConnInner { raw, shared, wire, _ctx: ctx }
     }
 
     /// One send_with_completion attempt: Ok(call) when accepted, Err(EAGAIN) when the
@@ -173,8 +176,9 @@ impl Connection {
     }
 
     /// Calls a hub method and waits up to `timeout` (None: no limit) for its result, like an
-    /// awaited `InvokeAsync`. `args` is an array (`Value::json("[\"hi\"]")`); the result
-    /// comes in the encoding of `args` (null for a void method). A hub exception is `EHUB`
+    /// awaited `InvokeAsync`. `args` is an array (`Value::json("[\"hi\"]")`), in either
+    /// encoding; the result comes in the wire's encoding (the hub protocol's; null for a void
+    /// method): use [`Value::to_json`] / [`Value::as_string`] for text. A hub exception is `EHUB`
     /// with the server's text; `ETIMEOUT` leaves the call pending (its result is dropped).
     /// Blocking (`signalr_connection_invoke_blocking`: in a poll-mode context the waiting
     /// thread may run the connection's I/O itself).
@@ -199,10 +203,10 @@ impl Connection {
             return Err(unsafe { Error::from_owned(err, rc) });
         }
         if res.is_null() {
-            return Ok(Value::null(args.encoding()));
+            return Ok(Value::null(self.inner.wire));
         }
         let bytes = unsafe { take_buffer(res, len) };
-        Ok(match args.encoding() {
+        Ok(match self.inner.wire {
             crate::Encoding::Json => Value::json(String::from_utf8_lossy(&bytes).into_owned()),
             crate::Encoding::MessagePack => Value::msgpack(bytes),
         })
@@ -213,7 +217,7 @@ impl Connection {
     /// encoding (see [`Value::to_json`] for text).
     pub fn invoke_async(&self, method: &str, args: &Value) -> Call<Value> {
         let (call, st) = Call::new();
-        let enc = args.encoding();
+        let enc = self.inner.wire;
         if let Err(e) = self.invoke_with(method, args, move |r| st.complete(r.map(|v| v.unwrap_or_else(|| Value::null(enc))))) {
             return Call::ready(Err(e));
         }

@@ -145,7 +145,7 @@ impl Connection {
         };
         let handles = upload_handles(uploads);
         let (call, st) = Call::new();
-        let enc = args.encoding();
+        let enc = self.inner.wire;
         let ud = completion_ud(Box::new(move |r| st.complete(r.map(|v| v.unwrap_or_else(|| Value::null(enc))))));
         let rc = unsafe {
             ffi::signalr_connection_invoke_with_uploads(
