@@ -293,7 +293,7 @@ fn uploads_wait_for_room_when_the_outgoing_buffer_is_full() {
 }
 
 #[test]
-fn reconnects_after_a_dropped_transport() {
+fn reconnects_after_a_lost_connection() {
     let base = need_server!();
     for &(t, p) in MATRIX {
         let (tx, rx) = mpsc::channel::<String>();
@@ -307,17 +307,20 @@ fn reconnects_after_a_dropped_transport() {
             .unwrap();
         c.start(T).unwrap();
         let id = c.connection_id().unwrap();
-        assert_eq!(c.invoke("DropTransport", &Value::no_args(), T).unwrap().to_json().unwrap(), "true");
-        let ev = rx.recv_timeout(RECV).unwrap();
+        // WebSockets and SSE: the server aborts the TCP connection (no close handshake). Long
+        // Polling has no long-lived request to abort: the server closes it, allowing reconnect.
+        let how = if t == Transport::LongPolling { "CloseWithReconnect" } else { "DropTransport" };
+        assert_eq!(c.invoke(how, &Value::no_args(), T).unwrap().to_json().unwrap(), "true");
+        let ev = rx.recv_timeout(RECV).unwrap_or_else(|_| panic!("{t:?}/{p:?}: no lifecycle event"));
         assert!(ev.starts_with("reconnecting"), "{t:?}/{p:?}: {ev}");
-        let ev = rx.recv_timeout(RECV).unwrap();
+        let ev = rx.recv_timeout(RECV).unwrap_or_else(|_| panic!("{t:?}/{p:?}: no lifecycle event"));
         assert!(ev.starts_with("reconnected "), "{t:?}/{p:?}: {ev}");
         let new_id = ev.trim_start_matches("reconnected ").to_string();
         assert_ne!(new_id, id, "a new connection");
         assert_eq!(c.connection_id().as_deref(), Some(new_id.as_str()));
         assert_eq!(c.invoke("Echo", &Value::string_arg("back"), T).unwrap().as_string().unwrap(), "back");
         c.stop(T).unwrap();
-        assert_eq!(rx.recv_timeout(RECV).unwrap(), "closed None");
+        assert_eq!(rx.recv_timeout(RECV).unwrap_or_else(|_| panic!("{t:?}/{p:?}: no lifecycle event")), "closed None");
     }
 }
 
