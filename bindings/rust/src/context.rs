@@ -42,6 +42,18 @@ struct PollerState {
     /// Set when the context was dropped on the poller thread itself (from a callback): the
     /// thread then frees the context when its poll returns.
     free_on_exit: AtomicBool,
+    lend: bool,
+}
+
+#[repr(C)]
+struct PollFd {
+    fd: std::os::raw::c_int,
+    events: std::os::raw::c_short,
+    revents: std::os::raw::c_short,
+}
+const POLLIN: std::os::raw::c_short = 1;
+extern "C" {
+    fn poll(fds: *mut PollFd, nfds: std::os::raw::c_ulong, timeout: std::os::raw::c_int) -> std::os::raw::c_int;
 }
 
 struct RawCtx(*mut ffi::signalr_context);
@@ -51,15 +63,24 @@ impl Context {
     /// A poll-mode context with its poller thread ("signalr-poller").
     pub fn new() -> Result<Context, Error> {
         let raw = new_raw(0)?;
-        let state = Arc::new(PollerState { stopping: AtomicBool::new(false), free_on_exit: AtomicBool::new(false) });
+        let lend = std::env::var_os("SIGNALR_RUST_LEND").is_some();
+        let state = Arc::new(PollerState { stopping: AtomicBool::new(false), free_on_exit: AtomicBool::new(false), lend });
         let (st, ctx) = (state.clone(), RawCtx(raw));
         let thread = std::thread::Builder::new()
             .name("signalr-poller".into())
             .spawn(move || {
                 let ctx = ctx;
+                // SAFETY: the context lives until this thread has been joined (or frees it).
+                let fd = unsafe { ffi::signalr_context_wakeup_fd(ctx.0) };
                 while !st.stopping.load(Ordering::Acquire) {
-                    // SAFETY: the context lives until this thread has been joined (or frees it).
-                    unsafe { ffi::signalr_context_poll(ctx.0, -1) };
+                    if st.lend {
+                        unsafe { ffi::signalr_context_poll(ctx.0, -1) };
+                        continue;
+                    }
+                    let mut pfd = PollFd { fd, events: POLLIN, revents: 0 };
+                    // EINTR or readable: either way run what is queued, without waiting.
+                    unsafe { poll(&mut pfd, 1, -1) };
+                    unsafe { ffi::signalr_context_poll(ctx.0, 0) };
                 }
                 if st.free_on_exit.load(Ordering::Acquire) {
                     unsafe { ffi::signalr_context_free(ctx.0) };
