@@ -3,10 +3,14 @@
 //!
 //! Why a poller thread: libsignalr never runs application code on its I/O thread (unless
 //! DIRECT); events wait in a queue until someone calls `signalr_context_poll`. The binding
-//! runs one thread per context that sits in `signalr_context_poll(ctx, -1)` (which also lends
-//! that thread to the library's I/O while it waits, so no extra hand-off), and wakes futures
-//! and blocked callers from there. It is stopped with `signalr_context_interrupt`, which is
-//! sticky until the next poll, so a stop is never missed.
+//! runs one thread per context that waits for the context's wakeup fd with poll(2) and then
+//! runs what is queued with `signalr_context_poll(ctx, 0)`. It does not wait inside
+//! `signalr_context_poll` on purpose: a waiting poll lends its thread to the library's I/O,
+//! and then a thread blocked in `invoke` (signalr_connection_invoke_blocking) could not run
+//! the I/O itself and would get every result handed over from the poller (measured: no
+//! better for callbacks, worse for blocking calls). It is stopped with
+//! `signalr_context_interrupt`, which makes the fd readable and is sticky until the next
+//! poll, so a stop is never missed.
 use crate::error::{check, Error};
 use crate::ffi;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,7 +46,6 @@ struct PollerState {
     /// Set when the context was dropped on the poller thread itself (from a callback): the
     /// thread then frees the context when its poll returns.
     free_on_exit: AtomicBool,
-    lend: bool,
 }
 
 #[repr(C)]
@@ -63,8 +66,7 @@ impl Context {
     /// A poll-mode context with its poller thread ("signalr-poller").
     pub fn new() -> Result<Context, Error> {
         let raw = new_raw(0)?;
-        let lend = std::env::var_os("SIGNALR_RUST_LEND").is_some();
-        let state = Arc::new(PollerState { stopping: AtomicBool::new(false), free_on_exit: AtomicBool::new(false), lend });
+        let state = Arc::new(PollerState { stopping: AtomicBool::new(false), free_on_exit: AtomicBool::new(false) });
         let (st, ctx) = (state.clone(), RawCtx(raw));
         let thread = std::thread::Builder::new()
             .name("signalr-poller".into())
@@ -73,10 +75,6 @@ impl Context {
                 // SAFETY: the context lives until this thread has been joined (or frees it).
                 let fd = unsafe { ffi::signalr_context_wakeup_fd(ctx.0) };
                 while !st.stopping.load(Ordering::Acquire) {
-                    if st.lend {
-                        unsafe { ffi::signalr_context_poll(ctx.0, -1) };
-                        continue;
-                    }
                     let mut pfd = PollFd { fd, events: POLLIN, revents: 0 };
                     // EINTR or readable: either way run what is queued, without waiting.
                     unsafe { poll(&mut pfd, 1, -1) };
