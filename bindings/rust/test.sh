@@ -42,6 +42,9 @@ if [[ -z ${SIGNALR_SERVER_STATE:-} ]]; then
   python3 "$repo/tests/harness/testserver.py" start --build-dir "$build/tests/server-bin" \
     --state "$state" --log "$build/rust-test-server.log" --parent-pid $$
   export SIGNALR_SERVER_STATE=$state
+  if grep -q '"skipped"' "$state"; then
+    echo "rust test.sh: SKIP: no test server (dotnet missing?): the server tests will be skipped" >&2
+  fi
 fi
 
 cd "$here"
