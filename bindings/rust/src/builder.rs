@@ -6,6 +6,7 @@ use crate::connection::{ConnInner, Connection};
 use crate::context::Context;
 use crate::error::{cstr, Error};
 use crate::ffi;
+use crate::providers::{free_retry, free_token, retry_trampoline, retry_ud, token_trampoline, token_ud, RetryContext, RetryFn, TokenFn};
 use crate::shared::{free_shared, lifecycle_trampoline, LifecycleFns, Shared};
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_void};
@@ -48,12 +49,14 @@ pub struct Builder {
     context: Option<Context>,
     fns: LifecycleFns,
     log: Option<LogFn>,
+    token: Option<TokenFn>,
+    retry: Option<RetryFn>,
 }
 
 impl Builder {
     /// A builder for the hub at `url` (http, https, ws or wss).
     pub fn new(url: &str) -> Builder {
-        let b = Builder { options: Vec::new(), context: None, fns: LifecycleFns::default(), log: None };
+        let b = Builder { options: Vec::new(), context: None, fns: LifecycleFns::default(), log: None, token: None, retry: None };
         b.option("binding", &format!("Rust {}", env!("CARGO_PKG_VERSION"))).option("url", url)
     }
 
@@ -147,6 +150,21 @@ impl Builder {
         self
     }
 
+    /// An access-token provider, asked before each negotiate and each transport connect
+    /// (also on every reconnect): `Ok(Some(token))`, `Ok(None)` for no token, or an error
+    /// whose code fails the connect attempt. Replaces the `access_token` option. Runs on the
+    /// context's callback thread, so it must not block for long.
+    pub fn access_token_provider(mut self, f: impl Fn() -> Result<Option<String>, Error> + Send + Sync + 'static) -> Builder {
+        self.token = Some(Arc::new(f));
+        self
+    }
+    /// A reconnect retry policy: the delay before the next attempt, or None to give up (the
+    /// connection then closes with the last error). Turns automatic reconnect on.
+    pub fn retry_policy(mut self, f: impl Fn(&RetryContext) -> Option<Duration> + Send + Sync + 'static) -> Builder {
+        self.retry = Some(Arc::new(f));
+        self
+    }
+
     /// Builds a disconnected connection. Errors: `EINVAL` with the reason for a bad option.
     pub fn build(&self) -> Result<Connection, Error> {
         let ctx = match &self.context {
@@ -177,6 +195,12 @@ impl Builder {
         if let Some(log) = &self.log {
             let ud = Box::into_raw(Box::new(log.clone())) as *mut c_void;
             unsafe { ffi::signalr_builder_set_log(g.0, Some(log_trampoline), ud, Some(free_log)) };
+        }
+        if let Some(t) = &self.token {
+            unsafe { ffi::signalr_builder_set_token_provider(g.0, Some(token_trampoline), token_ud(t.clone()), Some(free_token)) };
+        }
+        if let Some(r) = &self.retry {
+            unsafe { ffi::signalr_builder_set_retry_policy(g.0, Some(retry_trampoline), retry_ud(r.clone()), Some(free_retry)) };
         }
         let mut raw = std::ptr::null_mut();
         let rc = unsafe { ffi::signalr_builder_build(g.0, ctx.raw(), &mut raw, errbuf.as_mut_ptr(), errbuf.len()) };

@@ -34,6 +34,7 @@ mod ffi;
 #[cfg(test)]
 mod ffi_check;
 mod handler;
+mod providers;
 mod shared;
 mod stream;
 mod upload;
@@ -45,6 +46,7 @@ pub use connection::{Connection, SendCall, State};
 pub use context::Context;
 pub use error::{code, error_codes, error_name, Error};
 pub use handler::{HandlerResult, Subscription};
+pub use providers::RetryContext;
 pub use stream::{Next, Stream};
 pub use upload::{Upload, WriteFuture};
 pub use value::{json_string, json_to_msgpack, msgpack_to_json, Encoding, Value};

@@ -414,3 +414,81 @@ fn direct_context_and_shared_context() {
         }
     }
 }
+
+/// GET a path of the test server (std only: HTTP/1.1 with Connection: close).
+fn http_get(base: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        // one chunk is enough for a token
+        let (_, rest) = body.split_once("\r\n").unwrap();
+        return rest.split("\r\n").next().unwrap().to_string();
+    }
+    body.to_string()
+}
+
+#[test]
+fn access_token_provider_is_asked_for_each_connect() {
+    let base = need_server!();
+    let token = http_get(&base, "/token?user=rust-user");
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let a2 = asked.clone();
+    for &(t, p) in MATRIX {
+        let tok = token.clone();
+        let a3 = a2.clone();
+        let c = builder(&base, "/hubs/auth", t, p)
+            .access_token_provider(move || {
+                a3.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(Some(tok.clone()))
+            })
+            .build()
+            .unwrap();
+        c.start(T).unwrap_or_else(|e| panic!("{t:?}/{p:?}: {e}"));
+        assert_eq!(c.invoke("GetUserName", &Value::no_args(), T).unwrap().as_string().as_deref(), Some("rust-user"));
+    }
+    assert!(asked.load(std::sync::atomic::Ordering::SeqCst) >= MATRIX.len() * 2, "negotiate + connect each");
+    // No token: 401, with a hint; a provider's error fails the attempt with its code.
+    let e = builder(&base, "/hubs/auth", Transport::WebSockets, Protocol::Json).build().unwrap().start(T).unwrap_err();
+    assert_eq!(e.http_status(), 401, "{e}");
+    let c = builder(&base, "/hubs/auth", Transport::WebSockets, Protocol::Json)
+        .access_token_provider(|| Err(Error::from_code(code::EAUTH)))
+        .build()
+        .unwrap();
+    assert_eq!(c.start(T).unwrap_err().code(), code::EAUTH);
+}
+
+#[test]
+fn retry_policy_decides_about_reconnecting() {
+    let base = need_server!();
+    for give_up in [false, true] {
+        let (tx, rx) = mpsc::channel::<String>();
+        let (t1, t2, t3) = (Mutex::new(tx.clone()), Mutex::new(tx.clone()), Mutex::new(tx));
+        let c = builder(&base, "/hubs/test", Transport::WebSockets, Protocol::Json)
+            .retry_policy(move |r| {
+                t1.lock().unwrap().send(format!("attempt {} {}", r.attempt, r.error.is_some())).unwrap();
+                (!give_up).then_some(Duration::ZERO)
+            })
+            .on_reconnected(move |_| t2.lock().unwrap().send("reconnected".into()).unwrap())
+            .on_closed(move |e| t3.lock().unwrap().send(format!("closed {}", e.is_some())).unwrap())
+            .build()
+            .unwrap();
+        c.start(T).unwrap();
+        c.invoke("DropTransport", &Value::no_args(), T).unwrap();
+        assert_eq!(rx.recv_timeout(RECV).unwrap(), "attempt 1 true");
+        if give_up {
+            assert_eq!(rx.recv_timeout(RECV).unwrap(), "closed true");
+            assert_eq!(c.state(), signalr::State::Disconnected);
+            continue;
+        }
+        assert_eq!(rx.recv_timeout(RECV).unwrap(), "reconnected");
+        assert_eq!(c.invoke("Echo", &Value::string_arg("x"), T).unwrap().as_string().unwrap(), "x");
+        c.stop(T).unwrap();
+        assert_eq!(rx.recv_timeout(RECV).unwrap(), "closed false");
+    }
+}
