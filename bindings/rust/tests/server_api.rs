@@ -492,3 +492,71 @@ fn retry_policy_decides_about_reconnecting() {
         assert_eq!(rx.recv_timeout(RECV).unwrap(), "closed false");
     }
 }
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<signalr::Connection>();
+    check::<signalr::Call<Value>>();
+    check::<signalr::SendCall>();
+    check::<signalr::Stream>();
+    check::<signalr::Upload>();
+    check::<signalr::Context>();
+    check::<signalr::Builder>();
+    check::<Error>();
+    check::<Value>();
+}
+
+#[test]
+fn one_connection_serves_many_threads() {
+    let base = need_server!();
+    let c = Arc::new(connect(&base, Transport::WebSockets, Protocol::MessagePack));
+    let threads: Vec<_> = (0..4)
+        .map(|k| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let text = format!("t{k}-{i}");
+                    match i % 3 {
+                        0 => assert_eq!(c.invoke("Echo", &Value::string_arg(&text), T).unwrap().as_string().unwrap(), text),
+                        1 => assert_eq!(block_on(c.invoke_async("Echo", &Value::string_arg(&text))).unwrap().as_string().unwrap(), text),
+                        _ => c.send("Record", &Value::json(format!(r#"["rust-mt",{i}]"#)), T).unwrap(),
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn a_connection_can_be_dropped_inside_its_own_callbacks() {
+    let base = need_server!();
+    for direct in [false, true] {
+        let ctx = if direct { Context::new_direct().unwrap() } else { Context::new().unwrap() };
+        let slot: Arc<Mutex<Option<signalr::Connection>>> = Arc::new(Mutex::new(None));
+        let (tx, rx) = mpsc::channel::<&'static str>();
+        let tx = Mutex::new(tx);
+        let s2 = slot.clone();
+        let c = builder(&base, "/hubs/test", Transport::WebSockets, Protocol::Json).context(&ctx).build().unwrap();
+        c.on("Callback", move |_| {
+            let conn = s2.lock().unwrap().take();
+            let what = if conn.is_some() { "dropped" } else { "no connection" };
+            drop(conn); // frees the connection from inside its handler
+            tx.lock().unwrap().send(what).unwrap();
+        })
+        .unwrap();
+        c.start(T).unwrap();
+        // Pending at the drop: a stream (an invocation would hold the hub's one parallel slot).
+        let mut pending = c.stream("InfiniteStream", &Value::json(r#"["rust-self-drop",1000]"#)).unwrap();
+        let mut g = slot.lock().unwrap();
+        let c = g.insert(c);
+        c.send_nowait("Callback", &Value::string_arg("x")).unwrap(); // never blocks
+        drop(g);
+        assert_eq!(rx.recv_timeout(RECV).unwrap(), "dropped");
+        let end = pending.by_ref().last().expect("the stream's end");
+        assert_eq!(end.unwrap_err().code(), code::ECLOSED, "direct={direct}");
+    }
+}
