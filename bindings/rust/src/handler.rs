@@ -15,9 +15,17 @@ use std::sync::{Arc, Mutex, Weak};
 pub type HandlerResult = Result<Value, String>;
 
 type HandlerFn = Box<dyn Fn(&Value) -> Option<HandlerResult> + Send + Sync>;
+type LaterFn = Box<dyn Fn(&Value, Option<Responder>) + Send + Sync>;
+
+enum Kind {
+    /// Answers (or not) when it returns.
+    Now(HandlerFn),
+    /// Defers the answer to a Responder (the connection is only needed to answer).
+    Later(LaterFn, Weak<ConnInner>),
+}
 
 struct HandlerBox {
-    f: HandlerFn,
+    f: Kind,
     /// The last answer: the library copies it after the handler returns, so it must outlive
     /// the call (handlers of one connection never run concurrently).
     answer: Mutex<(Option<Value>, Option<CString>)>,
@@ -25,7 +33,7 @@ struct HandlerBox {
 
 unsafe extern "C" fn handler_trampoline(
     ud: *mut c_void,
-    _conn: *mut ffi::signalr_connection,
+    conn: *mut ffi::signalr_connection,
     args: *const ffi::signalr_value,
     result: *mut *const c_void,
     result_len: *mut usize,
@@ -34,7 +42,19 @@ unsafe extern "C" fn handler_trampoline(
 ) -> c_int {
     let h = &*(ud as *const HandlerBox);
     let v = Value::from_raw(args);
-    let out = guard("handler", Some(Err("the client's handler panicked".to_string())), || (h.f)(&v));
+    let f = match &h.f {
+        Kind::Now(f) => f,
+        Kind::Later(f, weak) => {
+            // A call that expects a result gets a ticket; one without (or already answered by
+            // an earlier handler) gets ESTATE: nothing to answer then.
+            let mut ticket = 0u64;
+            let responder = (ffi::signalr_connection_defer_result(conn, &mut ticket) == 0)
+                .then(|| Responder { conn: weak.clone(), ticket, answered: false });
+            guard("handler", (), || f(&v, responder));
+            return 0;
+        }
+    };
+    let out = guard("handler", Some(Err("the client's handler panicked".to_string())), || f(&v));
     let mut slot = h.answer.lock().unwrap_or_else(|p| p.into_inner());
     match out {
         None => 0,
@@ -84,10 +104,10 @@ impl Connection {
     where
         F: Fn(&Value) + Send + Sync + 'static,
     {
-        self.register(method, Box::new(move |v| {
+        self.register(method, |_| Kind::Now(Box::new(move |v| {
             handler(v);
             None
-        }))
+        })))
     }
 
     /// Registers a client-result handler: the server's `InvokeAsync(method, ...)` gets the
@@ -97,11 +117,24 @@ impl Connection {
     where
         F: Fn(&Value) -> HandlerResult + Send + Sync + 'static,
     {
-        self.register(method, Box::new(move |v| Some(handler(v))))
+        self.register(method, |_| Kind::Now(Box::new(move |v| Some(handler(v)))))
     }
 
-    fn register(&self, method: &str, f: HandlerFn) -> Result<Subscription, Error> {
+    /// Registers a client-result handler that answers later, from any thread: it gets a
+    /// [`Responder`] (None when the server's call expects no result, or an earlier handler
+    /// answered) and returns at once; `Responder::answer` sends the result when it is ready
+    /// (e.g. from another thread or an async task). A Responder dropped unanswered sends an
+    /// error, so the server's caller is never left waiting.
+    pub fn on_result_later<F>(&self, method: &str, handler: F) -> Result<Subscription, Error>
+    where
+        F: Fn(&Value, Option<Responder>) + Send + Sync + 'static,
+    {
+        self.register(method, |weak| Kind::Later(Box::new(handler), weak))
+    }
+
+    fn register(&self, method: &str, make: impl FnOnce(Weak<ConnInner>) -> Kind) -> Result<Subscription, Error> {
         let m = cstring(method)?;
+        let f = make(Arc::downgrade(&self.inner));
         let ud = Box::into_raw(Box::new(HandlerBox { f, answer: Mutex::new((None, None)) }));
         let mut handle = 0u64;
         let rc = unsafe {
@@ -113,5 +146,45 @@ impl Connection {
             return Err(Error::from_code(rc));
         }
         Ok(Subscription { conn: Arc::downgrade(&self.inner), handle })
+    }
+}
+
+/// The pending answer to one server call (see [`Connection::on_result_later`]). `Send`:
+/// answer from any thread, once.
+pub struct Responder {
+    conn: Weak<ConnInner>,
+    ticket: u64,
+    answered: bool,
+}
+
+impl Responder {
+    /// Sends the result (`Ok`) or an error text (`Err`: the server's caller gets a
+    /// HubException). Never blocks. If the server connection the call came on is gone (a
+    /// reconnect), the library drops the answer: the server has already failed that call.
+    pub fn answer(mut self, result: HandlerResult) -> Result<(), Error> {
+        self.answered = true;
+        self.send(result)
+    }
+
+    fn send(&self, result: HandlerResult) -> Result<(), Error> {
+        let Some(c) = self.conn.upgrade() else { return Err(Error::from_code(code::ECLOSED)) };
+        let rc = match result {
+            Ok(v) => unsafe {
+                ffi::signalr_connection_answer_result(c.raw, self.ticket, v.bytes().as_ptr().cast(), v.bytes().len(), v.encoding().raw(), std::ptr::null())
+            },
+            Err(msg) => {
+                let m = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+                unsafe { ffi::signalr_connection_answer_result(c.raw, self.ticket, std::ptr::null(), 0, ffi::SIGNALR_ENCODING_JSON, m.as_ptr()) }
+            }
+        };
+        check(rc)
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        if !self.answered {
+            let _ = self.send(Err("the client dropped the call without answering".into()));
+        }
     }
 }

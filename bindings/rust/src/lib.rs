@@ -45,7 +45,7 @@ pub use call::Call;
 pub use connection::{Connection, SendCall, State};
 pub use context::Context;
 pub use error::{code, error_codes, error_name, Error};
-pub use handler::{HandlerResult, Subscription};
+pub use handler::{HandlerResult, Responder, Subscription};
 pub use providers::RetryContext;
 pub use stream::{Next, Stream};
 pub use upload::{Upload, WriteFuture};

@@ -560,3 +560,22 @@ fn a_connection_can_be_dropped_inside_its_own_callbacks() {
         assert_eq!(end.unwrap_err().code(), code::ECLOSED, "direct={direct}");
     }
 }
+
+#[test]
+fn client_results_can_be_answered_later_from_another_thread() {
+    let base = need_server!();
+    for &(t, p) in MATRIX {
+        let c = connect(&base, t, p);
+        c.on_result_later("Double", |a, responder| {
+            let n = json_of(a).as_arr()[0].as_i64().unwrap();
+            let r = responder.expect("the server waits for a result");
+            std::thread::spawn(move || r.answer(Ok(Value::json((2 * n).to_string()))).unwrap());
+        })
+        .unwrap();
+        c.on_result_later("Forget", |_, responder| drop(responder)).unwrap();
+        let r = c.invoke("GetClientResult", &args(p, r#"["Double",21]"#), T).unwrap();
+        assert_eq!(r.to_json().unwrap(), "42", "{t:?}/{p:?}");
+        let r = c.invoke("GetClientResult", &args(p, r#"["Forget",0]"#), T).unwrap();
+        assert!(r.as_string().unwrap().contains("without answering"), "{r:?}");
+    }
+}
