@@ -7,7 +7,8 @@
 # ASP.NET Core test server) and builds the examples. Starts its own test server (through
 # tests/harness/testserver.py) unless SIGNALR_SERVER_STATE names a running one's state
 # file, and stops it at the end. Without dotnet the server tests print SKIP, or fail when
-# SIGNALR_REQUIRE_SERVER=1. Exits non-zero on any failure.
+# SIGNALR_REQUIRE_SERVER=1. SIGNALR_RUST_VALGRIND=1 also runs the API tests under valgrind.
+# Exits non-zero on any failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -50,4 +51,10 @@ fi
 cd "$here"
 cargo build --offline -j"$jobs" --examples
 cargo test --offline -j"$jobs" -- --test-threads=2
+# Optional: the API tests once more under valgrind memcheck (the binding's unsafe code).
+if [[ ${SIGNALR_RUST_VALGRIND:-0} == 1 ]]; then
+  bin=$(cargo test --offline -j"$jobs" --no-run --message-format=short --test server_api 2>&1 |
+        sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
+  valgrind --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite --show-possibly-lost=no -q "$bin" --test-threads=1
+fi
 echo "rust test.sh: OK"
