@@ -2,14 +2,15 @@
 //!
 //!     bench_compare --url URL --workload echo|inflight64|flood|upload
 //!                   --protocol json|messagepack [--messages N] [--warmup N] [--timeout S]
-//!                   [--mode poll|direct]
+//!                   [--mode poll|direct] [--echo blocking|chained]
 //!
 //! Connects over WebSockets, warms up with --warmup messages of the same workload, measures
 //! --messages and prints one JSON line {"client":"rust",...,"cpu_us":..,"wall_ms":..}:
 //! cpu_us is getrusage(RUSAGE_SELF) user+sys over the measured phase (every thread: the
 //! caller, the binding's poller thread and libsignalr's I/O thread). --mode direct builds on
 //! a SIGNALR_CONTEXT_DIRECT context (the default, poll, is what applications get).
-//! Workloads: echo = invoke (blocking) in a loop; inflight64 = 64 invokes outstanding, the
+//! Workloads: echo = invoke (blocking) in a loop (--echo chained: each next invoke issued
+//! from the previous one's completion, as bench_c.c does); inflight64 = 64 invokes outstanding, the
 //! next issued from a completion; flood = SendNumbered(N) counted by a handler; upload = N
 //! items of an upload stream into UploadSum (EAGAIN waits for SIGNALR_EVENT_WRITABLE).
 use signalr::{Builder, Connection, Context, Protocol, Transport, Value};
@@ -76,7 +77,7 @@ impl Bench {
         Ok(())
     }
 
-    fn inflight64(&self, n: u64) -> Res<()> {
+    fn inflight(&self, n: u64, window: u64) -> Res<()> {
         struct St {
             m: Mutex<(u64, u64, Option<String>)>, // issued, completed, failure
             cv: Condvar,
@@ -113,7 +114,7 @@ impl Bench {
             }
         }
         let st = Arc::new(St { m: Mutex::new((0, 0, None)), cv: Condvar::new(), n, args: self.echo_args.clone(), hello: self.hello.clone() });
-        let first = n.min(64);
+        let first = n.min(window);
         st.m.lock().unwrap().0 = first;
         for _ in 0..first {
             issue(&self.conn, &st);
@@ -175,6 +176,9 @@ fn main() {
     let warmup: u64 = get("warmup", "1000").parse().expect("--warmup");
     let timeout: f64 = get("timeout", "120").parse().expect("--timeout");
     let direct = get("mode", "poll") == "direct";
+    // --echo blocking (default: Connection::invoke in a loop, as an application awaits) or
+    // chained (the next invoke issued from the completion, as bench_c.c does).
+    let chained = get("echo", "blocking") == "chained";
     if url.is_empty() || !["echo", "inflight64", "flood", "upload"].contains(&workload.as_str()) {
         eprintln!("bench_compare: --url and a known --workload are required");
         std::process::exit(2);
@@ -217,8 +221,9 @@ fn main() {
         b.hello = b.wire_value(r#""hello""#);
         b.conn.start(Some(b.left()?.min(Duration::from_secs(30)))).map_err(|e| e.to_string())?;
         let run = |b: &Bench, n: u64| match workload.as_str() {
+            "echo" if chained => b.inflight(n, 1),
             "echo" => b.echo(n),
-            "inflight64" => b.inflight64(n),
+            "inflight64" => b.inflight(n, 64),
             "flood" => b.flood(n),
             _ => b.upload(n),
         };
