@@ -2,13 +2,14 @@
 //!
 //!     bench_compare --url URL --workload echo|inflight64|flood|upload
 //!                   --protocol json|messagepack [--messages N] [--warmup N] [--timeout S]
-//!                   [--mode poll|direct] [--echo blocking|chained]
+//!                   [--mode poll|lend|direct] [--echo blocking|chained]
 //!
 //! Connects over WebSockets, warms up with --warmup messages of the same workload, measures
 //! --messages and prints one JSON line {"client":"rust",...,"cpu_us":..,"wall_ms":..}:
 //! cpu_us is getrusage(RUSAGE_SELF) user+sys over the measured phase (every thread: the
-//! caller, the binding's poller thread and libsignalr's I/O thread). --mode direct builds on
-//! a SIGNALR_CONTEXT_DIRECT context (the default, poll, is what applications get).
+//! caller, the binding's poller thread and libsignalr's I/O thread). --mode selects the
+//! Context: poll (Context::new, the default), lend (Context::new_lending) or direct
+//! (Context::new_direct, SIGNALR_CONTEXT_DIRECT).
 //! Workloads: echo = invoke (blocking) in a loop (--echo chained: each next invoke issued
 //! from the previous one's completion, as bench_c.c does); inflight64 = 64 invokes outstanding, the
 //! next issued from a completion; flood = SendNumbered(N) counted by a handler; upload = N
@@ -163,7 +164,7 @@ fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     for kv in argv.chunks(2) {
         if kv.len() != 2 || !kv[0].starts_with("--") {
-            eprintln!("usage: bench_compare --url URL --workload echo|inflight64|flood|upload --protocol json|messagepack [--messages N] [--warmup N] [--timeout S] [--mode poll|direct]");
+            eprintln!("usage: bench_compare --url URL --workload echo|inflight64|flood|upload --protocol json|messagepack [--messages N] [--warmup N] [--timeout S] [--mode poll|lend|direct] [--echo blocking|chained]");
             std::process::exit(2);
         }
         a.insert(kv[0].trim_start_matches("--").to_string(), kv[1].clone());
@@ -175,7 +176,7 @@ fn main() {
     let messages: u64 = get("messages", "10000").parse().expect("--messages");
     let warmup: u64 = get("warmup", "1000").parse().expect("--warmup");
     let timeout: f64 = get("timeout", "120").parse().expect("--timeout");
-    let direct = get("mode", "poll") == "direct";
+    let mode = get("mode", "poll");
     // --echo blocking (default: Connection::invoke in a loop, as an application awaits) or
     // chained (the next invoke issued from the completion, as bench_c.c does).
     let chained = get("echo", "blocking") == "chained";
@@ -191,7 +192,12 @@ fn main() {
     });
     let wire = if protocol == "messagepack" { Protocol::MessagePack } else { Protocol::Json };
     let result = (|| -> Res<(f64, f64)> {
-        let ctx = if direct { Context::new_direct() } else { Context::new() }.map_err(|e| e.to_string())?;
+        let ctx = match mode.as_str() {
+            "direct" => Context::new_direct(),
+            "lend" => Context::new_lending(),
+            _ => Context::new(),
+        }
+        .map_err(|e| e.to_string())?;
         let conn = Builder::new(&url)
             .transports(&[Transport::WebSockets])
             .protocol(wire)

@@ -3,12 +3,12 @@
 //!
 //! Why a poller thread: libsignalr never runs application code on its I/O thread (unless
 //! DIRECT); events wait in a queue until someone calls `signalr_context_poll`. The binding
-//! runs one thread per context that waits for the context's wakeup fd with poll(2) and then
-//! runs what is queued with `signalr_context_poll(ctx, 0)`. It does not wait inside
-//! `signalr_context_poll` on purpose: a waiting poll lends its thread to the library's I/O,
-//! and then a thread blocked in `invoke` (signalr_connection_invoke_blocking) could not run
-//! the I/O itself and would get every result handed over from the poller (measured: no
-//! better for callbacks, worse for blocking calls). It is stopped with
+//! runs one thread per context. By default it waits for the context's wakeup fd with poll(2)
+//! and runs what is queued with `signalr_context_poll(ctx, 0)`: not waiting inside
+//! `signalr_context_poll` leaves the I/O to the library's thread, so a thread blocked in
+//! `invoke` (signalr_connection_invoke_blocking) may run the I/O itself. `new_lending` waits
+//! inside `signalr_context_poll` instead, which lends the poller to the I/O: callbacks then
+//! run where their events are made (cheaper for callback-driven work). It is stopped with
 //! `signalr_context_interrupt`, which makes the fd readable and is sticky until the next
 //! poll, so a stop is never missed.
 use crate::error::{check, Error};
@@ -63,8 +63,23 @@ struct RawCtx(*mut ffi::signalr_context);
 unsafe impl Send for RawCtx {}
 
 impl Context {
-    /// A poll-mode context with its poller thread ("signalr-poller").
+    /// A poll-mode context with its poller thread ("signalr-poller"), which waits on the
+    /// wakeup fd: the library's I/O thread does the I/O, and a thread blocked in
+    /// [`crate::Connection::invoke`] may run it itself. Best for blocking calls.
     pub fn new() -> Result<Context, Error> {
+        Context::with_poller(false)
+    }
+
+    /// A poll-mode context whose poller thread waits inside `signalr_context_poll`, which
+    /// lends it to the library's I/O: events are made and their callbacks run on that one
+    /// thread, with no hand-off. Best for callback-driven work (handlers, a chain of calls
+    /// issued from completions); blocking calls from other threads then get their results
+    /// handed over from the poller.
+    pub fn new_lending() -> Result<Context, Error> {
+        Context::with_poller(true)
+    }
+
+    fn with_poller(lend: bool) -> Result<Context, Error> {
         let raw = new_raw(0)?;
         let state = Arc::new(PollerState { stopping: AtomicBool::new(false), free_on_exit: AtomicBool::new(false) });
         let (st, ctx) = (state.clone(), RawCtx(raw));
@@ -75,6 +90,10 @@ impl Context {
                 // SAFETY: the context lives until this thread has been joined (or frees it).
                 let fd = unsafe { ffi::signalr_context_wakeup_fd(ctx.0) };
                 while !st.stopping.load(Ordering::Acquire) {
+                    if lend {
+                        unsafe { ffi::signalr_context_poll(ctx.0, -1) };
+                        continue;
+                    }
                     let mut pfd = PollFd { fd, events: POLLIN, revents: 0 };
                     // EINTR or readable: either way run what is queued, without waiting.
                     unsafe { poll(&mut pfd, 1, -1) };

@@ -394,9 +394,9 @@ fn blocking_calls_from_callbacks_refuse_instead_of_deadlocking() {
 }
 
 #[test]
-fn direct_context_and_shared_context() {
+fn direct_lending_and_shared_contexts() {
     let base = need_server!();
-    for ctx in [Context::new_direct().unwrap(), Context::new().unwrap()] {
+    for ctx in [Context::new_direct().unwrap(), Context::new().unwrap(), Context::new_lending().unwrap()] {
         let conns: Vec<_> = (0..3)
             .map(|_| {
                 let c = builder(&base, "/hubs/test", Transport::WebSockets, Protocol::MessagePack).context(&ctx).build().unwrap();
