@@ -78,8 +78,5 @@ fn export_header(h: &Path) {
 /// The CMake source dir recorded in a build tree's CMakeCache.txt.
 fn source_dir_of(build: &Path) -> Option<PathBuf> {
     let cache = std::fs::read_to_string(build.join("CMakeCache.txt")).ok()?;
-    cache
-        .lines()
-        .find_map(|l| l.strip_prefix("CMAKE_HOME_DIRECTORY:INTERNAL="))
-        .map(PathBuf::from)
+    cache.lines().find_map(|l| l.strip_prefix("CMAKE_HOME_DIRECTORY:INTERNAL=")).map(PathBuf::from)
 }

@@ -64,7 +64,11 @@ impl Bench {
     /// Arguments pre-encoded in the wire's encoding (no transcoding on the measured path).
     fn wire_value(&self, json: &str) -> Value {
         let v = Value::json(json);
-        if self.wire == Protocol::MessagePack { Value::msgpack(v.to_msgpack().unwrap()) } else { v }
+        if self.wire == Protocol::MessagePack {
+            Value::msgpack(v.to_msgpack().unwrap())
+        } else {
+            v
+        }
     }
 
     fn echo(&self, n: u64) -> Res<()> {
@@ -114,7 +118,13 @@ impl Bench {
                 st.cv.notify_all();
             }
         }
-        let st = Arc::new(St { m: Mutex::new((0, 0, None)), cv: Condvar::new(), n, args: self.echo_args.clone(), hello: self.hello.clone() });
+        let st = Arc::new(St {
+            m: Mutex::new((0, 0, None)),
+            cv: Condvar::new(),
+            n,
+            args: self.echo_args.clone(),
+            hello: self.hello.clone(),
+        });
         let first = n.min(window);
         st.m.lock().unwrap().0 = first;
         for _ in 0..first {
@@ -130,7 +140,10 @@ impl Bench {
 
     fn flood(&self, n: u64) -> Res<()> {
         *self.flood.0.lock().unwrap() = (0, n);
-        let r = self.conn.invoke("SendNumbered", &self.wire_value(&format!("[{n}]")), Some(self.left()?)).map_err(|e| e.to_string())?;
+        let r = self
+            .conn
+            .invoke("SendNumbered", &self.wire_value(&format!("[{n}]")), Some(self.left()?))
+            .map_err(|e| e.to_string())?;
         if r.to_json().ok().as_deref() != Some(n.to_string().as_str()) {
             return Err(format!("SendNumbered returned {r:?}"));
         }

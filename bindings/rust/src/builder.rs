@@ -6,7 +6,9 @@ use crate::connection::{ConnInner, Connection};
 use crate::context::Context;
 use crate::error::{cstr, Error};
 use crate::ffi;
-use crate::providers::{free_retry, free_token, retry_trampoline, retry_ud, token_trampoline, token_ud, RetryContext, RetryFn, TokenFn};
+use crate::providers::{
+    free_retry, free_token, retry_trampoline, retry_ud, token_trampoline, token_ud, RetryContext, RetryFn, TokenFn,
+};
 use crate::shared::{free_shared, lifecycle_trampoline, LifecycleFns, Shared};
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_void};
@@ -56,7 +58,14 @@ pub struct Builder {
 impl Builder {
     /// A builder for the hub at `url` (http, https, ws or wss).
     pub fn new(url: &str) -> Builder {
-        let b = Builder { options: Vec::new(), context: None, fns: LifecycleFns::default(), log: None, token: None, retry: None };
+        let b = Builder {
+            options: Vec::new(),
+            context: None,
+            fns: LifecycleFns::default(),
+            log: None,
+            token: None,
+            retry: None,
+        };
         b.option("binding", &format!("Rust {}", env!("CARGO_PKG_VERSION"))).option("url", url)
     }
 
@@ -154,7 +163,10 @@ impl Builder {
     /// (also on every reconnect): `Ok(Some(token))`, `Ok(None)` for no token, or an error
     /// whose code fails the connect attempt. Replaces the `access_token` option. Runs on the
     /// context's callback thread, so it must not block for long.
-    pub fn access_token_provider(mut self, f: impl Fn() -> Result<Option<String>, Error> + Send + Sync + 'static) -> Builder {
+    pub fn access_token_provider(
+        mut self,
+        f: impl Fn() -> Result<Option<String>, Error> + Send + Sync + 'static,
+    ) -> Builder {
         self.token = Some(Arc::new(f));
         self
     }
@@ -183,7 +195,8 @@ impl Builder {
         let mut errbuf = [0 as c_char; 512];
         for (k, v) in &self.options {
             let (ck, cv) = (c(k)?, c(v)?);
-            let rc = unsafe { ffi::signalr_builder_set(g.0, ck.as_ptr(), cv.as_ptr(), errbuf.as_mut_ptr(), errbuf.len()) };
+            let rc =
+                unsafe { ffi::signalr_builder_set(g.0, ck.as_ptr(), cv.as_ptr(), errbuf.as_mut_ptr(), errbuf.len()) };
             if rc < 0 {
                 let why = cstr(errbuf.as_ptr()).unwrap_or_default();
                 return Err(Error::with_message(rc, format!("option {k}={v:?}: {why}")));
@@ -197,10 +210,24 @@ impl Builder {
             unsafe { ffi::signalr_builder_set_log(g.0, Some(log_trampoline), ud, Some(free_log)) };
         }
         if let Some(t) = &self.token {
-            unsafe { ffi::signalr_builder_set_token_provider(g.0, Some(token_trampoline), token_ud(t.clone()), Some(free_token)) };
+            unsafe {
+                ffi::signalr_builder_set_token_provider(
+                    g.0,
+                    Some(token_trampoline),
+                    token_ud(t.clone()),
+                    Some(free_token),
+                )
+            };
         }
         if let Some(r) = &self.retry {
-            unsafe { ffi::signalr_builder_set_retry_policy(g.0, Some(retry_trampoline), retry_ud(r.clone()), Some(free_retry)) };
+            unsafe {
+                ffi::signalr_builder_set_retry_policy(
+                    g.0,
+                    Some(retry_trampoline),
+                    retry_ud(r.clone()),
+                    Some(free_retry),
+                )
+            };
         }
         let mut raw = std::ptr::null_mut();
         let rc = unsafe { ffi::signalr_builder_build(g.0, ctx.raw(), &mut raw, errbuf.as_mut_ptr(), errbuf.len()) };

@@ -83,7 +83,12 @@ pub(crate) unsafe fn raw_connection_id(conn: *mut ffi::signalr_connection) -> Op
 }
 
 impl ConnInner {
-    pub(crate) fn new(raw: *mut ffi::signalr_connection, shared: Arc<Shared>, wire: crate::Encoding, ctx: Context) -> ConnInner {
+    pub(crate) fn new(
+        raw: *mut ffi::signalr_connection,
+        shared: Arc<Shared>,
+        wire: crate::Encoding,
+        ctx: Context,
+    ) -> ConnInner {
         ConnInner { raw, shared, wire, _ctx: ctx }
     }
 
@@ -218,7 +223,9 @@ impl Connection {
     pub fn invoke_async(&self, method: &str, args: &Value) -> Call<Value> {
         let (call, st) = Call::new();
         let enc = self.inner.wire;
-        if let Err(e) = self.invoke_with(method, args, move |r| st.complete(r.map(|v| v.unwrap_or_else(|| Value::null(enc))))) {
+        if let Err(e) =
+            self.invoke_with(method, args, move |r| st.complete(r.map(|v| v.unwrap_or_else(|| Value::null(enc)))))
+        {
             return Call::ready(Err(e));
         }
         call
@@ -278,12 +285,7 @@ impl Connection {
     /// `send` as a future: completes when the message was written (a full buffer is waited
     /// out without blocking). Never blocks.
     pub fn send_async(&self, method: &str, args: &Value) -> SendCall {
-        SendCall {
-            conn: Arc::downgrade(&self.inner),
-            method: cstring(method),
-            args: args.clone(),
-            call: None,
-        }
+        SendCall { conn: Arc::downgrade(&self.inner), method: cstring(method), args: args.clone(), call: None }
     }
 
     /// Fire-and-forget send (`signalr_connection_send`): Ok means accepted; `EAGAIN` means
@@ -293,7 +295,13 @@ impl Connection {
     pub fn send_nowait(&self, method: &str, args: &Value) -> Result<(), Error> {
         let m = cstring(method)?;
         check(unsafe {
-            ffi::signalr_connection_send(self.raw(), m.as_ptr(), args.bytes().as_ptr().cast(), args.bytes().len(), args.encoding().raw())
+            ffi::signalr_connection_send(
+                self.raw(),
+                m.as_ptr(),
+                args.bytes().as_ptr().cast(),
+                args.bytes().len(),
+                args.encoding().raw(),
+            )
         })
     }
 }

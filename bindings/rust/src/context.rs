@@ -107,9 +107,7 @@ impl Context {
                 unsafe { ffi::signalr_context_free(raw) };
                 Error::with_message(crate::code::ENOMEM, format!("cannot start the poller thread: {e}"))
             })?;
-        Ok(Context {
-            inner: Arc::new(ContextInner { raw, poller: Some(state), thread: Mutex::new(Some(thread)) }),
-        })
+        Ok(Context { inner: Arc::new(ContextInner { raw, poller: Some(state), thread: Mutex::new(Some(thread)) }) })
     }
 
     /// A SIGNALR_CONTEXT_DIRECT context: callbacks run on the library's I/O thread (lowest

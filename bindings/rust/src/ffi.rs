@@ -141,9 +141,18 @@ extern "C" {
     ) -> c_int;
 
     // encodings
-    pub fn signalr_json_to_msgpack(json: *const c_char, json_len: usize, out: *mut *mut u8, out_len: *mut usize) -> c_int;
-    pub fn signalr_msgpack_to_json(msgpack: *const u8, msgpack_len: usize, out: *mut *mut c_char, out_len: *mut usize)
-        -> c_int;
+    pub fn signalr_json_to_msgpack(
+        json: *const c_char,
+        json_len: usize,
+        out: *mut *mut u8,
+        out_len: *mut usize,
+    ) -> c_int;
+    pub fn signalr_msgpack_to_json(
+        msgpack: *const u8,
+        msgpack_len: usize,
+        out: *mut *mut c_char,
+        out_len: *mut usize,
+    ) -> c_int;
     pub fn signalr_free(ptr: *mut c_void);
 
     // context
@@ -218,12 +227,21 @@ extern "C" {
     ) -> c_int;
 
     // connection
-    pub fn signalr_connection_start(conn: *mut signalr_connection, cb: Option<signalr_completion_fn>, user_data: *mut c_void)
-        -> c_int;
-    pub fn signalr_connection_start_blocking(conn: *mut signalr_connection, timeout_ms: i32, err: *mut *mut signalr_error)
-        -> c_int;
-    pub fn signalr_connection_stop(conn: *mut signalr_connection, cb: Option<signalr_completion_fn>, user_data: *mut c_void)
-        -> c_int;
+    pub fn signalr_connection_start(
+        conn: *mut signalr_connection,
+        cb: Option<signalr_completion_fn>,
+        user_data: *mut c_void,
+    ) -> c_int;
+    pub fn signalr_connection_start_blocking(
+        conn: *mut signalr_connection,
+        timeout_ms: i32,
+        err: *mut *mut signalr_error,
+    ) -> c_int;
+    pub fn signalr_connection_stop(
+        conn: *mut signalr_connection,
+        cb: Option<signalr_completion_fn>,
+        user_data: *mut c_void,
+    ) -> c_int;
     pub fn signalr_connection_stop_blocking(conn: *mut signalr_connection, timeout_ms: i32) -> c_int;
     pub fn signalr_connection_state(conn: *mut signalr_connection) -> c_int;
     pub fn signalr_connection_id(conn: *mut signalr_connection, buf: *mut c_char, buflen: usize) -> c_int;
@@ -283,7 +301,11 @@ extern "C" {
         item_len: usize,
         encoding: c_int,
     ) -> c_int;
-    pub fn signalr_connection_upload_complete(conn: *mut signalr_connection, stream: u64, error: *const c_char) -> c_int;
+    pub fn signalr_connection_upload_complete(
+        conn: *mut signalr_connection,
+        stream: u64,
+        error: *const c_char,
+    ) -> c_int;
     pub fn signalr_connection_send_with_uploads(
         conn: *mut signalr_connection,
         method: *const c_char,

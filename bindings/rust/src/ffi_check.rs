@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 
 const FFI_RS: &str = include_str!("ffi.rs");
 
+/// name → (parameter types, return type), for functions and for callback types.
+type Decls = BTreeMap<String, (Vec<String>, String)>;
+
 fn strip_c_comments(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let b = s.as_bytes();
@@ -118,7 +121,7 @@ fn c_ret(ret: &str) -> String {
 }
 
 /// (params, ret) per name from the header: functions and callback typedefs.
-fn header_decls(h: &str) -> (BTreeMap<String, (Vec<String>, String)>, BTreeMap<String, (Vec<String>, String)>) {
+fn header_decls(h: &str) -> (Decls, Decls) {
     let h = strip_c_comments(h);
     let body: String = h.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
     let (mut fns, mut cbs) = (BTreeMap::new(), BTreeMap::new());
@@ -147,10 +150,7 @@ fn header_decls(h: &str) -> (BTreeMap<String, (Vec<String>, String)>, BTreeMap<S
 }
 
 fn rust_params(params: &str) -> Vec<String> {
-    split_top(params)
-        .iter()
-        .map(|p| squash(p.split_once(':').map(|(_, t)| t).unwrap_or(p)))
-        .collect()
+    split_top(params).iter().map(|p| squash(p.split_once(':').map(|(_, t)| t).unwrap_or(p))).collect()
 }
 
 fn rust_ret(tail: &str) -> String {
@@ -175,7 +175,7 @@ fn paren_body(s: &str, open: usize) -> (&str, &str) {
     panic!("unbalanced parentheses in ffi.rs")
 }
 
-fn ffi_decls() -> (BTreeMap<String, (Vec<String>, String)>, BTreeMap<String, (Vec<String>, String)>) {
+fn ffi_decls() -> (Decls, Decls) {
     let (mut fns, mut cbs) = (BTreeMap::new(), BTreeMap::new());
     let src: String = FFI_RS.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
     for stmt in src.split(';') {
@@ -211,9 +211,7 @@ fn every_header_function_is_declared_alike() {
         for (name, decl) in h {
             match r.get(name) {
                 None => problems.push(format!("{what} {name} is in signalr.h but not in ffi.rs")),
-                Some(d) if d != decl => {
-                    problems.push(format!("{what} {name}: header {decl:?}, ffi.rs {d:?}"))
-                }
+                Some(d) if d != decl => problems.push(format!("{what} {name}: header {decl:?}, ffi.rs {d:?}")),
                 _ => {}
             }
         }
@@ -271,5 +269,8 @@ fn loaded_library_matches_the_declared_version_and_error_table() {
 fn the_parser_sees_drift() {
     // A self-test: a changed arity or type in a header must be reported.
     let (fns, _) = header_decls("SIGNALR_API int signalr_x(const char *a, size_t n, void (*f)(void *));");
-    assert_eq!(fns["signalr_x"], (vec!["*constc_char".into(), "usize".into(), "Option<signalr_free_fn>".into()], "c_int".into()));
+    assert_eq!(
+        fns["signalr_x"],
+        (vec!["*constc_char".into(), "usize".into(), "Option<signalr_free_fn>".into()], "c_int".into())
+    );
 }

@@ -48,8 +48,11 @@ unsafe extern "C" fn handler_trampoline(
             // A call that expects a result gets a ticket; one without (or already answered by
             // an earlier handler) gets ESTATE: nothing to answer then.
             let mut ticket = 0u64;
-            let responder = (ffi::signalr_connection_defer_result(conn, &mut ticket) == 0)
-                .then(|| Responder { conn: weak.clone(), ticket, answered: false });
+            let responder = (ffi::signalr_connection_defer_result(conn, &mut ticket) == 0).then(|| Responder {
+                conn: weak.clone(),
+                ticket,
+                answered: false,
+            });
             guard("handler", (), || f(&v, responder));
             return 0;
         }
@@ -104,10 +107,12 @@ impl Connection {
     where
         F: Fn(&Value) + Send + Sync + 'static,
     {
-        self.register(method, |_| Kind::Now(Box::new(move |v| {
-            handler(v);
-            None
-        })))
+        self.register(method, |_| {
+            Kind::Now(Box::new(move |v| {
+                handler(v);
+                None
+            }))
+        })
     }
 
     /// Registers a client-result handler: the server's `InvokeAsync(method, ...)` gets the
@@ -138,7 +143,14 @@ impl Connection {
         let ud = Box::into_raw(Box::new(HandlerBox { f, answer: Mutex::new((None, None)) }));
         let mut handle = 0u64;
         let rc = unsafe {
-            ffi::signalr_connection_on(self.raw(), m.as_ptr(), Some(handler_trampoline), ud.cast(), Some(free_handler), &mut handle)
+            ffi::signalr_connection_on(
+                self.raw(),
+                m.as_ptr(),
+                Some(handler_trampoline),
+                ud.cast(),
+                Some(free_handler),
+                &mut handle,
+            )
         };
         if rc < 0 {
             // A refused registration does not take the user_data: release it here.
@@ -170,11 +182,27 @@ impl Responder {
         let Some(c) = self.conn.upgrade() else { return Err(Error::from_code(code::ECLOSED)) };
         let rc = match result {
             Ok(v) => unsafe {
-                ffi::signalr_connection_answer_result(c.raw, self.ticket, v.bytes().as_ptr().cast(), v.bytes().len(), v.encoding().raw(), std::ptr::null())
+                ffi::signalr_connection_answer_result(
+                    c.raw,
+                    self.ticket,
+                    v.bytes().as_ptr().cast(),
+                    v.bytes().len(),
+                    v.encoding().raw(),
+                    std::ptr::null(),
+                )
             },
             Err(msg) => {
                 let m = CString::new(msg.replace('\0', " ")).unwrap_or_default();
-                unsafe { ffi::signalr_connection_answer_result(c.raw, self.ticket, std::ptr::null(), 0, ffi::SIGNALR_ENCODING_JSON, m.as_ptr()) }
+                unsafe {
+                    ffi::signalr_connection_answer_result(
+                        c.raw,
+                        self.ticket,
+                        std::ptr::null(),
+                        0,
+                        ffi::SIGNALR_ENCODING_JSON,
+                        m.as_ptr(),
+                    )
+                }
             }
         };
         check(rc)

@@ -42,7 +42,11 @@ impl StreamState {
     }
 }
 
-unsafe extern "C" fn item_trampoline(ud: *mut c_void, _c: *mut ffi::signalr_connection, item: *const ffi::signalr_value) {
+unsafe extern "C" fn item_trampoline(
+    ud: *mut c_void,
+    _c: *mut ffi::signalr_connection,
+    item: *const ffi::signalr_value,
+) {
     let st = &*(ud as *const StreamState);
     let v = Value::from_raw(item);
     guard("stream item", (), || st.push(|q| q.items.push_back(v)));

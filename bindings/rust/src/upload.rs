@@ -44,7 +44,13 @@ impl Upload {
     pub fn try_write(&self, item: &Value) -> Result<(), Error> {
         let c = self.conn()?;
         check(unsafe {
-            ffi::signalr_connection_upload_write(c.raw, self.handle, item.bytes().as_ptr().cast(), item.bytes().len(), item.encoding().raw())
+            ffi::signalr_connection_upload_write(
+                c.raw,
+                self.handle,
+                item.bytes().as_ptr().cast(),
+                item.bytes().len(),
+                item.encoding().raw(),
+            )
         })
     }
 
@@ -91,7 +97,13 @@ impl Upload {
         }
         let c = self.conn()?;
         let e = error.map(|m| CString::new(m.replace('\0', " ")).unwrap_or_default());
-        check(unsafe { ffi::signalr_connection_upload_complete(c.raw, self.handle, e.as_ref().map_or(std::ptr::null(), |e| e.as_ptr())) })
+        check(unsafe {
+            ffi::signalr_connection_upload_complete(
+                c.raw,
+                self.handle,
+                e.as_ref().map_or(std::ptr::null(), |e| e.as_ptr()),
+            )
+        })
     }
 }
 

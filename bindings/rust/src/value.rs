@@ -3,7 +3,7 @@
 //! tree: applications bring their own (de)serialisation; conversions between the two
 //! encodings are done by the C library (`signalr_json_to_msgpack` / `signalr_msgpack_to_json`),
 //! following the official clients' mapping.
-use crate::error::{Error, code};
+use crate::error::{code, Error};
 use crate::ffi;
 use std::fmt;
 
@@ -109,7 +109,8 @@ impl Value {
         }
         let mut len = 0usize;
         let data = ffi::signalr_value_data(v, &mut len);
-        let bytes = if data.is_null() || len == 0 { Vec::new() } else { std::slice::from_raw_parts(data, len).to_vec() };
+        let bytes =
+            if data.is_null() || len == 0 { Vec::new() } else { std::slice::from_raw_parts(data, len).to_vec() };
         Value { encoding: Encoding::from_raw(ffi::signalr_value_encoding(v)), bytes }
     }
 }
@@ -192,7 +193,11 @@ fn parse_json_string(t: &str) -> Option<String> {
                 'u' => {
                     let hex = |it: &mut std::str::Chars| -> Option<u32> {
                         let h: String = it.take(4).collect();
-                        if h.len() == 4 { u32::from_str_radix(&h, 16).ok() } else { None }
+                        if h.len() == 4 {
+                            u32::from_str_radix(&h, 16).ok()
+                        } else {
+                            None
+                        }
                     };
                     let hi = hex(&mut it)?;
                     let cp = if (0xD800..0xDC00).contains(&hi) {

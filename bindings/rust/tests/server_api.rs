@@ -20,7 +20,11 @@ macro_rules! need_server {
 }
 
 fn enc(p: Protocol) -> Encoding {
-    if p == Protocol::Json { Encoding::Json } else { Encoding::MessagePack }
+    if p == Protocol::Json {
+        Encoding::Json
+    } else {
+        Encoding::MessagePack
+    }
 }
 
 #[test]
@@ -38,8 +42,14 @@ fn invoke_blocking_and_as_a_future() {
         let obj = r#"{"Flag":true,"Items":["a","b"],"Map":{"a":1},"Name":"n","Nested":null,"Number":7,"Value":1.5}"#;
         let back = c.invoke("EchoObject", &args(p, &format!("[{obj}]")), T).unwrap();
         assert!(json_of(&back).same(&Json::parse(obj).unwrap()), "{what}: {back:?}");
-        assert_eq!(c.invoke("GetTransport", &Value::no_args(), T).unwrap().as_string().unwrap(),
-                   match t { Transport::WebSockets => "WebSockets", Transport::ServerSentEvents => "ServerSentEvents", Transport::LongPolling => "LongPolling" });
+        assert_eq!(
+            c.invoke("GetTransport", &Value::no_args(), T).unwrap().as_string().unwrap(),
+            match t {
+                Transport::WebSockets => "WebSockets",
+                Transport::ServerSentEvents => "ServerSentEvents",
+                Transport::LongPolling => "LongPolling",
+            }
+        );
 
         // The same as futures, on a std-only executor: one, then 16 at once.
         let r = block_on(c.invoke_async("Echo", &Value::string_arg("async")));
@@ -88,7 +98,9 @@ fn send_is_done_when_written_and_arrives_in_order() {
         for i in 0..40 {
             c.send("Record", &args(p, &format!("[{},{i}]", signalr::json_string(&key))), T).unwrap();
         }
-        let futs: Vec<_> = (40..60).map(|i| c.send_async("Record", &args(p, &format!("[{},{i}]", signalr::json_string(&key))))).collect();
+        let futs: Vec<_> = (40..60)
+            .map(|i| c.send_async("Record", &args(p, &format!("[{},{i}]", signalr::json_string(&key)))))
+            .collect();
         for r in join_all(futs) {
             r.unwrap();
         }
@@ -167,7 +179,8 @@ fn streams_iterate_fail_and_cancel() {
     for (n, &(t, p)) in MATRIX.iter().enumerate() {
         let c = connect(&base, t, p);
         let what = format!("{t:?}/{p:?}");
-        let items: Vec<String> = c.stream("Counter", &args(p, "[5,0]")).unwrap().map(|r| r.unwrap().to_json().unwrap()).collect();
+        let items: Vec<String> =
+            c.stream("Counter", &args(p, "[5,0]")).unwrap().map(|r| r.unwrap().to_json().unwrap()).collect();
         assert_eq!(items, ["0", "1", "2", "3", "4"], "{what}");
         assert_eq!(c.stream("EmptyStream", &Value::no_args()).unwrap().count(), 0);
 
@@ -204,7 +217,8 @@ fn streams_iterate_fail_and_cancel() {
         // CancelInvocation was written before this invocation: the server, which handles a
         // connection's messages in order, has fired the stream's token by the time it runs
         // it (a few rounds allowed for the token's callback on the server's thread pool).
-        let was = (0..20).any(|_| c.invoke("WasStreamCanceled", &Value::string_arg(&key), T).unwrap().to_json().unwrap() == "true");
+        let was = (0..20)
+            .any(|_| c.invoke("WasStreamCanceled", &Value::string_arg(&key), T).unwrap().to_json().unwrap() == "true");
         assert!(was, "{what}: the server did not see the cancel");
     }
 }
@@ -300,7 +314,9 @@ fn reconnects_after_a_lost_connection() {
         let (t1, t2, t3) = (Mutex::new(tx.clone()), Mutex::new(tx.clone()), Mutex::new(tx));
         let c = builder(&base, "/hubs/test", t, p)
             .reconnect_delays(&[Duration::ZERO, Duration::from_millis(100)])
-            .on_reconnecting(move |e| t1.lock().unwrap().send(format!("reconnecting {}", e.map(|e| e.name()).unwrap_or("-"))).unwrap())
+            .on_reconnecting(move |e| {
+                t1.lock().unwrap().send(format!("reconnecting {}", e.map(|e| e.name()).unwrap_or("-"))).unwrap()
+            })
             .on_reconnected(move |id| t2.lock().unwrap().send(format!("reconnected {}", id.unwrap_or(""))).unwrap())
             .on_closed(move |e| t3.lock().unwrap().send(format!("closed {e:?}")).unwrap())
             .build()
@@ -399,7 +415,10 @@ fn direct_lending_and_shared_contexts() {
     for ctx in [Context::new_direct().unwrap(), Context::new().unwrap(), Context::new_lending().unwrap()] {
         let conns: Vec<_> = (0..3)
             .map(|_| {
-                let c = builder(&base, "/hubs/test", Transport::WebSockets, Protocol::MessagePack).context(&ctx).build().unwrap();
+                let c = builder(&base, "/hubs/test", Transport::WebSockets, Protocol::MessagePack)
+                    .context(&ctx)
+                    .build()
+                    .unwrap();
                 c.start(T).unwrap();
                 c
             })
@@ -518,8 +537,14 @@ fn one_connection_serves_many_threads() {
                 for i in 0..50 {
                     let text = format!("t{k}-{i}");
                     match i % 3 {
-                        0 => assert_eq!(c.invoke("Echo", &Value::string_arg(&text), T).unwrap().as_string().unwrap(), text),
-                        1 => assert_eq!(block_on(c.invoke_async("Echo", &Value::string_arg(&text))).unwrap().as_string().unwrap(), text),
+                        0 => assert_eq!(
+                            c.invoke("Echo", &Value::string_arg(&text), T).unwrap().as_string().unwrap(),
+                            text
+                        ),
+                        1 => assert_eq!(
+                            block_on(c.invoke_async("Echo", &Value::string_arg(&text))).unwrap().as_string().unwrap(),
+                            text
+                        ),
                         _ => c.send("Record", &Value::json(format!(r#"["rust-mt",{i}]"#)), T).unwrap(),
                     }
                 }

@@ -121,11 +121,13 @@ fn hub_message_payloads_transcode_to_the_vector_bytes() {
                 assert!(json_frame.contains(payload_text), "{name}: payload text not in the JSON frame");
                 match json_to_msgpack(payload_text.as_bytes()) {
                     Ok(mp) if mp == wire_payload => {}
-                    other => failures.push(format!("{name}: json_to_msgpack({payload_text}) = {other:?}, wire {wire_payload:02x?}")),
+                    other => failures
+                        .push(format!("{name}: json_to_msgpack({payload_text}) = {other:?}, wire {wire_payload:02x?}")),
                 }
                 // ... and back: the same JSON value (same text, numbers compared by value).
                 let back = msgpack_to_json(wire_payload).unwrap();
-                let same = back == payload_text || Json::parse(&back).unwrap().same(&Json::parse(payload_text).unwrap());
+                let same =
+                    back == payload_text || Json::parse(&back).unwrap().same(&Json::parse(payload_text).unwrap());
                 if !same {
                     failures.push(format!("{name}: msgpack_to_json = {back}, vector {payload_text}"));
                 }

@@ -28,7 +28,10 @@ pub fn server() -> Option<String> {
                 Err(e) => format!("{path}: {e}"),
                 Ok(j) => match j.get("http").and_then(|h| h.as_str()) {
                     Some(h) => return Some(h.to_string()),
-                    None => format!("{path}: no server ({})", j.get("skipped").and_then(|s| s.as_str()).unwrap_or("no \"http\" key")),
+                    None => format!(
+                        "{path}: no server ({})",
+                        j.get("skipped").and_then(|s| s.as_str()).unwrap_or("no \"http\" key")
+                    ),
                 },
             },
         },
@@ -305,7 +308,8 @@ impl Parser<'_> {
             }
             _ => {
                 let start = self.i;
-                while self.i < self.s.len() && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+                while self.i < self.s.len() && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
                     self.i += 1;
                 }
                 if start == self.i {
