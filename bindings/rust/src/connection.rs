@@ -47,8 +47,7 @@ pub struct Connection {
 pub(crate) struct ConnInner {
     pub(crate) raw: *mut ffi::signalr_connection,
     pub(crate) shared: Arc<Shared>,
-    /// The wire's encoding (the hub protocol): what invoke_blocking's result is in (the ABI
-    /// does not return the encoding with the copied result).
+    /// The wire's encoding (the hub protocol): what a completion's null result is given in.
     pub(crate) wire: crate::Encoding,
     _ctx: Context, // dropped after the connection: the context must outlive it
 }
@@ -182,8 +181,9 @@ impl Connection {
 
     /// Calls a hub method and waits up to `timeout` (None: no limit) for its result, like an
     /// awaited `InvokeAsync`. `args` is an array (`Value::json("[\"hi\"]")`), in either
-    /// encoding; the result comes in the wire's encoding (the hub protocol's; null for a void
-    /// method): use [`Value::to_json`] / [`Value::as_string`] for text. A hub exception is `EHUB`
+    /// encoding; the result comes in the arguments' encoding (the library converts it when the
+    /// hub protocol uses the other one; null for a void method): use [`Value::to_json`] /
+    /// [`Value::as_string`] for text. A hub exception is `EHUB`
     /// with the server's text; `ETIMEOUT` leaves the call pending (its result is dropped).
     /// Blocking (`signalr_connection_invoke_blocking`: in a poll-mode context the waiting
     /// thread may run the connection's I/O itself).
@@ -207,11 +207,12 @@ impl Connection {
         if rc < 0 {
             return Err(unsafe { Error::from_owned(err, rc) });
         }
+        let enc = args.encoding();
         if res.is_null() {
-            return Ok(Value::null(self.inner.wire));
+            return Ok(Value::null(enc));
         }
         let bytes = unsafe { take_buffer(res, len) };
-        Ok(match self.inner.wire {
+        Ok(match enc {
             crate::Encoding::Json => Value::json(String::from_utf8_lossy(&bytes).into_owned()),
             crate::Encoding::MessagePack => Value::msgpack(bytes),
         })

@@ -47,6 +47,9 @@ pub const SIGNALR_ENCODING_MSGPACK: c_int = 2;
 // ------------------------------------------------------------------ context
 pub const SIGNALR_CONTEXT_DIRECT: c_int = 1;
 
+// ------------------------------------------------------------------ calls waited for in slices
+pub const SIGNALR_CALL_ORDERED: c_int = 1;
+
 // ------------------------------------------------------------------ logs
 pub const SIGNALR_LOG_TRACE: c_int = 0;
 pub const SIGNALR_LOG_DEBUG: c_int = 1;
@@ -87,6 +90,10 @@ pub struct signalr_connection {
 }
 #[repr(C)]
 pub struct signalr_error {
+    _private: [u8; 0],
+}
+#[repr(C)]
+pub struct signalr_call {
     _private: [u8; 0],
 }
 #[repr(C)]
@@ -281,6 +288,23 @@ extern "C" {
         result_len: *mut usize,
         err: *mut *mut signalr_error,
     ) -> c_int;
+    pub fn signalr_connection_invoke_call(
+        conn: *mut signalr_connection,
+        method: *const c_char,
+        args: *const c_void,
+        args_len: usize,
+        encoding: c_int,
+        flags: c_int,
+        call: *mut *mut signalr_call,
+    ) -> c_int;
+    pub fn signalr_call_wait(
+        call: *mut signalr_call,
+        timeout_ms: i32,
+        result: *mut *mut c_void,
+        result_len: *mut usize,
+        err: *mut *mut signalr_error,
+    ) -> c_int;
+    pub fn signalr_call_free(call: *mut signalr_call);
     pub fn signalr_connection_stream(
         conn: *mut signalr_connection,
         method: *const c_char,
