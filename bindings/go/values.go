@@ -142,13 +142,18 @@ func MsgPackToJSON(m []byte) ([]byte, error) {
 }
 
 // encodeArgs encodes hub arguments as one array buffer: JSON text through encoding/json,
-// unless an argument is MsgPack, then a MessagePack array (the other arguments transcoded
-// by the library).
+// unless an argument is MsgPack or []byte, then a MessagePack array (the other arguments
+// transcoded by the library). A []byte goes as MessagePack bin, which the library turns into
+// a base64 string on a JSON connection: both protocols then carry it as the official clients
+// do (in JSON a base64 string would become a MessagePack str, not bin).
 func encodeArgs(args []any) ([]byte, Encoding, error) {
 	raw := false
 	for _, a := range args {
-		if _, ok := a.(MsgPack); ok {
+		switch a.(type) {
+		case MsgPack, []byte:
 			raw = true
+		}
+		if raw {
 			break
 		}
 	}
@@ -176,6 +181,8 @@ func encodeValue(v any) ([]byte, Encoding, error) {
 	switch t := v.(type) {
 	case MsgPack:
 		return t, EncodingMsgPack, nil
+	case []byte: // bin (see encodeArgs)
+		return msgpackBin(t), EncodingMsgPack, nil
 	case json.RawMessage:
 		return t, EncodingJSON, nil
 	}
@@ -189,6 +196,21 @@ func encodeMsgPack(v any) ([]byte, error) {
 		return b, err
 	}
 	return JSONToMsgPack(b)
+}
+
+// msgpackBin is b as MessagePack bin (bin8, bin16, bin32).
+func msgpackBin(b []byte) []byte {
+	n := len(b)
+	var out []byte
+	switch {
+	case n < 1<<8:
+		out = append(make([]byte, 0, 2+n), 0xc4, byte(n))
+	case n < 1<<16:
+		out = append(make([]byte, 0, 3+n), 0xc5, byte(n>>8), byte(n))
+	default:
+		out = append(make([]byte, 0, 5+n), 0xc6, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(out, b...)
 }
 
 // msgpackArrayHeader is the MessagePack array header for n elements (fixarray, array16,
