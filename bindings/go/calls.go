@@ -42,11 +42,12 @@ func methodArgs(method string) (*C.char, C.size_t) { return strPtr(method), C.si
 // exception gives an *Error with ErrHub and the server's text. When ctx ends first,
 // ctx.Err() is returned (the call is not retracted; its late result is dropped).
 //
-// Blocking; safe for concurrent use. With a ctx that can never end
-// (context.Background()) and no other Invoke in flight on the connection, the waiting
-// goroutine waits inside C (signalr_connection_invoke_blocking), which runs the
-// connection's I/O on that thread; otherwise the completion comes through the event
-// goroutine. Not callable from a handler (ErrRecursive).
+// Blocking; safe for concurrent use. With no other Invoke in flight on the connection, the
+// waiting goroutine waits inside C (signalr_call_wait, in 50 ms slices when ctx can end, so
+// that ctx is seen), which runs the connection's I/O on that thread, and the result never
+// overtakes handlers for what the server sent before it (SIGNALR_CALL_ORDERED); otherwise
+// the completion comes through the event goroutine. Not callable from a handler
+// (ErrRecursive).
 func (c *Connection) Invoke(ctx context.Context, method string, args ...any) (Value, error) {
 	p, err := c.prepare(args)
 	if err != nil {
@@ -56,8 +57,8 @@ func (c *Connection) Invoke(ctx context.Context, method string, args ...any) (Va
 	// the CPU), completions through the event goroutine win for many concurrent calls.
 	n := c.inflight.Add(1)
 	defer c.inflight.Add(-1)
-	if n == 1 && len(p.uploads) == 0 && ctx.Done() == nil {
-		return c.invokeBlocking(method, p)
+	if n == 1 && len(p.uploads) == 0 {
+		return c.invokeBlocking(ctx, method, p)
 	}
 	if c.loop.onLoop() {
 		return Value{}, &Error{Code: ErrRecursive, Op: "invoke " + method,
@@ -104,18 +105,37 @@ func (c *Connection) Invoke(ctx context.Context, method string, args ...any) (Va
 }
 
 // invokeBlocking waits inside C: in poll mode the calling thread runs the I/O while it
-// waits. It returns SIGNALR_ERECURSIVE by itself when called from a callback.
-func (c *Connection) invokeBlocking(method string, p prepared) (Value, error) {
+// waits. It returns SIGNALR_ERECURSIVE by itself when called from a callback. Close
+// completes the call (ErrClosed), so the wait ends before the connection is freed.
+func (c *Connection) invokeBlocking(ctx context.Context, method string, p prepared) (Value, error) {
 	if !c.enter() {
 		return Value{}, errClosed
+	}
+	defer c.leave()
+	var call *C.signalr_call
+	m, ml := methodArgs(method)
+	rc := C.gosr_invoke_call(c.c, m, ml, bytesPtr(p.args), C.size_t(len(p.args)), C.int(p.enc),
+		C.SIGNALR_CALL_ORDERED, &call)
+	if rc != 0 {
+		return Value{}, codeError(rc, "invoke "+method)
+	}
+	defer C.signalr_call_free(call)
+	slice := C.int32_t(-1)
+	if ctx.Done() != nil {
+		slice = 50
 	}
 	var res unsafe.Pointer
 	var n C.size_t
 	var cerr *C.signalr_error
-	m, ml := methodArgs(method)
-	rc := C.gosr_invoke_blocking(c.c, m, ml, bytesPtr(p.args), C.size_t(len(p.args)), C.int(p.enc), -1,
-		&res, &n, &cerr)
-	c.leave()
+	for {
+		rc = C.signalr_call_wait(call, slice, &res, &n, &cerr)
+		if rc != C.SIGNALR_EAGAIN {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return Value{}, err // the call goes on; its result is dropped with the handle
+		}
+	}
 	if rc != 0 {
 		err := errorFrom(cerr, "invoke "+method)
 		C.signalr_error_free(cerr)

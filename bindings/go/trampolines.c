@@ -104,12 +104,10 @@ int gosr_invoke(signalr_connection *c, const char *m, size_t mlen, const void *a
   return rc;
 }
 
-int gosr_invoke_blocking(signalr_connection *c, const char *m, size_t mlen, const void *args, size_t len,
-                         int enc, int32_t timeout_ms, void **result, size_t *result_len,
-                         signalr_error **err) {
+int gosr_invoke_call(signalr_connection *c, const char *m, size_t mlen, const void *args, size_t len, int enc,
+                     int flags, signalr_call **call) {
   int rc;
-  WITH_NAME(m, mlen, name,
-            rc = signalr_connection_invoke_blocking(c, name, args, len, enc, timeout_ms, result, result_len, err));
+  WITH_NAME(m, mlen, name, rc = signalr_connection_invoke_call(c, name, args, len, enc, flags, call));
   return rc;
 }
 

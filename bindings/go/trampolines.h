@@ -8,9 +8,8 @@ int gosr_start(signalr_connection *c, uintptr_t h);
 int gosr_stop(signalr_connection *c, uintptr_t h);
 int gosr_invoke(signalr_connection *c, const char *m, size_t mlen, const void *args, size_t len,
                 int enc, uintptr_t h);
-int gosr_invoke_blocking(signalr_connection *c, const char *m, size_t mlen, const void *args, size_t len,
-                         int enc, int32_t timeout_ms, void **result, size_t *result_len,
-                         signalr_error **err);
+int gosr_invoke_call(signalr_connection *c, const char *m, size_t mlen, const void *args, size_t len, int enc,
+                     int flags, signalr_call **call);
 int gosr_send(signalr_connection *c, const char *m, size_t mlen, const void *args, size_t len, int enc,
               uintptr_t h);
 int gosr_stream(signalr_connection *c, const char *m, size_t mlen, const void *args, size_t len, int enc,
