@@ -26,6 +26,14 @@ from setuptools.command.build_ext import build_ext
 HERE = Path(__file__).resolve().parent
 INTERFACE = HERE / "src" / "signalr" / "_lowlevel.i"
 DEPS = ["libcjson", "msgpack", "libwebsockets", "libcurl"]
+# msgpack-c 6 renamed its pkg-config file (msgpack-c.pc); older ones ship msgpack.pc
+
+
+def _msgpack_module(pc):
+    for name in ("msgpack-c", "msgpack"):
+        if subprocess.call([pc, "--exists", name]) == 0:
+            return name
+    return "msgpack"
 
 
 def _fail(msg):
@@ -54,8 +62,9 @@ def _run(cmd, **kw):
 
 def _pkg_config(*args):
     pc = _tool("PKG_CONFIG", "pkg-config", "pkgconf")
+    deps = [_msgpack_module(pc) if d == "msgpack" else d for d in DEPS]
     try:
-        out = subprocess.check_output([pc, *args, *DEPS], text=True)
+        out = subprocess.check_output([pc, *args, *deps], text=True)
     except subprocess.CalledProcessError:
         _fail("pkg-config cannot find %s (Debian: libwebsockets-dev libcurl4-openssl-dev "
               "libcjson-dev libmsgpack-dev)" % " ".join(DEPS))
