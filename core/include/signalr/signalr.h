@@ -17,11 +17,16 @@
 extern "C" {
 #endif
 
+/* Windows: exported when building the DLL, imported by its consumers; a consumer of the
+ * static library defines SIGNALR_STATIC (the CMake target signalr_static and pkg-config
+ * --static do), as with libcurl's CURL_STATICLIB. */
 #if defined(_WIN32)
 #  if defined(SIGNALR_BUILDING)
 #    define SIGNALR_API __declspec(dllexport)
-#  else
+#  elif defined(SIGNALR_STATIC)
 #    define SIGNALR_API
+#  else
+#    define SIGNALR_API __declspec(dllimport)
 #  endif
 #elif defined(__GNUC__)
 #  define SIGNALR_API __attribute__((visibility("default")))
