@@ -8,7 +8,7 @@ pkgs=(build-essential cmake pkg-config git
       googletest libgtest-dev
       swig python3 python3-dev python3-venv python3-pytest python3-setuptools python3-wheel
       clang libclang-rt-14-dev llvm
-      valgrind nodejs npm golang-go)
+      valgrind nodejs npm golang-go abigail-tools)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -29,6 +29,9 @@ stage "build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 
+stage "ABI: libsignalr.so against the baseline of this version (core/abi, abidiff)"
+run abi tools/check_abi.sh build
+
 stage "ctest: unit, vectors, oracle, packaging, interop"
 run ctest bash -c "cd build && ctest --output-on-failure -j$jobs"
 
