@@ -295,6 +295,21 @@ int main(int argc, char **argv) {
   invoke(c, "client_result_no_handler", "GetClientResult", R"(["NoSuchHandler", 1])");
   signalr_connection_stop_blocking(c.conn, kTimeoutMs);
   disconnect(c);
+  // The same hub without EnableDetailedErrors (/hubs/test-nodetail).
+  Client nd;
+  if (!connect(nd, url + "-nodetail", transport, protocol)) {
+    disconnect(nd);
+    return 1;
+  }
+  invoke(nd, "nodetail_hub_exception", "ThrowHubException", R"(["boom-hub"])");
+  invoke(nd, "nodetail_other_exception", "Throw", R"(["boom-plain"])");
+  invoke(nd, "nodetail_wrong_arg_type", "EchoInt", R"(["not a number"])");
+  stream(nd, "nodetail_stream_then_fail", "StreamThenFail", R"([3, "stream-boom"])");
+  signalr_connection_stop_blocking(nd.conn, kTimeoutMs);
+  disconnect(nd);
+  if (!close_scenario(url, transport, protocol, "close_with_error_allow_reconnect", "CloseWithError",
+                      R"(["bye-reconnect", true])"))
+    return 1;
   if (!close_scenario(url, transport, protocol, "close_with_error", "CloseWithError", R"(["bye-error", false])"))
     return 1;
   if (!close_scenario(url, transport, protocol, "abort_connection", "AbortConnection", "[]")) return 1;

@@ -44,9 +44,9 @@ var transportType = transport switch
 
 var timeout = TimeSpan.FromSeconds(20);
 
-async Task<HubConnection> Connect()
+async Task<HubConnection> Connect(string? hubUrl = null)
 {
-    var b = new HubConnectionBuilder().WithUrl(url, transportType);
+    var b = new HubConnectionBuilder().WithUrl(hubUrl ?? url, transportType);
     if (protocol == "messagepack") b.AddMessagePackProtocol();
     else b.AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = null);
     var c = b.Build();
@@ -155,6 +155,14 @@ await Invoke(conn, "client_result_object", "GetClientResult", "EchoBack", comple
 await Invoke(conn, "client_result_error", "GetClientResult", "Fail", 1L);
 await Invoke(conn, "client_result_no_handler", "GetClientResult", "NoSuchHandler", 1L);
 await conn.DisposeAsync();
+// The same hub without EnableDetailedErrors (/hubs/test-nodetail).
+var nodetail = await Connect(url + "-nodetail");
+await Invoke(nodetail, "nodetail_hub_exception", "ThrowHubException", "boom-hub");
+await Invoke(nodetail, "nodetail_other_exception", "Throw", "boom-plain");
+await Invoke(nodetail, "nodetail_wrong_arg_type", "EchoInt", "not a number");
+await Stream(nodetail, "nodetail_stream_then_fail", "StreamThenFail", 3L, "stream-boom");
+await nodetail.DisposeAsync();
+await Close("close_with_error_allow_reconnect", "CloseWithError", "bye-reconnect", true);
 await Close("close_with_error", "CloseWithError", "bye-error", false);
 await Close("abort_connection", "AbortConnection");
 return 0;
