@@ -256,6 +256,22 @@ TEST(Engine, KeepAliveSlowWarningAndServerTimeout) {
   EXPECT_EQ(sr_engine_deadline(&f.e), INT64_MAX);
 }
 
+// 0 is "never" for both (the builder's option table says so): a day of silence both ways
+// sends no ping, warns nothing and times nothing out; the engine then has no timer at all.
+TEST(Engine, ZeroDisablesKeepAliveAndServerTimeout) {
+  Fake f("http://h/hub", SIGNALR_ENCODING_JSON, 0, 0, [](sr_engine_config &c) {
+    c.keep_alive_interval_ms = 0;
+    c.server_timeout_ms = 0;
+  });
+  f.connect();
+  EXPECT_EQ(sr_engine_deadline(&f.e), INT64_MAX);
+  f.advance(24LL * 3600 * 1000);
+  EXPECT_TRUE(f.sent.empty()) << "a keep-alive ping went out";
+  EXPECT_TRUE(f.events.empty()) << "a slow warning or a timeout fired";
+  EXPECT_EQ(f.closes, 0);
+  EXPECT_EQ(f.e.state, SR_STATE_CONNECTED);
+}
+
 TEST(Engine, ServerCloseFailsPendingCallsWithAClearError) {
   Fake f;
   f.connect();
