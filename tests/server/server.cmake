@@ -8,7 +8,6 @@
 #   target  signalr_test_server   (ALL) dotnet publish -> ${CMAKE_BINARY_DIR}/tests/server-bin
 #   tests   server_start / server_stop  (FIXTURES_SETUP / FIXTURES_CLEANUP signalr_server)
 #   func    signalr_add_interop_test(name target)
-#   target  test_server_smoke     (GoogleTest + libcurl + cJSON), registered as an interop test
 #
 # Without dotnet everything still configures and builds; server_start then prints a loud
 # "*** SKIPPING interop tests ***" and the interop tests GTEST_SKIP -- unless the
@@ -95,7 +94,4 @@ function(signalr_add_interop_test name target)
     TIMEOUT 180)
 endfunction()
 
-# ---------------------------------------------------------------- C++ smoke test
-add_executable(test_server_smoke "${SIGNALR_SOURCE_DIR}/tests/interop/test_server_smoke.cpp")
-target_link_libraries(test_server_smoke PRIVATE GTest::gtest_main CURL::libcurl PkgConfig::CJSON)
-signalr_add_interop_test(test_server_smoke test_server_smoke)
+# (The server's own endpoints are checked once, by tests/python/test_server_smoke.py.)
