@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <future>
 #include <string>
@@ -66,7 +67,10 @@ TEST_P(Invoke, FutureLambdaAndBlocking) {
 
   EXPECT_EQ(f.conn.invoke_blocking("Add", "[1, 2]", 10s).json(), "3");
   std::string transport = f.conn.invoke_blocking("GetTransport").as_string();
-  EXPECT_FALSE(transport.empty());
+  std::string want = GetParam().transport;
+  std::string got;
+  for (char c : transport) got.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  EXPECT_EQ(got, want) << transport;
   std::string proto = f.conn.invoke_blocking("GetProtocol").as_string();
   EXPECT_EQ(proto, GetParam().msgpack ? "messagepack" : "json");
 
