@@ -396,12 +396,12 @@ inline handler_answer &answer_buffer() {
 }
 inline int handler_trampoline(void *ud, signalr_connection *, const signalr_value *args, const void **result,
                               size_t *result_len, int *result_encoding, const char **err) noexcept {
-  // The std::function is copied: the handler may destroy its own connection (and with it the
-  // handler) while it runs.
-  handler_fn fn = *static_cast<handler_fn *>(ud);
+  // Held by a reference of its own: the handler may destroy its own connection (and with it
+  // the registration) while it runs.
+  std::shared_ptr<handler_fn> fn = *static_cast<std::shared_ptr<handler_fn> *>(ud);
   handler_answer &a = answer_buffer();
   try {
-    std::optional<value> r = fn(value(args));
+    std::optional<value> r = (*fn)(value(args));
     if (r) {
       a.bytes = r->bytes();
       *result = a.bytes.data();
@@ -417,7 +417,7 @@ inline int handler_trampoline(void *ud, signalr_connection *, const signalr_valu
   *err = a.message.c_str();
   return SIGNALR_EHUB;
 }
-inline void free_handler(void *ud) noexcept { delete static_cast<handler_fn *>(ud); }
+inline void free_handler(void *ud) noexcept { delete static_cast<std::shared_ptr<handler_fn> *>(ud); }
 
 struct stream_state {
   std::function<void(const value &)> on_item;
@@ -636,7 +636,7 @@ class connection {
     } else {
       h = std::forward<F>(fn);
     }
-    auto ud = std::make_unique<detail::handler_fn>(std::move(h));
+    auto ud = std::make_unique<std::shared_ptr<detail::handler_fn>>(std::make_shared<detail::handler_fn>(std::move(h)));
     uint64_t handle = 0;
     std::string m(method);
     int rc = signalr_connection_on(raw(), m.c_str(), detail::handler_trampoline, ud.get(), detail::free_handler, &handle);
