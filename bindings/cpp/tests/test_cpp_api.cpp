@@ -218,6 +218,27 @@ TEST(CppApi, StreamCompletesAndCancels) {
   EXPECT_TRUE(canceled);
 }
 
+TEST(CppApi, BuilderOptionsReachTheServer) {
+  SIGNALR_NEED_SERVER();
+  signalr::context ctx;
+  signalr::runner run(ctx);
+  auto conn = signalr::hub_connection_builder()
+                  .with_url(hub_url())
+                  .with_header("X-Cpp-Test", "yes")
+                  .with_automatic_reconnect({0ms, 100ms})
+                  .with_handshake_timeout(5s)
+                  .with_server_timeout(20s)
+                  .with_keepalive_interval(5s)
+                  .build(ctx);
+  std::atomic<bool> connected{false};
+  conn.on_connected([&] { connected = true; });
+  wait(conn.start());
+  EXPECT_EQ(wait(conn.invoke("GetHeader", R"(["X-Cpp-Test"])")).as_string(), "yes");
+  EXPECT_FALSE(conn.connection_id().empty());
+  wait(conn.invoke("NoReturn"));
+  EXPECT_TRUE(connected.load());
+}
+
 TEST(CppApi, LifecycleClosed) {
   SIGNALR_NEED_SERVER();
   Fixture f;

@@ -722,6 +722,21 @@ class hub_connection_builder {
   // "websockets", "serversentevents", "longpolling", comma-separated.
   hub_connection_builder &with_transports(std::string list) { return with_option("transports", std::move(list)); }
   hub_connection_builder &with_stateful_reconnect() { return with_option("stateful_reconnect", "true"); }
+  hub_connection_builder &with_skip_negotiation() { return with_option("skip_negotiation", "true"); }
+  // An HTTP header on every request (repeat for more).
+  hub_connection_builder &with_header(const std::string &name, const std::string &value) {
+    return with_option("header", name + ": " + value);
+  }
+  hub_connection_builder &with_access_token(std::string token) { return with_option("access_token", std::move(token)); }
+  hub_connection_builder &with_handshake_timeout(std::chrono::milliseconds t) {
+    return with_option("handshake_timeout_ms", std::to_string(t.count()));
+  }
+  hub_connection_builder &with_server_timeout(std::chrono::milliseconds t) {
+    return with_option("server_timeout_ms", std::to_string(t.count()));
+  }
+  hub_connection_builder &with_keepalive_interval(std::chrono::milliseconds t) {
+    return with_option("keep_alive_interval_ms", std::to_string(t.count()));
+  }
   // Any libsignalr option (signalr_option_next lists them); checked at build().
   hub_connection_builder &with_option(std::string key, std::string value) {
     options_.emplace_back(std::move(key), std::move(value));
