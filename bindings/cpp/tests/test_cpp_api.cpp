@@ -248,6 +248,50 @@ TEST(CppApi, LifecycleClosed) {
   EXPECT_TRUE(wait(closed.get_future()));
 }
 
+TEST(CppApi, LifecycleReconnectAndClosedWithError) {
+  SIGNALR_NEED_SERVER();
+  signalr::context ctx;
+  signalr::runner run(ctx);
+  auto conn = signalr::hub_connection_builder().with_url(hub_url()).with_automatic_reconnect({0ms, 100ms}).build(ctx);
+  std::promise<std::string> reconnecting;
+  std::promise<void> reconnected;
+  std::promise<std::string> closed;
+  std::atomic<int> events{0};
+  conn.on_reconnecting([&](std::exception_ptr e) {
+    try {
+      if (e) std::rethrow_exception(e);
+      reconnecting.set_value("");
+    } catch (const signalr::error &err) {
+      reconnecting.set_value(err.what());
+    }
+  });
+  conn.on_reconnected([&] { reconnected.set_value(); });
+  conn.on_closed([&](std::exception_ptr e) {
+    try {
+      if (e) std::rethrow_exception(e);
+      closed.set_value("");
+    } catch (const signalr::error &err) {
+      closed.set_value(err.what());
+    }
+  });
+  conn.on_event([&](int, const signalr_error *) { ++events; });
+  wait(conn.start());
+  std::string first = conn.connection_id();
+  EXPECT_EQ(wait(conn.invoke("CloseWithError", R"(["come back", true])")).json(), "true");
+  std::string why = wait(reconnecting.get_future());
+  EXPECT_NE(why.find("come back"), std::string::npos) << why;
+  wait(reconnected.get_future());
+  EXPECT_EQ(conn.state(), signalr::connection_state::connected);
+  EXPECT_NE(conn.connection_id(), first);
+  EXPECT_EQ(wait(conn.invoke("Echo", R"(["again"])")).as_string(), "again");
+
+  EXPECT_EQ(wait(conn.invoke("CloseWithError", R"(["go away", false])")).json(), "true");
+  std::string final_why = wait(closed.get_future());
+  EXPECT_NE(final_why.find("go away"), std::string::npos) << final_why;
+  EXPECT_EQ(conn.state(), signalr::connection_state::disconnected);
+  EXPECT_GE(events.load(), 4);  // connected, reconnecting, reconnected, closed
+}
+
 TEST(CppApi, PendingCompletesWhenDestroyed) {
   SIGNALR_NEED_SERVER();
   Fixture f;
