@@ -239,6 +239,27 @@ TEST(CppApi, BuilderOptionsReachTheServer) {
   EXPECT_TRUE(connected.load());
 }
 
+TEST(CppApi, MessagePackArguments) {
+  SIGNALR_NEED_SERVER();
+  for (bool msgpack : {false, true}) {
+    Fixture f("websockets", msgpack);
+    // ["mp", "x"] in MessagePack: fixarray(2), fixstr(2) "mp", fixstr(1) "x"
+    signalr::value args = signalr::value::from_messagepack(std::string("\x92\xa2mp\xa1x", 6));
+    EXPECT_EQ(args.json(), R"(["mp","x"])");
+    std::vector<std::string> items;
+    std::promise<void> done;
+    auto h = f.conn.stream("Counter", signalr::value::from_messagepack(std::string("\x92\x02\x00", 3)),
+                           [&](const signalr::value &v) { items.push_back(v.json()); },
+                           [&](std::exception_ptr) { done.set_value(); });
+    wait(done.get_future());
+    EXPECT_EQ(items, (std::vector<std::string>{"0", "1"}));
+    EXPECT_EQ(wait(f.conn.invoke("Concat", args)).as_string(), "mpx");
+    EXPECT_EQ(f.conn.invoke_blocking("Concat", args).as_string(), "mpx");
+    EXPECT_EQ(f.conn.invoke_blocking("Concat", args).get_encoding(), signalr::encoding::messagepack);
+    f.conn.send("Concat", args);
+  }
+}
+
 TEST(CppApi, LifecycleClosed) {
   SIGNALR_NEED_SERVER();
   Fixture f;

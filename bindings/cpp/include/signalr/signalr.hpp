@@ -604,8 +604,12 @@ class connection {
   // Fire and forget (SendAsync without awaiting): throws when not accepted (SIGNALR_ESTATE
   // when not connected, SIGNALR_EAGAIN when the outgoing buffer is full).
   void send(std::string_view method, std::string_view json_args = "[]") {
+    send(method, value::from_json(std::string(json_args)));
+  }
+  void send(std::string_view method, const value &args) {
     std::string m(method);
-    detail::check(signalr_connection_send(raw(), m.c_str(), json_args.data(), json_args.size(), SIGNALR_ENCODING_JSON),
+    detail::check(signalr_connection_send(raw(), m.c_str(), args.bytes().data(), args.bytes().size(),
+                                          static_cast<int>(args.get_encoding())),
                   "send");
   }
   // Send with a completion: fulfilled once the message was handed to the transport.
@@ -650,13 +654,19 @@ class connection {
   [[nodiscard]] stream_handle stream(std::string_view method, std::string_view json_args,
                                      std::function<void(const value &)> on_item,
                                      std::function<void(std::exception_ptr)> on_done) {
+    return stream(method, value::from_json(std::string(json_args)), std::move(on_item), std::move(on_done));
+  }
+  // args: an array in either encoding.
+  [[nodiscard]] stream_handle stream(std::string_view method, const value &args,
+                                     std::function<void(const value &)> on_item,
+                                     std::function<void(std::exception_ptr)> on_done) {
     auto st = std::make_unique<detail::stream_state>();
     st->on_item = std::move(on_item);
     st->on_done = std::move(on_done);
     uint64_t handle = 0;
     std::string m(method);
-    detail::check(signalr_connection_stream(raw(), m.c_str(), json_args.data(), json_args.size(),
-                                            SIGNALR_ENCODING_JSON, detail::stream_item, detail::stream_done, st.get(),
+    detail::check(signalr_connection_stream(raw(), m.c_str(), args.bytes().data(), args.bytes().size(),
+                                            static_cast<int>(args.get_encoding()), detail::stream_item, detail::stream_done, st.get(),
                                             &handle),
                   "stream");
     st.release();
