@@ -340,6 +340,21 @@ TEST(CppApi, DestroyFromInsideHandler) {
   sub.reset();  // outlived its connection: a no-op
 }
 
+TEST(CppApi, ContextMayGoFirst) {
+  SIGNALR_NEED_SERVER();
+  std::optional<signalr::connection> conn;
+  std::optional<signalr::runner> run;
+  {
+    signalr::context ctx;
+    run.emplace(ctx);
+    conn.emplace(signalr::hub_connection_builder().with_url(hub_url()).build(ctx));
+  }  // the context object is gone; its runner and connection keep the C context
+  wait(conn->start());
+  EXPECT_EQ(wait(conn->invoke("Echo", R"(["still here"])")).as_string(), "still here");
+  run.reset();
+  conn.reset();  // frees the connection, then the context
+}
+
 TEST(CppApi, PollOnOwnThread) {
   SIGNALR_NEED_SERVER();
   signalr::context ctx;

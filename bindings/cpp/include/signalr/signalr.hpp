@@ -1,7 +1,7 @@
 // signalr.hpp: a header-only C++17 API over libsignalr's C ABI (signalr.h).
 //
-// Ownership: signalr::context owns a signalr_context, signalr::connection a signalr_connection
-// (destroy every connection before its context). Callbacks (handlers, completions, stream
+// Ownership: signalr::context owns a signalr_context (shared with its runners and connections,
+// freed when the last goes), signalr::connection a signalr_connection. Callbacks (handlers, completions, stream
 // items, lifecycle events) run on the thread that polls the context (context::poll, or a
 // signalr::runner), on the I/O thread only for a context made with direct = true.
 // A std::future returned here is fulfilled by such a callback: something must poll.
@@ -247,55 +247,65 @@ class value {
 
 // ------------------------------------------------------------------ context
 
-// The event context: one I/O thread shared by its connections. Move-only. Destroy its
-// connections first (a context with live connections is not freed: it leaks).
+namespace detail {
+// The signalr_context, shared by the context object, its runners and its connections: it is
+// freed when the last of them goes, so their order of destruction does not matter.
+struct ctx_core {
+  signalr_context *raw = nullptr;
+  ~ctx_core() {
+    if (raw) (void)signalr_context_free(raw);
+  }
+};
+}  // namespace detail
+
+// The event context: one I/O thread shared by its connections. Move-only. The C context is
+// freed when the context, its runners and its connections are all gone.
 class context {
  public:
   // direct: callbacks run on the I/O thread (must not block); otherwise through poll().
-  explicit context(bool direct = false) {
-    detail::check(signalr_context_new(&ctx_, direct ? SIGNALR_CONTEXT_DIRECT : 0), "signalr_context_new");
-  }
-  ~context() {
-    if (ctx_) (void)signalr_context_free(ctx_);
+  explicit context(bool direct = false) : core_(std::make_shared<detail::ctx_core>()) {
+    detail::check(signalr_context_new(&core_->raw, direct ? SIGNALR_CONTEXT_DIRECT : 0), "signalr_context_new");
   }
   context(const context &) = delete;
   context &operator=(const context &) = delete;
-  context(context &&o) noexcept : ctx_(std::exchange(o.ctx_, nullptr)) {}
-  context &operator=(context &&o) noexcept {
-    if (this != &o) {
-      if (ctx_) (void)signalr_context_free(ctx_);
-      ctx_ = std::exchange(o.ctx_, nullptr);
-    }
-    return *this;
-  }
+  context(context &&) noexcept = default;
+  context &operator=(context &&) noexcept = default;
 
   // Runs queued callbacks on this thread, waiting up to timeout (negative: no limit) for the
-  // first; returns how many ran.
+  // first; returns how many ran. One thread at a time; not from a callback.
   int poll(std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
     auto ms = timeout.count();
     int32_t t = ms < 0 ? -1 : ms > INT32_MAX ? INT32_MAX : static_cast<int32_t>(ms);
-    int rc = signalr_context_poll(ctx_, t);
+    int rc = signalr_context_poll(raw(), t);
     detail::check(rc, "signalr_context_poll");
     return rc;
   }
   // Makes a waiting poll() return. Thread-safe.
-  void interrupt() { (void)signalr_context_interrupt(ctx_); }
+  void interrupt() { (void)signalr_context_interrupt(raw()); }
   // Readable while events are queued (for event loops).
-  [[nodiscard]] int wakeup_fd() const { return signalr_context_wakeup_fd(ctx_); }
-  [[nodiscard]] signalr_context *native_handle() const noexcept { return ctx_; }
+  [[nodiscard]] int wakeup_fd() const { return signalr_context_wakeup_fd(raw()); }
+  [[nodiscard]] signalr_context *native_handle() const noexcept { return core_ ? core_->raw : nullptr; }
+  [[nodiscard]] const std::shared_ptr<detail::ctx_core> &core() const noexcept { return core_; }
 
  private:
-  signalr_context *ctx_ = nullptr;
+  signalr_context *raw() const {
+    if (!core_) throw error(SIGNALR_EINVAL, "the context was moved from");
+    return core_->raw;
+  }
+  std::shared_ptr<detail::ctx_core> core_;
 };
 
 // Polls a context on a thread of its own until destroyed (callbacks then run there).
-// Destroy it before the context, and not from one of its callbacks.
+// Not to be destroyed from one of its own callbacks.
 class runner {
  public:
-  explicit runner(context &ctx) : ctx_(ctx.native_handle()), thread_([this] { run(); }) {}
+  explicit runner(context &ctx) : ctx_(ctx.core()) {
+    if (!ctx_) throw error(SIGNALR_EINVAL, "the context was moved from");
+    thread_ = std::thread([this] { run(); });
+  }
   ~runner() {
     stop_.store(true);
-    (void)signalr_context_interrupt(ctx_);
+    (void)signalr_context_interrupt(ctx_->raw);
     if (thread_.joinable()) thread_.join();
   }
   runner(const runner &) = delete;
@@ -304,10 +314,10 @@ class runner {
  private:
   void run() {
     while (!stop_.load()) {
-      if (signalr_context_poll(ctx_, 50) < 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (signalr_context_poll(ctx_->raw, 50) < 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
-  signalr_context *ctx_;
+  std::shared_ptr<detail::ctx_core> ctx_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -502,8 +512,9 @@ class stream_handle {
 // and completes every pending operation with SIGNALR_ECLOSED (on the destroying thread).
 class connection {
  public:
-  connection(signalr_connection *raw, std::shared_ptr<detail::lifecycle_slots> slots)
-      : core_(std::make_shared<detail::conn_core>()), slots_(std::move(slots)) {
+  connection(signalr_connection *raw, std::shared_ptr<detail::lifecycle_slots> slots,
+             std::shared_ptr<detail::ctx_core> ctx)
+      : core_(std::make_shared<detail::conn_core>()), slots_(std::move(slots)), ctx_(std::move(ctx)) {
     core_->raw = raw;
   }
   ~connection() { reset(); }
@@ -515,6 +526,7 @@ class connection {
       reset();
       core_ = std::move(o.core_);
       slots_ = std::move(o.slots_);
+      ctx_ = std::move(o.ctx_);
     }
     return *this;
   }
@@ -528,6 +540,7 @@ class connection {
     }
     core_.reset();
     if (raw) signalr_connection_free(raw);
+    ctx_.reset();  // the last owner frees the context
   }
 
   [[nodiscard]] std::future<void> start() {
@@ -709,6 +722,7 @@ class connection {
   }
   std::shared_ptr<detail::conn_core> core_;
   std::shared_ptr<detail::lifecycle_slots> slots_;
+  std::shared_ptr<detail::ctx_core> ctx_;
 };
 
 // ------------------------------------------------------------------ builder
@@ -773,9 +787,10 @@ class hub_connection_builder {
     }
     signalr_connection *raw = nullptr;
     errbuf[0] = 0;
+    if (!ctx.native_handle()) throw error(SIGNALR_EINVAL, "the context was moved from");
     rc = signalr_builder_build(b, ctx.native_handle(), &raw, errbuf, sizeof errbuf);
     if (rc < 0) throw error(rc, errbuf[0] ? std::string(errbuf) : std::string("build failed"));
-    return connection(raw, std::move(slots));
+    return connection(raw, std::move(slots), ctx.core());
   }
 
  private:
