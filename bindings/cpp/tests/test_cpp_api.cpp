@@ -355,6 +355,29 @@ TEST(CppApi, ContextMayGoFirst) {
   conn.reset();  // frees the connection, then the context
 }
 
+TEST(CppApi, DirectModeRunsCallbacksOnTheIoThread) {
+  SIGNALR_NEED_SERVER();
+  signalr::context ctx(true);  // no poller: callbacks run on the I/O thread
+  auto conn = signalr::hub_connection_builder().with_url(hub_url()).build(ctx);
+  wait(conn.start());
+  std::promise<int> inner;
+  auto sub = conn.on("Callback", [&](const signalr::value &) {
+    try {
+      (void)conn.invoke_blocking("Echo", R"(["x"])");  // blocking from a callback
+      inner.set_value(0);
+    } catch (const signalr::error &e) {
+      inner.set_value(e.code());
+    }
+  });
+  EXPECT_EQ(wait(conn.invoke("Echo", R"(["direct"])")).as_string(), "direct");
+  conn.send("Callback", R"(["go"])");
+  EXPECT_EQ(wait(inner.get_future()), SIGNALR_ERECURSIVE);
+  sub.reset();
+  auto thrower = conn.on("Callback", [](const signalr::value &) { throw std::runtime_error("ignored"); });
+  wait(conn.invoke("Callback", R"(["again"])"));  // a throwing void handler breaks nothing
+  EXPECT_EQ(conn.invoke_blocking("Echo", R"(["after"])").as_string(), "after");
+}
+
 TEST(CppApi, PollOnOwnThread) {
   SIGNALR_NEED_SERVER();
   signalr::context ctx;
