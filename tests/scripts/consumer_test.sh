@@ -35,4 +35,5 @@ cmake -S "$src/tests/consumer" -B "$prefix/cmake-build" -DCMAKE_PREFIX_PATH="$pr
 cmake --build "$prefix/cmake-build" >/dev/null
 "$prefix/cmake-build/consumer"
 "$prefix/cmake-build/consumer_static"
+"$prefix/cmake-build/consumer_cpp"  # the header-only C++17 API, SignalR::signalr_cpp
 echo "ok: installed tree consumed through pkg-config and find_package"
