@@ -16,10 +16,28 @@ passed=0
 failed=0
 failed_stages=()
 stage() { echo; echo "=== $* ==="; }
+# What failed, repeated at the end: a CI log keeps the head and the tail of the output.
+failures=$(mktemp)
+trap 'rm -f "$failures"' EXIT
+# note_failures STAGE LOG: copies the failure lines of a test log (gtest, sanitizers, pytest,
+# go test, cargo) into the summary.
+note_failures() {
+  grep -E '^\*\*\* .* failed$|^\[  FAILED  \]|^FAILED |^--- FAIL|^    --- FAIL|panicked at|WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer|runtime error:|^==[0-9]+== (Invalid|Conditional|Syscall|Mismatched|.*definitely lost)|Failure$| \((Failed|Timeout|SEGFAULT|Subprocess aborted|Child aborted)\)$|_test.go:[0-9]+:' \
+    "$2" 2>/dev/null | head -n 40 | sed "s/^/[$1] /" >>"$failures" || true
+}
 # run NAME CMD...: a stage that fails is recorded and the others still run.
 run() {
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_stages+=("$name"); fi
+  local name=$1 log
+  shift
+  log=$(mktemp)
+  if "$@" 2>&1 | tee "$log"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failed_stages+=("$name")
+    note_failures "$name" "$log"
+  fi
+  rm -f "$log"
 }
 
 stage "bootstrap"
@@ -85,7 +103,7 @@ api_tests() {
     # (the transport tests time their faults in real time: too slow under valgrind)
     [[ $name == valgrind && $t == runtime/* ]] && continue
     echo "--- $t"
-    SIGNALR_SERVER_STATE=$state "$@" "$dir/tests/$t" --gtest_brief=1 || rc=1
+    SIGNALR_SERVER_STATE=$state "$@" "$dir/tests/$t" --gtest_brief=1 || { rc=1; echo "*** $t failed"; }
   done
   python3 tests/harness/testserver.py stop --state "$state" >/dev/null 2>&1 || true
   rm -f "$state"
@@ -120,6 +138,10 @@ if [[ -x tools/fuzz.sh ]]; then
 fi
 
 echo
-((failed == 0)) || echo "failed stages: ${failed_stages[*]}"
+if ((failed > 0)); then
+  echo "=== what failed ==="
+  cat "$failures"
+  echo "failed stages: ${failed_stages[*]}"
+fi
 echo "stages: $passed passed, $failed failed"
 exit $((failed > 0))

@@ -39,8 +39,12 @@ builder.Logging.AddSimpleConsole(o =>
 builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o =>
     o.LogToStandardErrorThreshold = LogLevel.Trace);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
-builder.Logging.AddFilter("Microsoft.AspNetCore.SignalR", LogLevel.Information);
-builder.Logging.AddFilter("Microsoft.AspNetCore.Http.Connections", LogLevel.Information);
+// SIGNALR_TEST_SERVER_LOG=Debug (or Trace) shows what SignalR's dispatcher and transports did
+// with each message (CancelStream, UnexpectedCancel, ...) when a test needs explaining.
+var signalrLevel = Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("SIGNALR_TEST_SERVER_LOG"), true,
+    out var parsedLevel) ? parsedLevel : LogLevel.Information;
+builder.Logging.AddFilter("Microsoft.AspNetCore.SignalR", signalrLevel);
+builder.Logging.AddFilter("Microsoft.AspNetCore.Http.Connections", signalrLevel);
 builder.Logging.AddFilter("SignalRTestServer", LogLevel.Information);
 builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
 

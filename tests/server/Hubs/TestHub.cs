@@ -183,20 +183,38 @@ public class TestHub : Hub
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         TestState.StreamStarted(key);
-        using var reg = cancellationToken.Register(() => TestState.StreamCanceled(key));
+        // Recorded inside Cancel(), before the server reads the client's next message. The
+        // registration is not disposed by this method: callbacks run last-registered first, so
+        // Task.Delay's runs before ours and may resume this iterator inline, whose exit would
+        // unregister ours before it ran (the CTS is disposed by SignalR when the stream ends).
+        var once = new Once();
+        cancellationToken.Register(() => { if (once.First()) TestState.StreamCanceled(key); });
         var i = 0;
-        while (true)
+        try
         {
-            try
+            while (true)
             {
-                await Task.Delay(Math.Max(delayMs, 1), cancellationToken);
+                try
+                {
+                    await Task.Delay(Math.Max(delayMs, 1), cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    yield break;
+                }
+                yield return i++;
             }
-            catch (OperationCanceledException)
-            {
-                yield break;
-            }
-            yield return i++;
         }
+        finally
+        {
+            if (cancellationToken.IsCancellationRequested && once.First()) TestState.StreamCanceled(key);
+        }
+    }
+
+    private sealed class Once
+    {
+        private int _done;
+        public bool First() => Interlocked.Exchange(ref _done, 1) == 0;
     }
 
     public bool WasStreamCanceled(string key) => TestState.WasStreamCanceled(key);
