@@ -10,7 +10,8 @@ import (
 )
 
 // OnClose registers fn to run when the connection closes: err is nil when the application
-// stopped it, else why (server Close, timeout, transport failure, retries exhausted).
+// stopped it or the server sent a Close without an error (as the official clients), else why
+// (server Close with an error, timeout, transport failure, retries exhausted).
 // Callbacks run on the event goroutine, in registration order; keep them quick.
 func (c *Connection) OnClose(fn func(err error)) {
 	c.mu.Lock()

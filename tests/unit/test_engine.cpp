@@ -290,6 +290,29 @@ TEST(Engine, ServerCloseFailsPendingCallsWithAClearError) {
   EXPECT_EQ(f.e.state, SR_STATE_DISCONNECTED);
 }
 
+TEST(Engine, ServerCloseWithoutErrorClosesWithoutErrorAsTheOfficialClients) {
+  Fake f;
+  f.connect();
+  auto a = f.args("[]");
+  sr_engine_invoke(&f.e, f.now, SR_CALL_INVOKE, "Slow", &a, nullptr, 0, 11);
+  f.data("{\"type\":7}\x1e"); // Context.Abort(): Close, no error
+  EXPECT_EQ(f.closes, 1);
+  sr_engine_on_closed(&f.e, f.now, nullptr);
+  ASSERT_EQ(f.events.size(), 2u);
+  EXPECT_EQ(f.events[0].type, SR_EV_COMPLETION);
+  EXPECT_EQ(f.events[0].code, SIGNALR_ECLOSED); // the pending call still fails
+  EXPECT_EQ(f.events[1].type, SR_EV_CLOSED);
+  EXPECT_EQ(f.events[1].code, 0) << f.events[1].message; // .NET and JS: Closed(null)
+  EXPECT_EQ(f.e.state, SR_STATE_DISCONNECTED);
+  // The next connection's losses carry their reason again.
+  f.events.clear();
+  f.connect();
+  sr_engine_on_closed(&f.e, f.now, nullptr);
+  ASSERT_FALSE(f.events.empty());
+  EXPECT_EQ(f.events.back().type, SR_EV_CLOSED);
+  EXPECT_EQ(f.events.back().code, SIGNALR_ECLOSED);
+}
+
 TEST(Engine, StopSendsCloseAndFailsPendingCalls) {
   Fake f;
   f.connect();

@@ -120,7 +120,8 @@ impl Builder {
         self
     }
 
-    /// Runs when the connection closed: None when stopped by the application, else why.
+    /// Runs when the connection closed: None when stopped by the application or closed by the
+    /// server without an error (as the official clients), else why.
     /// Lifecycle closures run on the context's callback thread and must not block for long.
     pub fn on_closed(mut self, f: impl Fn(Option<&Error>) + Send + Sync + 'static) -> Builder {
         self.fns.closed = Some(Arc::new(f));

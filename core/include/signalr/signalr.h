@@ -244,7 +244,9 @@ SIGNALR_API int signalr_builder_set_log(signalr_builder *b, signalr_log_fn fn, v
 
 /* Lifecycle events. */
 #define SIGNALR_EVENT_CONNECTED 1    /* err NULL */
-#define SIGNALR_EVENT_CLOSED 2       /* err NULL: stopped by the application */
+/* err NULL: stopped by the application, or the server sent a Close message without an error
+ * (as the official clients report it; calls still pending fail with SIGNALR_ECLOSED). */
+#define SIGNALR_EVENT_CLOSED 2
 #define SIGNALR_EVENT_SLOW 3         /* nothing received for 2/3 of server_timeout_ms */
 #define SIGNALR_EVENT_RECONNECTING 4 /* err: why the connection was lost */
 #define SIGNALR_EVENT_RECONNECTED 5

@@ -520,7 +520,8 @@ static void io_event(void *ud, const sr_engine_event *ev) {
     }
     case SR_EV_CLOSED:
       if (ev->error) sr_conn_log(c, SIGNALR_LOG_ERROR, "connection closed: %s", ev->error->message);
-      else sr_conn_log(c, SIGNALR_LOG_INFORMATION, "connection stopped");
+      else sr_conn_log(c, SIGNALR_LOG_INFORMATION, "connection closed without an error (stopped, or a Close "
+                       "message from the server without one)");
       sr_conn_push_lifecycle(c, SIGNALR_EVENT_CLOSED, ev->error);
       finish_stops(c);
       break;

@@ -157,6 +157,10 @@ static void closed(sr_engine *e, const sr_error_info *err) {
     return;
   }
   fail_pending_calls(e);
+  /* A server's Close message without an error ends the connection without one, as the .NET
+   * and JavaScript clients report it (Closed(null)): only pending calls see SIGNALR_ECLOSED. */
+  if (e->clean_close) err = NULL;
+  e->clean_close = 0;
   sr_engine_emit(e, SR_EV_CLOSED, err, 0, NULL);
 }
 
@@ -219,6 +223,7 @@ static void begin_attempt(sr_engine *e, int64_t now) {
   e->handshake_done = 0;
   e->stateful = 0;
   memset(&e->close_reason, 0, sizeof e->close_reason);
+  e->clean_close = 0;
   e->last_received = e->last_sent = now;
   if (!e->base_url) {
     sr_error_info err;
@@ -309,6 +314,7 @@ static void connection_lost(sr_engine *e, int64_t now, const sr_error_info *err)
   e->ack_at = INT64_MAX;
   sr_replay_reset(&e->replay);
   fail_pending_calls(e);
+  e->clean_close = 0; /* what ends the reconnecting says why */
   e->state = SR_STATE_RECONNECTING;
   e->attempt = 0;
   e->retry_started = now;
@@ -523,6 +529,7 @@ static int handle_handshake(sr_engine *e, int64_t now, const uint8_t *rec, size_
   e->slow_warned = 0;
   e->attempt = 0;
   e->server_closed = 0;
+  e->clean_close = 0;
   e->recv_next = 1;
   e->recv_highest = e->acked = 0;
   e->awaiting_sequence = 0;
@@ -607,6 +614,7 @@ static void handle_message(sr_engine *e, int64_t now, const sr_hub_message *m) {
         sr_error_set(&err, SIGNALR_ECLOSED, 0, "The server closed the connection.");
       err.allow_reconnect = m->allow_reconnect;
       e->server_closed = !m->allow_reconnect;
+      if (!e->close_reason.code) e->clean_close = !m->error.ptr;
       set_reason(e, &err);
       e->io.close(e->io.ud);
       break;

@@ -96,6 +96,7 @@ typedef struct sr_engine {
   int negotiating;
   int stopping;          /* the application asked to stop */
   int server_closed;      /* a Close message without allowReconnect came: no reconnect */
+  int clean_close;        /* the close reason is a Close message without error: CLOSED(NULL) */
   int transport_active;  /* io.open succeeded and sr_engine_on_closed has not come yet */
   int redirects;
   char *base_url;        /* after redirects */

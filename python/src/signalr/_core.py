@@ -677,7 +677,8 @@ class BaseConnection:
                 self._remove_handler(h)
 
     def on_close(self, callback: Callable[[Optional[SignalRError]], Any]) -> Callable:
-        """``callback(error)`` when the connection closes (``None``: stopped by the application)."""
+        """``callback(error)`` when the connection closes (``None``: stopped by the application,
+        or a Close message from the server without an error, as the official clients report it)."""
         self._close_callbacks.append(callback)
         return callback
 

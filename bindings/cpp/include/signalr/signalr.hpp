@@ -687,7 +687,8 @@ class connection {
   }
 
   // Lifecycle callbacks (replacing the previous one; run on the polling thread).
-  // on_closed(nullptr) after stop(), on_closed(error) when the connection was lost for good.
+  // on_closed(nullptr) after stop() or a server Close without an error (as the official
+  // clients), on_closed(error) when the connection was lost for good.
   void on_closed(std::function<void(std::exception_ptr)> f) { set(&detail::lifecycle_slots::closed, std::move(f)); }
   void on_reconnecting(std::function<void(std::exception_ptr)> f) {
     set(&detail::lifecycle_slots::reconnecting, std::move(f));
