@@ -327,6 +327,13 @@ static void state_shutdown(void *arg) {
   *slot = NULL;
 }
 
+size_t sr_http_live_count(sr_loop *loop) {
+  void **slot = sr_loop_slot(loop, SR_LOOP_SLOT_HTTP);
+  size_t n = 0;
+  for (sr_http *h = slot && *slot ? ((http_state *)*slot)->head : NULL; h; h = h->next) n++;
+  return n;
+}
+
 static http_state *state_get(sr_loop *loop) {
   void **slot = sr_loop_slot(loop, SR_LOOP_SLOT_HTTP);
   if (!slot) return NULL;

@@ -82,6 +82,10 @@ int sr_http_start(sr_loop *loop, const sr_http_request_cfg *cfg,
  * on_response). NULL ignored; a call from inside the request's own done() is ignored. */
 void sr_http_cancel(sr_http *h);
 
+/* The requests of loop not yet done nor canceled: what a closed transport must not leave
+ * behind (the tests check it instead of waiting to see nothing happen). I/O thread only. */
+size_t sr_http_live_count(sr_loop *loop);
+
 /* Receive flow control of a streaming request (on_data): paused = 1 stops handing bytes over
  * and pauses the transfer (curl stops reading the socket, TCP pushes back); 0 resumes, and
  * what was held is handed over on a later loop turn. I/O thread only. */
