@@ -693,6 +693,27 @@ TEST(Network, TlsWithTheServersCertificateAsCaConnects) {
   }
 }
 
+TEST(Network, NegotiateRedirectFromHttpsToHttpIsRefusedUnlessAllowed) {
+  SIGNALR_NEED_SERVER();
+  const auto &srv = srtest::test_server();
+  {
+    Client c(srv.https + "/redirect/downgrade", {{"tls_ca_file", srv.cert}});
+    signalr_error *err = nullptr;
+    ASSERT_EQ(c.start(&err), SIGNALR_EREDIRECT);
+    ASSERT_NE(err, nullptr);
+    EXPECT_TRUE(contains(signalr_error_message(err), "cleartext")) << signalr_error_message(err);
+    ASSERT_NE(signalr_error_hint(err), nullptr);
+    EXPECT_TRUE(contains(signalr_error_hint(err), "allow_insecure_redirect")) << signalr_error_hint(err);
+    signalr_error_free(err);
+  }
+  {
+    Client c(srv.https + "/redirect/downgrade", {{"tls_ca_file", srv.cert}, {"allow_insecure_redirect", "true"}});
+    signalr_error *err = nullptr;
+    ASSERT_EQ(c.start(&err), 0) << signalr_error_message(err);
+    EXPECT_EQ(c.call("GetRedirects"), "1");
+  }
+}
+
 TEST(Network, TlsInsecureSkipsVerification) {
   SIGNALR_NEED_SERVER();
   const auto &srv = srtest::test_server();

@@ -205,6 +205,9 @@ app.MapMethods("/redirect/token/negotiate", getPost, (HttpContext ctx) =>
 });
 app.MapMethods("/redirect/https/negotiate", getPost, () =>
     Json(new { url = serverInfo.Https + "/hubs/test?redirects=1" }));
+// Reached over https, redirects to http: the client must refuse the downgrade by default.
+app.MapMethods("/redirect/downgrade/negotiate", getPost, () =>
+    Json(new { url = serverInfo.Http + "/hubs/test?redirects=1", accessToken = "secret-token" }));
 app.MapMethods("/redirect/loop/negotiate", getPost, (HttpContext ctx) =>
 {
     var hop = int.TryParse(ctx.Request.Query["hop"].FirstOrDefault(), out var h) ? h : 0;

@@ -183,6 +183,12 @@ static int set_skip(sr_settings *s, const char *v, char *err, size_t n) {
   return parse_bool(v, &s->engine.skip_negotiation) ? fail(err, n, "skip_negotiation must be true or false") : 0;
 }
 
+static int set_insecure_redirect(sr_settings *s, const char *v, char *err, size_t n) {
+  return parse_bool(v, &s->engine.allow_insecure_redirect)
+             ? fail(err, n, "allow_insecure_redirect must be true or false")
+             : 0;
+}
+
 static int set_token(sr_settings *s, const char *v, char *err, size_t n) {
   (void)err; (void)n;
   char *t = *v ? strdup(v) : NULL;
@@ -360,6 +366,9 @@ static const option OPTIONS[] = {
      "Transports allowed, tried in the server's order: websockets, serversentevents, longpolling.", set_transports},
     {"protocol", "enum", "json", "Hub protocol: json or messagepack.", set_protocol},
     {"skip_negotiation", "bool", "false", "Connect straight to the WebSocket (transports must be websockets).", set_skip},
+    {"allow_insecure_redirect", "bool", "false",
+     "Follow a negotiate redirect from https:// to http:// (it sends the token and headers in cleartext).",
+     set_insecure_redirect},
     {"access_token", "string", "", "Bearer token sent on negotiate and on every transport request.", set_token},
     {"header", "string", "", "An HTTP header 'Name: value' added to every request; repeat to add more.", set_header},
     {"handshake_timeout_ms", "int", "15000", "How long to wait for the handshake response.", set_handshake_timeout},

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine/engine_internal.h"
 #include "engine/retry.h"
@@ -369,6 +370,14 @@ static void no_common_transport(const sr_engine *e, const sr_negotiate_response 
                o ? offered : "none", a ? allowed : "none", e->binary ? "binary (MessagePack)" : "text (JSON)");
 }
 
+
+/* 1 when a redirect goes from TLS (https://, wss://) to cleartext (http://, ws://). */
+static int is_downgrade(const char *from, const char *to) {
+  int from_tls = from && (!strncasecmp(from, "https://", 8) || !strncasecmp(from, "wss://", 6));
+  int to_plain = to && (!strncasecmp(to, "http://", 7) || !strncasecmp(to, "ws://", 5));
+  return from_tls && to_plain;
+}
+
 static void negotiate_failed(sr_engine *e, int64_t now, sr_error_info *err) {
   if (!err->hint) err->hint = sr_error_hint(SR_STAGE_NEGOTIATE, err->code, err->http_status);
   attempt_failed(e, now, err);
@@ -403,6 +412,14 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
   } else if (r.kind == SR_NEGOTIATE_REDIRECT) {
     if (++e->redirects > SR_MAX_NEGOTIATE_REDIRECTS) {
       sr_error_set(&err, SIGNALR_EREDIRECT, 0, "Negotiate redirection limit exceeded.");
+    } else if (is_downgrade(e->base_url, r.url) && !e->cfg.allow_insecure_redirect) {
+      /* The next negotiate and the transport carry the bearer token and the custom headers:
+       * over http:// anyone on the path reads them. */
+      sr_error_set(&err, SIGNALR_EREDIRECT, 0,
+                   "Refused the negotiate redirect from %.200s to %.200s: it leaves TLS, and the access token "
+                   "and headers would be sent in cleartext.", e->base_url, r.url);
+      err.hint = "Have the server redirect to an https:// URL, or set allow_insecure_redirect=true if the "
+                 "network to that server is trusted.";
     } else {
       set_str(&e->base_url, r.url);
       /* The redirect's token authenticates the next negotiate and the transport. */

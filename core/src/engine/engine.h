@@ -29,6 +29,7 @@ typedef struct sr_engine_config {
   int transports;   /* SR_TRANSPORT_* bits; 0 = all */
   int protocol;     /* SIGNALR_ENCODING_JSON or SIGNALR_ENCODING_MSGPACK */
   int skip_negotiation;
+  int allow_insecure_redirect; /* follow an https:// negotiate's redirect to http:// (cleartext) */
   int32_t handshake_timeout_ms;
   int32_t server_timeout_ms;
   int32_t keep_alive_interval_ms;
