@@ -381,6 +381,20 @@ TEST(Reconnect, CustomPolicyAndStopDuringTheDelayEndsAtOnce) {
 
 // ------------------------------------------------------------------ stateful reconnect
 
+TEST(Reconnect, ConnectionIdIsEmptyWhileNotConnected) {
+  SIGNALR_NEED_SERVER();
+  ApiClient c("/hubs/test", {{"transports", "websockets"}, {"reconnect", "true"}});
+  ASSERT_EQ(c.start().code, 0);
+  EXPECT_FALSE(c.id().empty());
+  EXPECT_EQ(c.invoke("GetConnectionId", "[]").json, "\"" + c.id() + "\"");
+  // Reconnecting: no id until the new connection has one (as the official clients: null).
+  EXPECT_EQ(c.invoke("CloseWithReconnect", "[]").json, "true");
+  ASSERT_TRUE(c.poll_until([&] { return c.count(SIGNALR_EVENT_RECONNECTED) == 1; }));
+  EXPECT_EQ(c.invoke("GetConnectionId", "[]").json, "\"" + c.id() + "\"");
+  ASSERT_EQ(signalr_connection_stop_blocking(c.conn, 10000), 0);
+  EXPECT_EQ(c.id(), "") << "the id outlived the connection";
+}
+
 TEST(StatefulReconnect, DroppedSocketIsReplacedInvisibly) {
   SIGNALR_NEED_SERVER();
   ApiClient c("/hubs/stateful", {{"transports", "websockets"}, {"stateful_reconnect", "true"}});

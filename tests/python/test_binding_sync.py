@@ -595,6 +595,7 @@ def test_lifecycle_events(connect):
         assert conn.connection_id
     assert wait_for(lambda: closed == [None])
     assert conn.state == signalr.HubConnectionState.Disconnected
+    assert conn.connection_id is None  # as the official clients, once disconnected
 
 
 def test_server_close_with_error(connect):

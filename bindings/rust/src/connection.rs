@@ -174,7 +174,7 @@ impl Connection {
         }
     }
 
-    /// The connection id the server gave (None before connecting, or with skip_negotiation).
+    /// The connection id the server gave (None while not connected, or with skip_negotiation).
     pub fn connection_id(&self) -> Option<String> {
         unsafe { raw_connection_id(self.raw()) }
     }

@@ -332,7 +332,8 @@ SIGNALR_API int signalr_connection_stop_blocking(signalr_connection *conn, int32
 
 /* SIGNALR_STATE_*. */
 SIGNALR_API int signalr_connection_state(signalr_connection *conn);
-/* Copies the connection id (empty when none, e.g. skip_negotiation) into buf. */
+/* Copies the connection id into buf: empty when there is none (skip_negotiation, or not
+ * connected: closed or reconnecting, as the official clients' ConnectionId is null then). */
 SIGNALR_API int signalr_connection_id(signalr_connection *conn, char *buf, size_t buflen);
 
 /* Calls a hub method without waiting for a result. args: an array, as JSON text or

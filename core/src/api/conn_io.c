@@ -497,6 +497,14 @@ static void finish_stops(signalr_connection *c) {
   c->stop_waiting = 0;
 }
 
+/* No id while not connected (closed, or reconnecting to get a new one), as the official
+ * clients' ConnectionId (null then). */
+static void forget_connection_id(signalr_connection *c) {
+  pthread_mutex_lock(&c->mu);
+  c->connection_id[0] = '\0';
+  pthread_mutex_unlock(&c->mu);
+}
+
 static void io_event(void *ud, const sr_engine_event *ev) {
   signalr_connection *c = ud;
   atomic_store(&c->state, sr_engine_state(&c->engine));
@@ -522,12 +530,14 @@ static void io_event(void *ud, const sr_engine_event *ev) {
       if (ev->error) sr_conn_log(c, SIGNALR_LOG_ERROR, "connection closed: %s", ev->error->message);
       else sr_conn_log(c, SIGNALR_LOG_INFORMATION, "connection closed without an error (stopped, or a Close "
                        "message from the server without one)");
+      forget_connection_id(c);
       sr_conn_push_lifecycle(c, SIGNALR_EVENT_CLOSED, ev->error);
       finish_stops(c);
       break;
     case SR_EV_RECONNECTING:
       sr_conn_log(c, SIGNALR_LOG_WARNING, "connection lost, reconnecting: %s", ev->error ? ev->error->message : "");
       c->upload_count = 0; /* the server forgot the upload streams with the connection */
+      forget_connection_id(c);
       sr_conn_push_lifecycle(c, SIGNALR_EVENT_RECONNECTING, ev->error);
       break;
     case SR_EV_RECONNECTED:

@@ -641,7 +641,8 @@ class BaseConnection:
 
     @property
     def connection_id(self) -> Optional[str]:
-        """The connection id the server gave (None before start, and with skip_negotiation)."""
+        """The connection id the server gave (None while not connected: before start, after the
+        close, while reconnecting; and with skip_negotiation)."""
         native = self._native
         with native.lock:
             if native.ptr is None:
