@@ -134,6 +134,55 @@ TEST(Engine, UploadStreamsAndClientResults) {
   EXPECT_EQ(f.sent.back(), "{\"type\":3,\"invocationId\":\"s1\",\"error\":\"Client didn't provide a result.\"}\x1e");
 }
 
+TEST(Engine, EveryFailureFromTheServerHasAHint) {
+  // What the server or the network can cause gets a hint in some stage; caller errors
+  // (EINVAL, ESTATE, ERECURSIVE, EAGAIN, ...) are reported synchronously with their own text.
+  const int from_server[] = {SIGNALR_EPROTO,    SIGNALR_ETOOBIG,      SIGNALR_EHANDSHAKE, SIGNALR_ENEGOTIATE,
+                             SIGNALR_ETIMEOUT,  SIGNALR_ETLS,         SIGNALR_ECONNREFUSED, SIGNALR_ENOHANDLER,
+                             SIGNALR_EENCODING, SIGNALR_EUNSUPPORTED, SIGNALR_ELEGACY,  SIGNALR_EREDIRECT};
+  for (int code : from_server) {
+    bool some = false;
+    for (int stage : {SR_STAGE_NEGOTIATE, SR_STAGE_TRANSPORT, SR_STAGE_HANDSHAKE, SR_STAGE_CONNECTED})
+      some = some || sr_error_hint(stage, code, 0);
+    EXPECT_TRUE(some) << signalr_error_name(code);
+  }
+  for (int status : {400, 401, 403, 404, 405, 413, 500, 501, 502, 503, 504, 307}) {
+    bool some = sr_error_hint(SR_STAGE_NEGOTIATE, SIGNALR_EHTTP, status) ||
+                sr_error_hint(SR_STAGE_TRANSPORT, SIGNALR_EHTTP, status);
+    EXPECT_TRUE(some) << status;
+  }
+  // A negotiate answered 500 (a plain web server at the URL, or a failing server) says so.
+  Fake f;
+  sr_engine_start(&f.e, f.now);
+  f.negotiate_reply(500, "oops");
+  ASSERT_EQ(f.events.size(), 1u);
+  EXPECT_EQ(f.events[0].http, 500);
+  EXPECT_NE(f.events[0].hint.find("server's log"), std::string::npos) << f.events[0].hint;
+}
+
+TEST(Engine, MalformedAndOversizedMessagesCloseWithAHint) {
+  {
+    Fake f;
+    f.connect();
+    f.data("{\"type\":1,\"target\":5}\x1e"); // target must be a string
+    sr_engine_on_closed(&f.e, f.now, nullptr);
+    ASSERT_FALSE(f.events.empty());
+    EXPECT_EQ(f.events.back().type, SR_EV_CLOSED);
+    EXPECT_EQ(f.events.back().code, SIGNALR_EPROTO) << f.events.back().message;
+    EXPECT_NE(f.events.back().hint.find("not valid SignalR"), std::string::npos) << f.events.back().hint;
+  }
+  {
+    Fake f;
+    f.e.cfg.max_message_size = 64;
+    f.connect();
+    f.data("{\"type\":1,\"target\":\"T\",\"arguments\":[\"" + std::string(200, 'x') + "\"]}\x1e");
+    sr_engine_on_closed(&f.e, f.now, nullptr);
+    ASSERT_FALSE(f.events.empty());
+    EXPECT_EQ(f.events.back().code, SIGNALR_ETOOBIG) << f.events.back().message;
+    EXPECT_NE(f.events.back().hint.find("max_message_size"), std::string::npos) << f.events.back().hint;
+  }
+}
+
 TEST(Engine, NegotiateFailuresCarryStatusAndHints) {
   {
     Fake f;

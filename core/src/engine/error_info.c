@@ -56,6 +56,9 @@ const char *sr_error_hint(int stage, int code, int s) {
              "provider); the hub requires an authenticated user.";
     case 403:
       return "The user is authenticated but not authorized for this hub.";
+    case 500: case 501: case 502: case 504:
+      return "The server (or a proxy in front of it) failed on this request: see the server's log. "
+             "A plain web server answers so too when the URL does not point at the hub: check it.";
     default:
       break;
   }
@@ -76,6 +79,25 @@ const char *sr_error_hint(int stage, int code, int s) {
                "network dropped the connection.";
       return "The server did not answer in time: check that the URL points at a SignalR hub and "
              "that the network lets the connection through.";
+    case SIGNALR_ETOOBIG:
+      return "A message is larger than a limit allows: the client's max_message_size, or the "
+             "server's MaximumReceiveMessageSize (32 KB by default in ASP.NET Core). Raise the limit "
+             "on the side that refused it, or send the data as a stream of smaller items.";
+    case SIGNALR_EPROTO:
+      return "The server sent data that is not valid SignalR for the negotiated protocol: the URL may "
+             "not point at a SignalR hub, or a proxy alters the traffic.";
+    case SIGNALR_ENEGOTIATE:
+      return "The negotiate answer is not a SignalR one, or the server refused the connection in it: "
+             "check that the URL is the hub's and read the server's text above.";
+    case SIGNALR_ENOHANDLER:
+      return "The server called a method this client has no handler for: register one with "
+             "signalr_connection_on (method names are case-insensitive).";
+    case SIGNALR_EENCODING:
+      return "The arguments must be one JSON array (UTF-8 text) or one MessagePack array, in the "
+             "encoding given with them.";
+    case SIGNALR_EUNSUPPORTED:
+      return "The server and this client have no transport or protocol in common: allow another "
+             "transport (transports=...) or enable the protocol on the server.";
     case SIGNALR_ELEGACY:
       return "This client speaks ASP.NET Core SignalR; the server is the older ASP.NET SignalR.";
     case SIGNALR_EREDIRECT:
