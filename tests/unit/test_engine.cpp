@@ -183,6 +183,18 @@ TEST(Engine, MalformedAndOversizedMessagesCloseWithAHint) {
   }
 }
 
+TEST(Engine, NegotiateRedirectsOnlyToWebUrls) {
+  for (const char *to : {"file:///etc/passwd", "ftp://127.0.0.1/hub", "gopher://x", "/relative/path"}) {
+    Fake f;
+    sr_engine_start(&f.e, f.now);
+    f.negotiate_reply(200, std::string("{\"url\":\"") + to + "\"}");
+    ASSERT_EQ(f.events.size(), 1u) << to;
+    EXPECT_EQ(f.events[0].code, SIGNALR_EREDIRECT) << to << ": " << f.events[0].message;
+    EXPECT_NE(f.events[0].message.find(to), std::string::npos) << f.events[0].message;
+    EXPECT_FALSE(f.events[0].hint.empty());
+  }
+}
+
 TEST(Engine, NegotiateFailuresCarryStatusAndHints) {
   {
     Fake f;

@@ -371,6 +371,11 @@ static void no_common_transport(const sr_engine *e, const sr_negotiate_response 
 }
 
 
+static int is_web_url(const char *u) {
+  return u && (!strncasecmp(u, "http://", 7) || !strncasecmp(u, "https://", 8) || !strncasecmp(u, "ws://", 5) ||
+               !strncasecmp(u, "wss://", 6));
+}
+
 /* 1 when a redirect goes from TLS (https://, wss://) to cleartext (http://, ws://). */
 static int is_downgrade(const char *from, const char *to) {
   int from_tls = from && (!strncasecmp(from, "https://", 8) || !strncasecmp(from, "wss://", 6));
@@ -412,6 +417,12 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
   } else if (r.kind == SR_NEGOTIATE_REDIRECT) {
     if (++e->redirects > SR_MAX_NEGOTIATE_REDIRECTS) {
       sr_error_set(&err, SIGNALR_EREDIRECT, 0, "Negotiate redirection limit exceeded.");
+    } else if (!is_web_url(r.url)) {
+      sr_error_set(&err, SIGNALR_EREDIRECT, 0,
+                   "Refused the negotiate redirect to '%.200s': only http://, https://, ws:// and wss:// URLs "
+                   "are followed.", r.url);
+      err.hint = "The server (or what answers at this URL) redirects to something that is not a hub: check "
+                 "its negotiate response and the URL.";
     } else if (is_downgrade(e->base_url, r.url) && !e->cfg.allow_insecure_redirect) {
       /* The next negotiate and the transport carry the bearer token and the custom headers:
        * over http:// anyone on the path reads them. */
