@@ -218,6 +218,68 @@ TEST(CppApi, StreamCompletesAndCancels) {
   EXPECT_TRUE(canceled);
 }
 
+TEST(CppApi, UploadStreams) {
+  SIGNALR_NEED_SERVER();
+  Fixture f;
+  {  // invoke with one upload: the hub sums what it receives
+    auto up = f.conn.upload();
+    auto sum = f.conn.invoke_with_uploads("UploadSum", signalr::value::from_json("[]"), {&up});
+    for (int i = 1; i <= 10; ++i) up.write_json(std::to_string(i));
+    up.complete();
+    EXPECT_EQ(wait(std::move(sum)).json(), "55");
+    EXPECT_THROW(up.write_json("1"), signalr::error) << "a completed upload takes no more items";
+  }
+  {  // two uploads in one call, in order
+    auto a = f.conn.upload(), b = f.conn.upload();
+    auto joined = f.conn.invoke_with_uploads("UploadTwo", signalr::value::from_json("[]"), {&a, &b});
+    a.write_json("\"x\"");
+    b.write_json("\"y\"");
+    a.complete();
+    b.complete();
+    EXPECT_EQ(wait(std::move(joined)).json(), "\"x|y\"");
+  }
+  {  // a stream that takes an upload echoes it back
+    auto up = f.conn.upload();
+    std::vector<std::string> items;
+    std::promise<void> done;
+    auto h = f.conn.stream_with_uploads("UploadEcho", signalr::value::from_json("[]"), {&up},
+                                        [&](const signalr::value &v) { items.push_back(v.json()); },
+                                        [&](std::exception_ptr e) {
+                                          if (e) done.set_exception(e);
+                                          else done.set_value();
+                                        });
+    for (int i : {7, 8, 9}) up.write_json(std::to_string(i));
+    up.complete();
+    wait(done.get_future());
+    EXPECT_EQ(items, (std::vector<std::string>{"7", "8", "9"}));
+  }
+  {  // an upload failed by the client fails the hub method; one dropped unfinished, too
+    auto up = f.conn.upload();
+    auto sum = f.conn.invoke_with_uploads("UploadSum", signalr::value::from_json("[]"), {&up});
+    up.write_json("1");
+    up.fail("client gave up");
+    EXPECT_THROW(wait(std::move(sum)), signalr::error);
+    std::future<signalr::value> dropped;
+    {
+      auto gone = f.conn.upload();
+      dropped = f.conn.invoke_with_uploads("UploadSum", signalr::value::from_json("[]"), {&gone});
+    }  // destroyed without complete(): the hub method must not wait forever
+    EXPECT_THROW(wait(std::move(dropped)), signalr::error);
+  }
+  {  // an upload attaches to one call only
+    auto up = f.conn.upload();
+    auto first = f.conn.invoke_with_uploads("UploadSum", signalr::value::from_json("[]"), {&up});
+    try {
+      (void)f.conn.invoke_with_uploads("UploadSum", signalr::value::from_json("[]"), {&up});
+      ADD_FAILURE() << "a second attach was accepted";
+    } catch (const signalr::error &e) {
+      EXPECT_EQ(e.code(), SIGNALR_ESTATE);
+    }
+    up.complete();
+    EXPECT_EQ(wait(std::move(first)).json(), "0");
+  }
+}
+
 TEST(CppApi, BuilderOptionsReachTheServer) {
   SIGNALR_NEED_SERVER();
   signalr::context ctx;

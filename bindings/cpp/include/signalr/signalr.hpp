@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -506,6 +507,70 @@ class stream_handle {
   uint64_t handle_ = 0;
 };
 
+// A client-to-server (upload) stream: the official clients' ChannelWriter / IAsyncEnumerable
+// argument. Open it with connection::upload(), attach it to one call (the *_with_uploads
+// members: the hub method receives it after the arguments), then write items and complete it.
+// write() never blocks: signalr::error with SIGNALR_EAGAIN when the outgoing buffer is full
+// (nothing accepted: write again after SIGNALR_EVENT_WRITABLE, see on_event). Thread-safe.
+// Destroying an upload that was not completed completes it with an error, so that the hub
+// method does not wait forever.
+class upload_stream {
+ public:
+  upload_stream() = default;
+  upload_stream(std::weak_ptr<detail::conn_core> core, uint64_t handle) : core_(std::move(core)), handle_(handle) {}
+  upload_stream(const upload_stream &) = delete;
+  upload_stream &operator=(const upload_stream &) = delete;
+  upload_stream(upload_stream &&o) noexcept : core_(std::move(o.core_)), handle_(std::exchange(o.handle_, 0)) {}
+  upload_stream &operator=(upload_stream &&o) noexcept {
+    if (this != &o) {
+      abandon();
+      core_ = std::move(o.core_);
+      handle_ = std::exchange(o.handle_, 0);
+    }
+    return *this;
+  }
+  ~upload_stream() { abandon(); }
+
+  // One item: a single value (not an array), JSON text or MessagePack bytes.
+  void write(const value &item) {
+    detail::check(call([&](signalr_connection *raw) {
+                    return signalr_connection_upload_write(raw, handle_, item.bytes().data(), item.bytes().size(),
+                                                           static_cast<int>(item.get_encoding()));
+                  }),
+                  "upload write");
+  }
+  void write_json(std::string_view json) { write(value::from_json(std::string(json))); }
+  // Ends the stream normally; fail(message) ends it with an error the hub method observes.
+  void complete() { finish(nullptr); }
+  void fail(std::string_view message) {
+    std::string m(message);
+    finish(m.c_str());
+  }
+  [[nodiscard]] uint64_t handle() const noexcept { return handle_; }
+
+ private:
+  template <class F>
+  int call(F &&f) const {
+    auto c = core_.lock();
+    if (!handle_) return SIGNALR_ESTATE;
+    return c ? c->with(std::forward<F>(f)) : SIGNALR_ECLOSED;
+  }
+  void finish(const char *error) {
+    int rc = call([&](signalr_connection *raw) { return signalr_connection_upload_complete(raw, handle_, error); });
+    handle_ = 0;
+    detail::check(rc, "upload complete");
+  }
+  void abandon() noexcept {
+    if (!handle_) return;
+    call([&](signalr_connection *raw) {
+      return signalr_connection_upload_complete(raw, handle_, "the client abandoned the upload stream");
+    });
+    handle_ = 0;
+  }
+  std::weak_ptr<detail::conn_core> core_;
+  uint64_t handle_ = 0;
+};
+
 // ------------------------------------------------------------------ connection
 
 // A hub connection (from hub_connection_builder::build). Move-only; destroying it stops it
@@ -686,6 +751,52 @@ class connection {
     return stream_handle(core_, handle);
   }
 
+  // A new upload stream, to attach to one call below.
+  [[nodiscard]] upload_stream upload() {
+    uint64_t h = 0;
+    detail::check(signalr_connection_upload_open(raw(), &h), "upload open");
+    return upload_stream(core_, h);
+  }
+  // invoke / send / stream with upload streams attached (each to one call only).
+  [[nodiscard]] std::future<value> invoke_with_uploads(std::string_view method, const value &args,
+                                                       std::initializer_list<const upload_stream *> uploads) {
+    auto hs = handles(uploads);
+    auto p = std::make_unique<std::promise<value>>();
+    auto f = p->get_future();
+    std::string m(method);
+    detail::check(signalr_connection_invoke_with_uploads(raw(), m.c_str(), args.bytes().data(), args.bytes().size(),
+                                                         static_cast<int>(args.get_encoding()), hs.data(), hs.size(),
+                                                         detail::value_completion, p.get()),
+                  "invoke");
+    p.release();
+    return f;
+  }
+  void send_with_uploads(std::string_view method, const value &args,
+                         std::initializer_list<const upload_stream *> uploads) {
+    auto hs = handles(uploads);
+    std::string m(method);
+    detail::check(signalr_connection_send_with_uploads(raw(), m.c_str(), args.bytes().data(), args.bytes().size(),
+                                                       static_cast<int>(args.get_encoding()), hs.data(), hs.size()),
+                  "send");
+  }
+  [[nodiscard]] stream_handle stream_with_uploads(std::string_view method, const value &args,
+                                                  std::initializer_list<const upload_stream *> uploads,
+                                                  std::function<void(const value &)> on_item,
+                                                  std::function<void(std::exception_ptr)> on_done) {
+    auto hs = handles(uploads);
+    auto st = std::make_unique<detail::stream_state>();
+    st->on_item = std::move(on_item);
+    st->on_done = std::move(on_done);
+    uint64_t handle = 0;
+    std::string m(method);
+    detail::check(signalr_connection_stream_with_uploads(raw(), m.c_str(), args.bytes().data(), args.bytes().size(),
+                                                         static_cast<int>(args.get_encoding()), hs.data(), hs.size(),
+                                                         detail::stream_item, detail::stream_done, st.get(), &handle),
+                  "stream");
+    st.release();
+    return stream_handle(core_, handle);
+  }
+
   // Lifecycle callbacks (replacing the previous one; run on the polling thread).
   // on_closed(nullptr) after stop() or a server Close without an error (as the official
   // clients), on_closed(error) when the connection was lost for good.
@@ -715,6 +826,11 @@ class connection {
   static int32_t ms(std::chrono::milliseconds t) {
     auto v = t.count();
     return v < 0 ? -1 : v > INT32_MAX ? INT32_MAX : static_cast<int32_t>(v);
+  }
+  static std::vector<uint64_t> handles(std::initializer_list<const upload_stream *> uploads) {
+    std::vector<uint64_t> hs;
+    for (const upload_stream *u : uploads) hs.push_back(u ? u->handle() : 0);
+    return hs;
   }
   template <class M, class F>
   void set(M member, F f) {
