@@ -22,7 +22,7 @@ trap 'rm -f "$failures"' EXIT
 # note_failures STAGE LOG: copies the failure lines of a test log (gtest, sanitizers, pytest,
 # go test, cargo) into the summary.
 note_failures() {
-  grep -E '^\*\*\* .* failed$|^\[  FAILED  \]|^FAILED |^--- FAIL|^    --- FAIL|panicked at|WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer|runtime error:|^==[0-9]+== (Invalid|Conditional|Syscall|Mismatched|.*definitely lost)|Failure$| \((Failed|Timeout|SEGFAULT|Subprocess aborted|Child aborted)\)$|_test.go:[0-9]+:' \
+  grep -E '^\*\*\* .* failed$|^\[  FAILED  \]|^FAILED |^--- FAIL|^    --- FAIL|panicked at|WARNING: ThreadSanitizer|SUMMARY: [A-Za-z]+Sanitizer|ERROR: (Address|Leak)Sanitizer|runtime error:|^==[0-9]+== (Invalid|Conditional|Syscall|Mismatched|.*definitely lost)|Failure$| \((Failed|Timeout|SEGFAULT|Subprocess aborted|Child aborted)\)$|_test.go:[0-9]+:' \
     "$2" 2>/dev/null | head -n 40 | sed "s/^/[$1] /" >>"$failures" || true
 }
 # run NAME CMD...: a stage that fails is recorded and the others still run.

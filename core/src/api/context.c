@@ -387,11 +387,15 @@ int signalr_context_poll(signalr_context *ctx, int32_t timeout_ms) {
     ran++;
   }
   if (lend) sr_loop_lend_flush(ctx->loop);
-  /* Back to the pool in one go: until here the chain stayed intact for claims. Their
-   * references go first, outside the lock (a last one frees a connection, with user code). */
-  for (sr_app_event *ev = batch; ev; ev = ev->next) recycle_prepare(ev);
+  /* Back to the pool in one go: until here the chain stayed intact for claims. Every event
+   * of it is claimed now, so claims have nothing left to take; it leaves their sight (under
+   * the lock: a claim reads ev->conn) before the references go, outside the lock (a last one
+   * frees a connection, with user code). */
   pthread_mutex_lock(&ctx->mu);
   ctx->running = NULL;
+  pthread_mutex_unlock(&ctx->mu);
+  for (sr_app_event *ev = batch; ev; ev = ev->next) recycle_prepare(ev);
+  pthread_mutex_lock(&ctx->mu);
   sr_app_event *extra = pool_put_locked(ctx, batch);
   pthread_mutex_unlock(&ctx->mu);
   free_chain(extra, 0); /* beyond the pool's size: back to the system */
