@@ -107,15 +107,21 @@ static char *join_args(char **argv, int n) {
 
 typedef struct call_state {
   int done, rc;
+  int failed; /* done with an error */
   signalr_error *err;
 } call_state;
 
-static void on_done(void *ud, signalr_connection *c, const signalr_value *v, const signalr_error *e) {
-  (void)c;
-  call_state *st = ud;
+/* Records a call's outcome (the result, if any, is the caller's to print). */
+static void record_end(call_state *st, const signalr_error *e) {
   st->done = 1;
+  st->failed = e != NULL;
   st->rc = signalr_error_code(e);
   if (e) st->err = signalr_error_copy(e);
+}
+
+static void on_done(void *ud, signalr_connection *c, const signalr_value *v, const signalr_error *e) {
+  (void)c;
+  record_end(ud, e);
   const char *json;
   size_t n;
   if (v && signalr_value_json(v, &json, &n) == 0) printf("%s\n", json);
@@ -131,12 +137,9 @@ static void on_item(void *ud, signalr_connection *c, const signalr_value *v) {
   fflush(stdout);
 }
 
-static void on_stream_end(void *ud, signalr_connection *c, const signalr_value *v, const signalr_error *e) {
+static void on_end(void *ud, signalr_connection *c, const signalr_value *v, const signalr_error *e) {
   (void)c; (void)v;
-  call_state *st = ud;
-  st->done = 1;
-  st->rc = signalr_error_code(e);
-  if (e) st->err = signalr_error_copy(e);
+  record_end(ud, e);
 }
 
 static int on_call(void *ud, signalr_connection *c, const signalr_value *args, const void **r, size_t *rl, int *re,
@@ -182,9 +185,10 @@ static void on_life(void *ud, signalr_connection *c, int event, const signalr_er
   if (e) st->err = signalr_error_copy(e);
 }
 
-/* Polls until *done or the deadline (-1: none) or Ctrl-C; 1 when the deadline passed. */
-static int poll_until(signalr_context *ctx, const int *done, long long deadline) {
-  while (!*done && !interrupted) {
+/* Polls until *done, or *also (may be NULL), or the deadline (-1: none), or Ctrl-C; 1 when
+ * the deadline passed. */
+static int poll_until(signalr_context *ctx, const int *done, const int *also, long long deadline) {
+  while (!*done && !(also && *also) && !interrupted) {
     long long left = deadline < 0 ? 200 : deadline - now_ms();
     if (left <= 0) return 1;
     signalr_context_poll(ctx, (int32_t)(left < 200 ? left : 200));
@@ -342,8 +346,8 @@ int main(int argc, char **argv) {
   if (method && send) {
     call_state st = {0};
     rc = signalr_connection_send_with_completion(conn, method, args, strlen(args), SIGNALR_ENCODING_JSON,
-                                                 on_stream_end, &st);
-    if (!rc && poll_until(ctx, &st.done, deadline)) {
+                                                 on_end, &st);
+    if (!rc && poll_until(ctx, &st.done, NULL, deadline)) {
       fprintf(stderr, "error: send of %s: not written within %ld ms (--timeout)\n", method, timeout);
       status = 1;
     } else if (rc || st.rc) {
@@ -354,12 +358,12 @@ int main(int argc, char **argv) {
   } else if (method && stream) {
     call_state st = {0};
     uint64_t handle = 0;
-    rc = signalr_connection_stream(conn, method, args, strlen(args), SIGNALR_ENCODING_JSON, on_item, on_stream_end, &st,
+    rc = signalr_connection_stream(conn, method, args, strlen(args), SIGNALR_ENCODING_JSON, on_item, on_end, &st,
                                    &handle);
-    if (!rc) poll_until(ctx, &st.done, -1); /* a stream lasts as long as it lasts */
+    if (!rc) poll_until(ctx, &st.done, NULL, -1); /* a stream lasts as long as it lasts */
     if (!rc && !st.done) { /* Ctrl-C: cancel on the server too */
       signalr_connection_stream_cancel(conn, handle);
-      poll_until(ctx, &st.done, now_ms() + 2000);
+      poll_until(ctx, &st.done, NULL, now_ms() + 2000);
     } else if (rc || st.rc) {
       print_error(method, rc ? rc : st.rc, st.err);
       status = 1;
@@ -368,7 +372,7 @@ int main(int argc, char **argv) {
   } else if (method && !listen) {
     call_state st = {0};
     rc = signalr_connection_invoke(conn, method, args, strlen(args), SIGNALR_ENCODING_JSON, on_done, &st);
-    if (!rc && poll_until(ctx, &st.done, deadline)) {
+    if (!rc && poll_until(ctx, &st.done, NULL, deadline)) {
       fprintf(stderr, "error: %s: no result within %ld ms (--timeout; 0: wait as long as it takes)\n", method,
               timeout);
       status = 1;
@@ -387,13 +391,8 @@ int main(int argc, char **argv) {
       print_error(method, rc, NULL);
       status = 1;
     }
-    long long until = listen_ms < 0 ? -1 : now_ms() + listen_ms;
-    while (!status && !life.closed && !interrupted && !(st.done && st.rc)) {
-      long long left = until < 0 ? 200 : until - now_ms();
-      if (left <= 0) break;
-      signalr_context_poll(ctx, (int32_t)(left < 200 ? left : 200));
-    }
-    if (st.done && st.rc && !life.closed && !interrupted) {
+    if (!status) poll_until(ctx, &life.closed, &st.failed, listen_ms < 0 ? -1 : now_ms() + listen_ms);
+    if (st.failed && !life.closed && !interrupted) {
       print_error(method, st.rc, st.err);
       status = 1;
     }

@@ -9,6 +9,7 @@
 
 #include "api/internal.h"
 #include "protocol/negotiate.h"
+#include "util/url.h"
 
 /* ------------------------------------------------------------ shared callbacks */
 
@@ -139,8 +140,7 @@ static int parse_ms(const char *v, int32_t *out, int allow_zero) {
 }
 
 static int set_url(sr_settings *s, const char *v, char *err, size_t n) {
-  if (strncasecmp(v, "http://", 7) && strncasecmp(v, "https://", 8) && strncasecmp(v, "ws://", 5) &&
-      strncasecmp(v, "wss://", 6))
+  if (!sr_url_scheme(v))
     return fail(err, n, "url must start with http://, https://, ws:// or wss://");
   char *u = strdup(v);
   if (!u) return SIGNALR_ENOMEM;
@@ -261,7 +261,7 @@ STR_SETTER(set_client_key, client_key)
 STR_SETTER(set_binding, binding)
 
 static int set_proxy(sr_settings *s, const char *v, char *err, size_t n) {
-  if (*v && strncasecmp(v, "http://", 7) && strncasecmp(v, "https://", 8))
+  if (*v && !(sr_url_scheme(v) & (SR_URL_HTTP | SR_URL_HTTPS)))
     return fail(err, n, "proxy must be an http:// or https:// URL (or empty for none)");
   return replace_str(&s->proxy, v);
 }

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "engine/engine_internal.h"
 #include "engine/retry.h"
+#include "util/url.h"
 #include "protocol/handshake.h"
 #include "protocol/json_protocol.h"
 #include "protocol/msgpack_protocol.h"
@@ -161,7 +161,6 @@ static void closed(sr_engine *e, const sr_error_info *err) {
   /* A server's Close message without an error ends the connection without one, as the .NET
    * and JavaScript clients report it (Closed(null)): only pending calls see SIGNALR_ECLOSED. */
   if (e->clean_close) err = NULL;
-  e->clean_close = 0;
   sr_engine_emit(e, SR_EV_CLOSED, err, 0, NULL);
 }
 
@@ -370,17 +369,9 @@ static void no_common_transport(const sr_engine *e, const sr_negotiate_response 
                o ? offered : "none", a ? allowed : "none", e->binary ? "binary (MessagePack)" : "text (JSON)");
 }
 
-
-static int is_web_url(const char *u) {
-  return u && (!strncasecmp(u, "http://", 7) || !strncasecmp(u, "https://", 8) || !strncasecmp(u, "ws://", 5) ||
-               !strncasecmp(u, "wss://", 6));
-}
-
 /* 1 when a redirect goes from TLS (https://, wss://) to cleartext (http://, ws://). */
 static int is_downgrade(const char *from, const char *to) {
-  int from_tls = from && (!strncasecmp(from, "https://", 8) || !strncasecmp(from, "wss://", 6));
-  int to_plain = to && (!strncasecmp(to, "http://", 7) || !strncasecmp(to, "ws://", 5));
-  return from_tls && to_plain;
+  return (sr_url_scheme(from) & SR_URL_TLS) && !(sr_url_scheme(to) & SR_URL_TLS);
 }
 
 static void negotiate_failed(sr_engine *e, int64_t now, sr_error_info *err) {
@@ -417,7 +408,7 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
   } else if (r.kind == SR_NEGOTIATE_REDIRECT) {
     if (++e->redirects > SR_MAX_NEGOTIATE_REDIRECTS) {
       sr_error_set(&err, SIGNALR_EREDIRECT, 0, "Negotiate redirection limit exceeded.");
-    } else if (!is_web_url(r.url)) {
+    } else if (!sr_url_scheme(r.url)) {
       sr_error_set(&err, SIGNALR_EREDIRECT, 0,
                    "Refused the negotiate redirect to '%.200s': only http://, https://, ws:// and wss:// URLs "
                    "are followed.", r.url);
@@ -557,7 +548,6 @@ static int handle_handshake(sr_engine *e, int64_t now, const uint8_t *rec, size_
   e->slow_warned = 0;
   e->attempt = 0;
   e->server_closed = 0;
-  e->clean_close = 0;
   e->recv_next = 1;
   e->recv_highest = e->acked = 0;
   e->awaiting_sequence = 0;

@@ -43,3 +43,15 @@ int sr_url_query_has(const char *query, size_t len, const char *key) {
   }
   return 0;
 }
+
+int sr_url_scheme(const char *url) {
+  static const struct {
+    const char *prefix;
+    size_t len;
+    int scheme;
+  } schemes[] = {{"http://", 7, SR_URL_HTTP}, {"https://", 8, SR_URL_HTTPS}, {"ws://", 5, SR_URL_WS},
+                 {"wss://", 6, SR_URL_WSS}};
+  for (size_t i = 0; url && i < sizeof schemes / sizeof schemes[0]; i++)
+    if (!strncasecmp(url, schemes[i].prefix, schemes[i].len)) return schemes[i].scheme;
+  return 0;
+}

@@ -14,4 +14,9 @@ void sr_url_split(const char *url, size_t len, size_t *query, size_t *frag);
  * ASP.NET query collection does. */
 int sr_url_query_has(const char *query, size_t len, const char *key);
 
+/* The URL's scheme, compared case-insensitively: one of the bits below, 0 for any other. */
+enum { SR_URL_HTTP = 1, SR_URL_HTTPS = 2, SR_URL_WS = 4, SR_URL_WSS = 8 };
+#define SR_URL_TLS (SR_URL_HTTPS | SR_URL_WSS)
+int sr_url_scheme(const char *url);
+
 #endif

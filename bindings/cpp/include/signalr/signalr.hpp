@@ -636,14 +636,7 @@ class connection {
   }
   // args: an array in either encoding (value::from_json / from_messagepack).
   [[nodiscard]] std::future<value> invoke(std::string_view method, const value &args) {
-    auto p = std::make_unique<std::promise<value>>();
-    auto f = p->get_future();
-    std::string m(method);
-    detail::check(signalr_connection_invoke(raw(), m.c_str(), args.bytes().data(), args.bytes().size(),
-                                            static_cast<int>(args.get_encoding()), detail::value_completion, p.get()),
-                  "invoke");
-    p.release();
-    return f;
+    return invoke_with_uploads(method, args, {});
   }
   // As Microsoft's client: callback(result, nullptr) or callback(null, exception).
   void invoke(std::string_view method, std::string_view json_args,
@@ -684,12 +677,7 @@ class connection {
   void send(std::string_view method, std::string_view json_args = "[]") {
     send(method, value::from_json(std::string(json_args)));
   }
-  void send(std::string_view method, const value &args) {
-    std::string m(method);
-    detail::check(signalr_connection_send(raw(), m.c_str(), args.bytes().data(), args.bytes().size(),
-                                          static_cast<int>(args.get_encoding())),
-                  "send");
-  }
+  void send(std::string_view method, const value &args) { send_with_uploads(method, args, {}); }
   // Send with a completion: fulfilled once the message was handed to the transport.
   [[nodiscard]] std::future<void> send_async(std::string_view method, std::string_view json_args = "[]") {
     auto p = std::make_unique<std::promise<void>>();
@@ -738,17 +726,7 @@ class connection {
   [[nodiscard]] stream_handle stream(std::string_view method, const value &args,
                                      std::function<void(const value &)> on_item,
                                      std::function<void(std::exception_ptr)> on_done) {
-    auto st = std::make_unique<detail::stream_state>();
-    st->on_item = std::move(on_item);
-    st->on_done = std::move(on_done);
-    uint64_t handle = 0;
-    std::string m(method);
-    detail::check(signalr_connection_stream(raw(), m.c_str(), args.bytes().data(), args.bytes().size(),
-                                            static_cast<int>(args.get_encoding()), detail::stream_item, detail::stream_done, st.get(),
-                                            &handle),
-                  "stream");
-    st.release();
-    return stream_handle(core_, handle);
+    return stream_with_uploads(method, args, {}, std::move(on_item), std::move(on_done));
   }
 
   // A new upload stream, to attach to one call below.
@@ -757,7 +735,8 @@ class connection {
     detail::check(signalr_connection_upload_open(raw(), &h), "upload open");
     return upload_stream(core_, h);
   }
-  // invoke / send / stream with upload streams attached (each to one call only).
+  // invoke / send / stream with upload streams attached (each to one call only; none: the
+  // plain calls above).
   [[nodiscard]] std::future<value> invoke_with_uploads(std::string_view method, const value &args,
                                                        std::initializer_list<const upload_stream *> uploads) {
     auto hs = handles(uploads);
