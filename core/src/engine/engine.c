@@ -120,6 +120,8 @@ int sr_engine_send_message(sr_engine *e, int64_t now, const sr_hub_message *m, i
   if (!e->transport_open) return 0; /* re-dialing: replayed once the new socket is open */
   rc = e->io.send(e->io.ud, e->out.data, e->out.len);
   if (!rc) e->last_sent = now;
+  e->out.len = 0; /* the transport copied it */
+  sr_buf_trim(&e->out, SR_BUF_KEEP_IDLE);
   /* A sequenced message that could not be written stays buffered: the replay delivers it. */
   return sequenced && rc != SIGNALR_EAGAIN ? 0 : rc;
 }
@@ -666,6 +668,9 @@ void sr_engine_on_data(sr_engine *e, int64_t now, const uint8_t *data, size_t le
     handle_message(e, now, &m);
     if (e->close_reason.code || !e->transport_open) return;
   }
+  /* all records of the chunk are handled: nothing points into these buffers any more */
+  sr_buf_trim(&e->decoder.scratch, SR_BUF_KEEP_IDLE);
+  sr_buf_trim(&e->framer.partial, SR_BUF_KEEP_IDLE);
   if (rc == SIGNALR_ETOOBIG) {
     char why[160];
     snprintf(why, sizeof why, "a message from the server is larger than max_message_size (%zu bytes)",

@@ -164,12 +164,15 @@ static int sr_lws_dispatch(struct lws *wsi, enum lws_callback_reasons reason, vo
   return rc;
 }
 
-/* rx_buffer_size 0: lws gives each connection a receive buffer of pt_serv_buf_size (96 KiB),
- * most of an idle connection's heap. A smaller one (8 KiB) made lws 4.1.6 write one byte past
- * that buffer when a read filled it (valgrind: invalid write at the end of an 8,212-byte
- * block, then a crash in the large-message test), so the default stays until that is solved. */
+/* The per-connection frame buffer lws allocates at the upgrade is rx_buffer_size + LWS_PRE + 4
+ * bytes (0 would mean pt_serv_buf_size, 96 KiB: most of an idle connection's heap). Frames are
+ * delivered in chunks of at most this size; a message that fits comes through without a copy,
+ * a larger one is reassembled by ws.c. Small is safe only because ws.c never fails a receive
+ * callback (see too_big there for the lws 4.1.6 overrun that a failing one causes). Sized so
+ * that the block is 4 KiB with malloc's header. */
+#define SR_LWS_RX_BUFFER (4096 - 32)
 static const struct lws_protocols sr_protocols[] = {
-    {SR_LWS_PROTOCOL, sr_lws_dispatch, 0, 0, 0, NULL, 0},
+    {SR_LWS_PROTOCOL, sr_lws_dispatch, 0, SR_LWS_RX_BUFFER, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -17,7 +17,10 @@
 #define WS_DEFAULT_CONNECT_TIMEOUT_MS 30000
 #define WS_DEFAULT_MAX_MESSAGE (1u << 20)
 #define WS_DEFAULT_MAX_QUEUE (16u << 20)
-#define WS_QUEUE_KEEP_MAX (1u << 20) /* an emptied send queue bigger than this is released */
+/* What an idle connection keeps: an emptied send queue is released (allocating it again for
+ * the next message costs far less than a connection's share of memory when thousands idle), and
+ * so is a reassembly buffer larger than WS_RX_KEEP_MAX once its message was delivered. */
+#define WS_RX_KEEP_MAX 8192u
 
 /* Send queue record: header, LWS_PRE bytes lws may use for framing, payload, pad to 8. */
 typedef struct rec_hdr {
@@ -286,11 +289,9 @@ static int q_write_one(sr_ws *ws, struct lws *wsi) {
   ws->qbytes -= h.len;
   if (ws->qhead == ws->qtail) {
     ws->qhead = ws->qtail = ws->qlast = 0;
-    if (ws->qcap > WS_QUEUE_KEEP_MAX) {
-      free(ws->q);
-      ws->q = NULL;
-      ws->qcap = 0;
-    }
+    free(ws->q);
+    ws->q = NULL;
+    ws->qcap = 0;
   }
   return n < (int)(hl + h.len) ? -1 : 0;
 }
@@ -375,22 +376,36 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
       }
       if (ws->rx.len + len > ws->max_message) goto too_big;
       if (sr_buf_append(&ws->rx, in, len) != 0) {
+        /* detached and killed, not "return -1": see too_big */
+        ws->rx.len = 0;
         lws_close_reason(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, NULL, 0);
-        ws_detach(ws, 0);
+        ws_detach(ws, 1);
         ws_finish(ws, SIGNALR_ENOMEM, 0, 1011, "out of memory reassembling a message", 0);
-        return -1;
+        return 0;
       }
       if (fin) {
         /* the buffer stays owned by ws: reset before the callback, which may free ws */
         size_t n = ws->rx.len;
         ws->rx.len = 0;
+        if (ws->rx.cap > WS_RX_KEEP_MAX) { /* a large message's buffer goes when it is read */
+          uint8_t *data = ws->rx.data;
+          ws->rx.data = NULL;
+          ws->rx.cap = 0;
+          if (ws->cb.on_message) ws->cb.on_message(ws->ud, data, n);
+          free(data);
+          return 0;
+        }
         if (ws->cb.on_message) ws->cb.on_message(ws->ud, ws->rx.data, n);
       }
       return 0;
     too_big:
-      /* Not "return -1" here: lws 4.1.6 then writes one byte past its receive buffer when the
-       * read that brought this fragment filled it (valgrind). Detached, the rest of the read
-       * goes to lws' default handler, and the connection is killed on the next service turn. */
+      /* Never "return -1" from a receive: lws 4.1.6's client frame parser then returns before
+       * it resets its payload index (client-parser-ws.c, "if user code wants to close"), goes
+       * on parsing the rest of the read, and its spill test is "index == rx_buffer_size": once
+       * past it, every further byte is written beyond the buffer (the one-byte overrun valgrind
+       * showed at the end of an rx_buffer_size + LWS_PRE + 4 block). Detached, the rest of the
+       * read goes to lws' default handler (which returns 0), and the connection is killed on
+       * the next service turn. This is what lets the receive buffer be small (loop.c). */
       ws->rx.len = 0;
       lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
       ws_detach(ws, 1);

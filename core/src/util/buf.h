@@ -46,6 +46,15 @@ int sr_buf_terminate(sr_buf *b);
 /* Drops the first n bytes, keeping the rest. */
 void sr_buf_consume(sr_buf *b, size_t n);
 
+/* Frees an empty buffer whose capacity exceeds keep (what one large message left behind:
+ * many idle connections must not each hold the largest message they ever saw). */
+static inline void sr_buf_trim(sr_buf *b, size_t keep) {
+  if (b->len == 0 && b->cap > keep) sr_buf_free(b);
+}
+
+/* What a buffer that serves every message of one connection keeps between messages. */
+#define SR_BUF_KEEP_IDLE 16384u
+
 /* Hands the bytes to the caller (who frees them with free()) and empties the buffer. */
 uint8_t *sr_buf_detach(sr_buf *b, size_t *len);
 
