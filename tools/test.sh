@@ -53,6 +53,12 @@ run abi tools/check_abi.sh build
 stage "ctest: unit, vectors, oracle, packaging, interop"
 run ctest bash -c "cd build && ctest --output-on-failure -j$jobs"
 
+# The loop runs lws on libev (epoll); without lws' libev plugin it falls back to lws' own
+# poll() loop. That fallback is what some users get: its unit and runtime tests, and the
+# public API against the server, run on it too.
+stage "ctest on lws' poll() loop (SIGNALR_EVENT_LOOP=poll): unit tests, test_connection"
+run poll-loop bash -c "cd build && SIGNALR_EVENT_LOOP=poll ctest --output-on-failure -j$jobs -R '^(Loop|FakeTransport)[A-Za-z]*\.|^test_connection$'"
+
 if [[ -d tests/python ]]; then
   stage "pytest: pip install ./python into a venv (Debian python3), then the suite"
   # The package links the static library the build stage made (SIGNALR_BUILD_DIR), so the

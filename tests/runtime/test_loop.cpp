@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <cstring>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -72,6 +75,21 @@ TEST(Loop, NewFreeRepeatedly) {
   }
   sr_loop_free(nullptr);
   EXPECT_EQ(sr_loop_new(nullptr), SIGNALR_EINVAL);
+}
+
+// Built with libev, the loop must be on epoll (a turn's cost follows the ready sockets): a
+// machine without lws' libev plugin silently falls back to poll(), which costs O(open sockets)
+// per turn, so the suite says so. SIGNALR_EVENT_LOOP=poll (the suite's poll stage) asks for it.
+TEST_F(LoopFixture, WaitsOnEpollWhenBuiltWithLibev) {
+  const char *mode = getenv("SIGNALR_EVENT_LOOP");
+#ifdef SR_HAVE_LIBEV
+  if (!mode || strcmp(mode, "poll") != 0) {
+    EXPECT_STREQ(sr_loop_backend(loop), "epoll")
+        << "libwebsockets' libev plugin is missing: install libwebsockets-evlib-ev (tools/bootstrap.sh)";
+    return;
+  }
+#endif
+  EXPECT_STREQ(sr_loop_backend(loop), "poll") << (mode ? mode : "(no SIGNALR_EVENT_LOOP)");
 }
 
 TEST_F(LoopFixture, IsIoThread) {

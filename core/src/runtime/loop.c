@@ -12,6 +12,9 @@
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef SR_HAVE_LIBEV
+#include <ev.h>
+#endif
 
 #include "signalr/signalr.h"
 
@@ -81,7 +84,15 @@ struct sr_loop {
   sr_turn_task *tasks, *tasks_tail; /* I/O thread only: sr_loop_end_of_turn */
   sr_turn_task *tasks_last;         /* the last of the batch run_turn_tasks runs */
   lws_sorted_usec_list_t sul;
-  int64_t sul_deadline; /* deadline the sul is armed for; INT64_MAX: not armed */
+  int64_t sul_deadline; /* deadline the sul (or the ev timer) is armed for; INT64_MAX: not armed */
+#ifdef SR_HAVE_LIBEV
+  /* Event-library mode (see loop.h): lws runs on this libev loop (epoll), and the timer heap's
+   * earliest deadline is this ev timer instead of the sul. NULL: lws' own poll() loop. */
+  struct ev_loop *evl;
+  ev_timer evt;
+  int lws_nudged; /* a cancel is on its way to run lws' idle pass (sr_loop_lws_changed) */
+#endif
+  int in_lws; /* I/O thread only: inside one of lws' callbacks to us */
 
   int epfd;
   struct lws *ep_wsi;
@@ -156,10 +167,12 @@ static int sr_lws_dispatch(struct lws *wsi, enum lws_callback_reasons reason, vo
   sr_lws_handler *h = wsi ? (sr_lws_handler *)lws_get_opaque_user_data(wsi) : NULL;
   if (!h || !h->cb) return lws_callback_http_dummy(wsi, reason, user, in, len);
   sr_loop *l = tl_loop;
-  if (!l || !after_poll_reason(reason)) return h->cb(h, wsi, (int)reason, in, len);
+  if (!l) return h->cb(h, wsi, (int)reason, in, len);
   int was = l->after_poll;
-  l->after_poll = 1;
+  if (after_poll_reason(reason)) l->after_poll = 1;
+  l->in_lws++;
   int rc = h->cb(h, wsi, (int)reason, in, len);
+  l->in_lws--;
   l->after_poll = was;
   return rc;
 }
@@ -237,9 +250,35 @@ static void timer_release(sr_loop *l, sr_timer *t) {
 
 static void sul_fired(lws_sorted_usec_list_t *sul);
 
+#ifdef SR_HAVE_LIBEV
+/* Event-library mode: the earliest deadline arms the loop's own ev timer. (A sul scheduled
+ * outside lws' callbacks is not seen by lws' libev glue until its next idle pass.) */
+static void ev_timers_rearm(sr_loop *l) {
+  if (l->nheap == 0) {
+    if (l->sul_deadline != INT64_MAX) ev_timer_stop(l->evl, &l->evt);
+    l->sul_deadline = INT64_MAX;
+    return;
+  }
+  int64_t d = l->heap[0]->deadline;
+  if (d == l->sul_deadline) return;
+  ev_timer_stop(l->evl, &l->evt);
+  ev_now_update(l->evl); /* libev counts from its cached time, which may be a turn old */
+  int64_t us = d * 1000 - now_us();
+  ev_timer_set(&l->evt, us > 0 ? (ev_tstamp)us / 1e6 : 0., 0.);
+  ev_timer_start(l->evl, &l->evt);
+  l->sul_deadline = d;
+}
+#endif
+
 /* Mirrors the heap's earliest deadline into the lws sul, so poll() wakes up for it. */
 static void timers_rearm(sr_loop *l) {
   if (l->running_timers || !l->ctx) return;
+#ifdef SR_HAVE_LIBEV
+  if (l->evl) {
+    ev_timers_rearm(l);
+    return;
+  }
+#endif
   if (l->nheap == 0) {
     if (l->sul_deadline != INT64_MAX) {
       lws_sul_schedule(l->ctx, 0, &l->sul, sul_fired, LWS_SET_TIMER_USEC_CANCEL);
@@ -282,6 +321,22 @@ static void sul_fired(lws_sorted_usec_list_t *sul) {
   run_turn_hook(l);
   l->in_timers = 0;
 }
+
+#ifdef SR_HAVE_LIBEV
+/* ev_run(EVRUN_ONCE) returns after the callbacks of its iteration, timers included: what the
+ * timers post runs next without a wakeup, as after I/O. */
+static void evt_fired(struct ev_loop *evl, ev_timer *w, int revents) {
+  (void)evl;
+  (void)revents;
+  sr_loop *l = w->data;
+  l->sul_deadline = INT64_MAX;
+  int was = l->after_poll;
+  l->after_poll = 1;
+  timers_run(l);
+  run_turn_hook(l);
+  l->after_poll = was;
+}
+#endif
 
 sr_timer *sr_loop_timer_start(sr_loop *l, int64_t deadline_ms, void (*fn)(void *arg), void *arg) {
   if (!l || !fn) return NULL;
@@ -641,9 +696,33 @@ static void run_turn_tasks(sr_loop *l) {
 static int service(sr_loop *l, int timeout) {
   l->in_service = 1;
   l->want_service = 0;
-  int rc = lws_service(l->ctx, timeout);
+  int rc;
+#ifdef SR_HAVE_LIBEV
+  if (l->evl) {
+    /* epoll reports the ready descriptors only: the cost of a turn follows them, not the
+     * number of connections (lws' poll() loop walks every descriptor each turn) */
+    l->lws_nudged = 0;
+    ev_run(l->evl, timeout < 0 ? EVRUN_NOWAIT : EVRUN_ONCE);
+    rc = 0;
+  } else
+#endif
+    rc = lws_service(l->ctx, timeout);
   l->in_service = 0;
   return rc;
+}
+
+void sr_loop_lws_changed(sr_loop *l) {
+#ifdef SR_HAVE_LIBEV
+  /* lws' libev glue services its timeouts (a kill, a connect's) and the data it buffered for a
+   * paused connection in an idle pass that only I/O starts: outside its callbacks, a change
+   * of those would wait for unrelated I/O. Its wake pipe is that I/O. */
+  if (l && l->evl && !l->in_lws && !l->lws_nudged) {
+    l->lws_nudged = 1;
+    lws_cancel_service(l->ctx);
+  }
+#else
+  (void)l;
+#endif
 }
 
 void sr_loop_want_writable(sr_loop *l, struct lws *wsi) {
@@ -652,6 +731,14 @@ void sr_loop_want_writable(sr_loop *l, struct lws *wsi) {
 }
 
 struct lws_context *sr_loop_lws(sr_loop *l) { return l ? l->ctx : NULL; }
+
+const char *sr_loop_backend(const sr_loop *l) {
+#ifdef SR_HAVE_LIBEV
+  if (l && l->evl) return "epoll";
+#endif
+  (void)l;
+  return "poll";
+}
 
 void **sr_loop_slot(sr_loop *l, int slot) {
   if (!l || slot < 0 || slot >= SR_LOOP_SLOT_COUNT) return NULL;
@@ -868,7 +955,12 @@ static void *loop_main(void *arg) {
   run_turn_hook(l);
   while (l->tasks) sr_loop_end_of_turn_cancel(l, l->tasks); /* their owners write no more */
   if (l->sul_deadline != INT64_MAX) {
-    lws_sul_schedule(l->ctx, 0, &l->sul, sul_fired, LWS_SET_TIMER_USEC_CANCEL);
+#ifdef SR_HAVE_LIBEV
+    if (l->evl)
+      ev_timer_stop(l->evl, &l->evt);
+    else
+#endif
+      lws_sul_schedule(l->ctx, 0, &l->sul, sul_fired, LWS_SET_TIMER_USEC_CANCEL);
     l->sul_deadline = INT64_MAX;
   }
   l->running_timers = 1; /* no rearm while tearing down */
@@ -894,6 +986,9 @@ static void lws_log_setup(void) {
 
 static void loop_destroy_resources(sr_loop *l) {
   if (l->ctx) lws_context_destroy(l->ctx);
+#ifdef SR_HAVE_LIBEV
+  if (l->evl) ev_loop_destroy(l->evl); /* after lws: its watchers are on it */
+#endif
   while (l->vhosts) {
     vhost_entry *e = l->vhosts;
     l->vhosts = e->next;
@@ -967,7 +1062,32 @@ int sr_loop_new(sr_loop **out) {
    * header must reach the server to be refused with 431, not fail locally). */
   info.pt_serv_buf_size = 96 * 1024;
   info.max_http_header_data = 16 * 1024; /* response headers of the upgrade */
-  l->ctx = lws_create_context(&info);
+#ifdef SR_HAVE_LIBEV
+  /* lws on a libev loop of ours (epoll), when its libev plugin is installed; else, or with
+   * SIGNALR_EVENT_LOOP=poll, lws' own poll() loop. */
+  const char *mode = getenv("SIGNALR_EVENT_LOOP");
+  void *foreign[1] = {NULL};
+  if (!mode || strcmp(mode, "poll") != 0) {
+    l->evl = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
+    if (!l->evl) l->evl = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
+  }
+  if (l->evl) {
+    ev_timer_init(&l->evt, evt_fired, 0., 0.);
+    l->evt.data = l;
+    foreign[0] = l->evl;
+    info.options |= LWS_SERVER_OPTION_LIBEV;
+    info.foreign_loops = foreign;
+    l->ctx = lws_create_context(&info);
+    if (!l->ctx) { /* no plugin (libwebsockets-evlib-ev): the poll() loop */
+      ev_loop_destroy(l->evl);
+      l->evl = NULL;
+      info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+      info.foreign_loops = NULL;
+    }
+  }
+  if (!l->ctx)
+#endif
+    l->ctx = lws_create_context(&info);
   if (!l->ctx) {
     loop_destroy_resources(l);
     return SIGNALR_ETRANSPORT;

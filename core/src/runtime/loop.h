@@ -139,6 +139,16 @@ void sr_loop_wake(sr_loop *loop);
  * somebody waits for on this thread). A no-op elsewhere (after I/O, lws returns anyway). */
 void sr_loop_wake_self(sr_loop *loop);
 
+/* What waits for I/O: "epoll" (lws on a libev loop of the runtime's: a turn costs what is
+ * ready, whatever the number of connections) or "poll" (lws' own loop, which walks every
+ * descriptor each turn: without libev at build time, without lws' libev plugin at run time,
+ * or with SIGNALR_EVENT_LOOP=poll). */
+const char *sr_loop_backend(const sr_loop *loop);
+/* I/O thread only. After an lws call outside lws' callbacks that schedules lws-internal work
+ * (lws_set_timeout, a client connect, re-enabling rx on a connection that buffered data):
+ * makes sure lws services it without waiting for unrelated I/O. A no-op in poll mode. */
+void sr_loop_lws_changed(sr_loop *loop);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t sr_loop_now_ms(void);
 

@@ -138,7 +138,10 @@ static void registry_remove(sr_ws *ws) {
 static void ws_detach(sr_ws *ws, int kill) {
   if (!ws->wsi) return;
   lws_set_opaque_user_data(ws->wsi, NULL);
-  if (kill) lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  if (kill) {
+    lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    sr_loop_lws_changed(ws->loop);
+  }
   ws->wsi = NULL;
 }
 
@@ -780,6 +783,7 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
   ws->in_connect = 1;
   struct lws *wsi = lws_client_connect_via_info(&i);
   ws->in_connect = 0;
+  sr_loop_lws_changed(loop);
   if (ws->finished) ws->wsi = NULL; /* failed inside the call: lws may have stored it in pwsi after we detached */
   if (!wsi) {
     ws->wsi = NULL;
@@ -815,6 +819,7 @@ void sr_ws_close(sr_ws *ws, int code) {
   if (ws->paused) { /* the peer's close frame must be read */
     ws->paused = 0;
     lws_rx_flow_control(ws->wsi, 1);
+    sr_loop_lws_changed(ws->loop);
   }
   sr_loop_want_writable(ws->loop, ws->wsi);
 }
@@ -823,6 +828,7 @@ void sr_ws_pause(sr_ws *ws, int paused) {
   if (!ws || !ws->wsi || ws->finished || ws->closing || ws->paused == (paused != 0)) return;
   ws->paused = paused != 0;
   lws_rx_flow_control(ws->wsi, !ws->paused);
+  if (!ws->paused) sr_loop_lws_changed(ws->loop); /* what lws read before the pause */
 }
 
 void sr_ws_free(sr_ws *ws) {
