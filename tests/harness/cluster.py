@@ -57,6 +57,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _die_with_parent():
+    """Popen preexec_fn: redis-server gets SIGTERM when the process that started it dies
+    (it has no parent-pid watchdog of its own, as the test servers have)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def find_redis():
     return shutil.which("redis-server") or (
         "/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None)
@@ -80,7 +90,7 @@ class Redis:
             self.proc = subprocess.Popen(
                 [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                  "--dir", str(self.dir), "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"],
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+                stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
             log.close()
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
@@ -348,7 +358,13 @@ def cmd_start(a):
     elif find_redis() is None:
         reason = "redis-server not found (tools/bootstrap.sh installs it)"
     if reason:
-        return testserver._skip(state, reason.replace("interop tests", "cluster tests"))
+        banner = "*" * 78
+        print(f"{banner}\n*** SKIPPING the cluster tests: {reason} ***\n{banner}", file=sys.stderr, flush=True)
+        if testserver.require_server():
+            print("SIGNALR_REQUIRE_SERVER=1: failing instead of skipping.", file=sys.stderr)
+            return 1
+        testserver._write_state(state, {"skipped": reason})
+        return 0
     try:
         testserver.build(a.build_dir)
     except testserver.ServerError as e:

@@ -286,7 +286,9 @@ def _report(name, rounds):
 @pytest.mark.parametrize("stateful", [False, True], ids=["plain", "stateful"])
 def test_node_killed_under_load(cluster, stateful):
     rounds = []
-    for victim in (1, 2):
+    # SIGNALR_CLUSTER_FAILOVER_ROUNDS=N kills nodes N times per mode (default 2) for more samples.
+    n = int(os.environ.get("SIGNALR_CLUSTER_FAILOVER_ROUNDS", "2"))
+    for victim in [1 + k % (len(cluster.nodes) - 1) for k in range(n)]:
         made = []
         try:
             rounds.append(_failover_round(cluster, made, stateful, victim))
