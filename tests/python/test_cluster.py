@@ -165,7 +165,7 @@ def test_websockets_skip_negotiation_through_round_robin(cluster, conns):
 
 # ------------------------------------------------------------------ a node killed under load
 
-def _failover_round(cluster, conns, stateful, victim, per_node=4):
+def _failover_round(cluster, conns, stateful, victim, transport="websockets", per_node=4):
     """Clients through the sticky proxy, a sender on a surviving node broadcasting all along;
     kills `victim`; returns the figures."""
     tag = uuid.uuid4().hex[:8]
@@ -174,7 +174,7 @@ def _failover_round(cluster, conns, stateful, victim, per_node=4):
     clients = []
     # Enough clients that every node gets some (the proxy balances new ones round-robin).
     for _ in range(per_node * len(cluster.nodes)):
-        c = build(cluster.sticky_proxy.url + hub, reconnect=delays, stateful=stateful)
+        c = build(cluster.sticky_proxy.url + hub, transport, reconnect=delays, stateful=stateful)
         conns.append(c)
         rec = {"conn": c, "counter": Counter(), "reconnected": [], "reconnecting": [], "closed": []}
         c.on("Broadcast", rec["counter"])
@@ -252,7 +252,7 @@ def _failover_round(cluster, conns, stateful, victim, per_node=4):
         assert cid != r["id"] and r["conn"].connection_id == cid
     assert dup == 0, "a message was delivered twice"
     assert all(n == 0 for n in lost_others), lost_others
-    return {"stateful": stateful, "victim": f"node{victim}", "clients": len(clients), "on_victim": len(on_victim),
+    return {"stateful": stateful, "transport": transport, "victim": f"node{victim}", "clients": len(clients), "on_victim": len(on_victim),
             "sent": len(sent), "reconnect_ms": times, "lost_per_victim_client": lost_victim,
             "lost_on_other_nodes": sum(lost_others), "duplicates": dup, "pending_invokes": outcomes}
 
@@ -283,15 +283,17 @@ def _report(name, rounds):
     return fig
 
 
-@pytest.mark.parametrize("stateful", [False, True], ids=["plain", "stateful"])
-def test_node_killed_under_load(cluster, stateful):
+@pytest.mark.parametrize("transport,stateful", [("websockets", False), ("serversentevents", False),
+                                                ("longpolling", False), ("websockets", True)],
+                         ids=["ws", "sse", "lp", "ws-stateful"])
+def test_node_killed_under_load(cluster, transport, stateful):
     rounds = []
     # SIGNALR_CLUSTER_FAILOVER_ROUNDS=N kills nodes N times per mode (default 2) for more samples.
     n = int(os.environ.get("SIGNALR_CLUSTER_FAILOVER_ROUNDS", "2"))
     for victim in [1 + k % (len(cluster.nodes) - 1) for k in range(n)]:
         made = []
         try:
-            rounds.append(_failover_round(cluster, made, stateful, victim))
+            rounds.append(_failover_round(cluster, made, stateful, victim, transport))
         finally:
             for c in made:
                 try:
@@ -300,5 +302,5 @@ def test_node_killed_under_load(cluster, stateful):
                     pass
                 c.close()
             cluster.restart_node(victim)
-    fig = _report("stateful_reconnect" if stateful else "automatic_reconnect", rounds)
+    fig = _report(("stateful_reconnect_" if stateful else "automatic_reconnect_") + transport, rounds)
     assert fig["duplicates"] == 0 and fig["lost_on_surviving_nodes"] == 0
