@@ -11,6 +11,7 @@ import os
 import statistics
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def cluster():
         testserver.build(outdir)
     except testserver.ServerError as e:
         pytest.fail(f"building the SignalR test server failed: {e}", pytrace=False)
-    c = cluster_harness.Cluster(outdir, build_dir / "tests" / "cluster-pytest", nodes=3, app=False)
+    c = cluster_harness.Cluster(outdir, build_dir / "tests" / "cluster-pytest", nodes=3, app=True)
     try:
         c.start()
     except testserver.ServerError as e:
@@ -163,6 +164,38 @@ def test_websockets_skip_negotiation_through_round_robin(cluster, conns):
     assert len(seen) == len(cluster.nodes)
 
 
+# ------------------------------------------------------------------ the Azure-style flow
+
+def _app_negotiates(cluster):
+    with urllib.request.urlopen(cluster.app.http + "/cluster/stats", timeout=10) as r:
+        return json.loads(r.read())["appNegotiates"]
+
+
+def test_azure_style_redirect_token_refresh_and_limit(cluster, conns):
+    before = _app_negotiates(cluster)
+    reconnected = []
+    c = (signalr.HubConnectionBuilder()
+         .with_url(cluster.app.http + "/app?hub=test&user=frank&ttl=2", transport="websockets")
+         .with_automatic_reconnect([0, 0.1, 0.5]).build())
+    conns.append(c)
+    c.on_reconnected(reconnected.append)
+    c.start(timeout=T)
+    assert c.invoke("GetUserIdentifier", timeout=T) == "frank"
+    assert c.invoke("GetNode", timeout=T).startswith("node")  # on the service (a node behind the proxy)
+    assert _app_negotiates(cluster) == before + 1
+    time.sleep(3.1)  # the token's lifetime is wall-clock time: wait it out
+    assert c.invoke("CloseWithReconnect", timeout=T) is True
+    assert wait_for(lambda: reconnected)
+    assert c.invoke("GetUserIdentifier", timeout=T) == "frank"
+    assert _app_negotiates(cluster) == before + 2, "the reconnect did not fetch a new token"
+
+    too_many = signalr.HubConnectionBuilder().with_url(cluster.app.http + "/app?hub=test&bounce=101").build()
+    conns.append(too_many)
+    with pytest.raises(signalr.SignalRError) as ei:
+        too_many.start(timeout=T)
+    assert ei.value.name == "SIGNALR_EREDIRECT", repr(ei.value)
+
+
 # ------------------------------------------------------------------ a node killed under load
 
 def _failover_round(cluster, conns, stateful, victim, transport="websockets", per_node=4):
@@ -209,6 +242,7 @@ def _failover_round(cluster, conns, stateful, victim, transport="websockets", pe
             time.sleep(0.002)
 
     pumper = threading.Thread(target=pump)
+    pump_started = time.monotonic()
     pumper.start()
     assert wait_for(lambda: all(r["counter"].count(tag) >= 20 for r in clients))
     # Invokes pending on the victim when it dies: each must complete, with an error.
@@ -232,6 +266,7 @@ def _failover_round(cluster, conns, stateful, victim, transport="websockets", pe
     assert wait_for(lambda: len(sent) >= base + 20)
     stop.set()
     pumper.join(T)
+    pump_seconds = time.monotonic() - pump_started
     sender.invoke("Broadcast", f"{tag}-fence", timeout=T)
     assert wait_for(lambda: all(r["counter"].get(f"{tag}-fence") == 1 for r in clients if not r["closed"]))
 
@@ -253,7 +288,7 @@ def _failover_round(cluster, conns, stateful, victim, transport="websockets", pe
     assert dup == 0, "a message was delivered twice"
     assert all(n == 0 for n in lost_others), lost_others
     return {"stateful": stateful, "transport": transport, "victim": f"node{victim}", "clients": len(clients), "on_victim": len(on_victim),
-            "sent": len(sent), "reconnect_ms": times, "lost_per_victim_client": lost_victim,
+            "sent": len(sent), "send_rate_per_s": round(len(sent) / pump_seconds, 1), "reconnect_ms": times, "lost_per_victim_client": lost_victim,
             "lost_on_other_nodes": sum(lost_others), "duplicates": dup, "pending_invokes": outcomes}
 
 
@@ -268,6 +303,7 @@ def _report(name, rounds):
     fig = {"reconnect_samples": len(times), "reconnect_p50_ms": round(_pct(times, 50), 1),
            "reconnect_p99_ms": round(_pct(times, 99), 1), "reconnect_max_ms": round(max(times), 1),
            "messages_sent": sum(r["sent"] for r in rounds),
+           "send_rate_per_s": round(statistics.mean(r["send_rate_per_s"] for r in rounds), 1),
            "lost_per_moved_client_mean": round(statistics.mean(lost), 1), "lost_per_moved_client_max": max(lost),
            "lost_on_surviving_nodes": sum(r["lost_on_other_nodes"] for r in rounds),
            "duplicates": sum(r["duplicates"] for r in rounds)}
