@@ -12,7 +12,8 @@ The proxies read each request's head, pick a node, forward it with "Connection: 
 next request opens a new TCP connection and is balanced again), and then copy bytes both ways
 until either side closes: long polling, SSE streams and WebSocket upgrades all pass as raw byte
 pipes. A node that refuses the TCP connection is skipped (as a load balancer's health check
-would), so clients of a killed node land on another one.
+would), so clients of a killed node land on another one. `GET /__proxy/stats` on a proxy answers
+{"requests": [per node], "sticky": bool}.
 
 Library use (pytest)::
 
