@@ -8,7 +8,8 @@ pkgs=(build-essential cmake pkg-config git
       googletest libgtest-dev
       swig python3 python3-dev python3-venv python3-pytest python3-setuptools python3-wheel
       clang libclang-rt-14-dev llvm
-      valgrind nodejs npm golang-go abigail-tools)
+      valgrind nodejs npm golang-go abigail-tools
+      redis-server)  # the Redis backplane of the scale-out tests (tests/harness/cluster.py)
 # libwebsockets on libev (epoll): the library, and lws' plugin for it (loaded at run time)
 pkgs+=(libev-dev libwebsockets-evlib-ev)
 

@@ -123,9 +123,10 @@ def build(outdir, force=False, quiet=False):
         tail = proc.stdout.decode("utf-8", "replace")[-6000:]
         hint = ""
         if any(code in tail for code in ("NU1101", "NU1301", "NU1102", "NU1403")):
-            hint = ("\nhint: the server's one NuGet package (Microsoft.AspNetCore.SignalR.Protocols."
-                    "MessagePack, pinned in tests/server/packages.lock.json) could not be restored: "
-                    "it needs a reachable NuGet feed once per machine, or a NuGet cache that holds it")
+            hint = ("\nhint: the server's NuGet packages (Microsoft.AspNetCore.SignalR.Protocols."
+                    "MessagePack and .StackExchangeRedis, pinned in tests/server/packages.lock.json) could "
+                    "not be restored: they need a reachable NuGet feed once per machine, or a NuGet cache "
+                    "that holds them")
         raise ServerError(f"dotnet publish failed (exit {proc.returncode}):\n{tail}{hint}")
     if not (outdir / DLL_NAME).is_file():
         raise ServerError(f"dotnet publish produced no {DLL_NAME} in {outdir}")

@@ -1,6 +1,7 @@
 // SignalR interop test server for libsignalr.
 //
 // Usage: dotnet SignalRTestServer.dll [--parent-pid N] [--port N] [--https-port N] [--cert-dir DIR]
+//        [--redis HOST:PORT] [--node NAME] [--service-url URL] [--jwt-key KEY]   (Cluster.cs)
 //
 // The FIRST line written to stdout is a single JSON object describing the server
 // (see README.md). All logging goes to stderr.
@@ -73,6 +74,8 @@ builder.Services.AddSignalR(o =>
     // Payload property names stay PascalCase (no camelCase policy) so that JSON and
     // MessagePack payloads look the same, like Microsoft's SignalR functional-test server.
     .AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = null)
+    // --redis: several servers share one Redis backplane (tests/harness/cluster.py).
+    .AddClusterBackplane(opts.Cluster)
     // Microsoft's MessagePack hub protocol (Microsoft.AspNetCore.SignalR.Protocols.MessagePack):
     // every MessagePack test runs against Microsoft's encoder and decoder.
     .AddMessagePackProtocol()
@@ -102,6 +105,8 @@ builder.Services.AddSignalR(o =>
 builder.Services.AddAuthentication(TokenAuthHandler.SchemeName)
     .AddScheme<AuthenticationSchemeOptions, TokenAuthHandler>(TokenAuthHandler.SchemeName, null);
 builder.Services.AddAuthorization();
+// The user id provider, the app server/service JWT scheme (Cluster.cs).
+builder.AddCluster(opts.Cluster);
 // Nothing is persisted: keep data-protection keys in memory (no ~/.aspnet writes, no warning).
 builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
 
@@ -147,6 +152,7 @@ app.Use(async (ctx, next) =>
     await next(ctx);
 });
 
+app.UseServiceRewrite();
 app.UseRouting();
 app.UseAuthentication();
 app.UseAuthorization();
@@ -174,6 +180,9 @@ app.MapHub<TestHub>("/hubs/short-disconnect", o =>
     o.LongPolling.PollTimeout = TimeSpan.FromSeconds(2);
     o.TransportMaxBufferSize = 64 * 1024;
 });
+
+// Azure-SignalR-style app server (/app/negotiate) and service (/client/?hub=NAME).
+app.MapCluster(opts.Cluster, serverInfo);
 
 // ---- plain HTTP endpoints ----------------------------------------------------------------
 string[] getPost = { "GET", "POST" };
@@ -274,6 +283,8 @@ serverInfo.Json = JsonSerializer.Serialize(new Dictionary<string, object?>
     ["messagepack"] = protocols.Contains("messagepack"),
     ["protocols"] = protocols,
     ["pid"] = Environment.ProcessId,
+    ["node"] = opts.Cluster.Node,
+    ["redis"] = opts.Cluster.Redis,
     ["version"] = 1,
 });
 
@@ -313,13 +324,14 @@ namespace SignalRTestServer
         }
     }
 
-    public sealed record CommandLine(int? ParentPid, int Port, int HttpsPort, string? CertDir)
+    public sealed record CommandLine(int? ParentPid, int Port, int HttpsPort, string? CertDir, ClusterOptions Cluster)
     {
         public static CommandLine Parse(string[] args)
         {
             int? parent = null;
             int port = 0, httpsPort = 0;
             string? certDir = null;
+            var cluster = new ClusterOptions();
             for (var i = 0; i < args.Length; i++)
             {
                 string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -330,12 +342,13 @@ namespace SignalRTestServer
                     case "--https-port": httpsPort = int.Parse(Next()); break;
                     case "--cert-dir": certDir = Next(); break;
                     default:
+                        if (cluster.TryParse(args[i], Next)) break;
                         Console.Error.WriteLine($"unknown argument: {args[i]}");
                         Environment.Exit(2);
                         break;
                 }
             }
-            return new CommandLine(parent, port, httpsPort, certDir);
+            return new CommandLine(parent, port, httpsPort, certDir, cluster);
         }
     }
 

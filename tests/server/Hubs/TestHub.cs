@@ -295,6 +295,10 @@ public class TestHub : Hub
     // ---------------------------------------------------------------- what the server saw
     public string GetConnectionId() => Context.ConnectionId;
 
+    /// <summary>Which server of a cluster this connection is on (--node; "single" otherwise).</summary>
+    public string GetNode() =>
+        Context.GetHttpContext()?.RequestServices.GetService<ClusterOptions>()?.Node ?? "single";
+
     /// <summary>"WebSockets", "ServerSentEvents" or "LongPolling" (IHttpTransportFeature).</summary>
     public string? GetTransport() => Context.Features.Get<IHttpTransportFeature>()?.TransportType.ToString();
 
