@@ -338,9 +338,19 @@ TEST(LoopTeardown, FreeRunsEveryAcceptedPostAndDiscardsTimers) {
     std::atomic<int> ran{0};
     std::atomic<int> timer_fired{0};
     std::atomic<int> accepted{0};
+    // The producer's posts race with sr_loop_free, but the loop's memory must outlive its last
+    // call: an exit hook (which runs after stopping is set, before the loop is freed) waits for
+    // the producer to have seen ECLOSED or finished.
+    std::atomic<bool> producer_done{false};
     run_sync(loop, [&] {
       sr_loop_timer_start(loop, sr_loop_now_ms() + 60000, [](void* a) { (*static_cast<std::atomic<int>*>(a))++; },
                           &timer_fired);
+      sr_loop_at_exit(
+          loop,
+          [](void* a) {
+            while (!static_cast<std::atomic<bool>*>(a)->load()) std::this_thread::yield();
+          },
+          &producer_done);
     });
     std::promise<void> go;
     auto go_f = go.get_future();
@@ -352,6 +362,7 @@ TEST(LoopTeardown, FreeRunsEveryAcceptedPostAndDiscardsTimers) {
         else
           break;  // ECLOSED from now on
       }
+      producer_done = true;
     });
     for (int i = 0; i < 1000; i++) ASSERT_EQ(post(loop, [&] { ran++; }), 0);
     accepted += 1000;
