@@ -182,8 +182,9 @@ static int sr_lws_dispatch(struct lws *wsi, enum lws_callback_reasons reason, vo
  * delivered in chunks of at most this size; a message that fits comes through without a copy,
  * a larger one is reassembled by ws.c. Small is safe only because ws.c never fails a receive
  * callback (see too_big there for the lws 4.1.6 overrun that a failing one causes). Sized so
- * that the block is 4 KiB with malloc's header. */
-#define SR_LWS_RX_BUFFER (4096 - 32)
+ * that the block is 2 KiB with malloc's header. The price: lws reads at most this much per
+ * read(), so a 100 KB message takes ~50 reads (what an idle connection saves: 2 KiB each). */
+#define SR_LWS_RX_BUFFER (2048 - 32)
 static const struct lws_protocols sr_protocols[] = {
     {SR_LWS_PROTOCOL, sr_lws_dispatch, 0, SR_LWS_RX_BUFFER, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
