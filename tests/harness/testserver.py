@@ -140,6 +140,25 @@ def build(outdir, force=False, quiet=False):
     return outdir
 
 
+def _raise_fd_limit():
+    """In the server's process, before exec: as many descriptors as allowed (root may raise the
+    hard limit up to fs.nr_open), so scale benchmarks are limited by the client, not by this."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 1 << 20
+    try:
+        with open("/proc/sys/fs/nr_open") as f:
+            want = min(want, int(f.read()))
+    except (OSError, ValueError):
+        pass
+    for limit in ((want, want), (hard, hard)):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, limit)
+            return
+        except (ValueError, OSError):
+            continue
+
+
 def log_tail(path, lines=40):
     try:
         with open(path, "rb") as f:
@@ -203,7 +222,8 @@ class TestServer:
         try:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                          env=env, cwd=str(self.outdir),
-                                         start_new_session=self.detached)
+                                         start_new_session=self.detached,
+                                         preexec_fn=_raise_fd_limit)
         finally:
             log.close()
         self.pid = self.proc.pid

@@ -57,6 +57,10 @@ builder.WebHost.ConfigureKestrel(k =>
     k.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
     k.Limits.MaxRequestLineSize = 8 * 1024;
     k.Listen(IPAddress.Loopback, opts.Port);
+    // Scale tests (tools/bench/many.sh): the same HTTP port on 127.0.0.2.., so that one client
+    // can hold more connections than the ~28k ephemeral ports of one address pair.
+    for (var i = 0; i < opts.ExtraLoopback && opts.Port != 0; i++)
+        k.Listen(IPAddress.Parse($"127.0.0.{i + 2}"), opts.Port);
     k.Listen(IPAddress.Loopback, opts.HttpsPort, lo => lo.UseHttps(cert.Certificate));
 });
 
@@ -324,12 +328,13 @@ namespace SignalRTestServer
         }
     }
 
-    public sealed record CommandLine(int? ParentPid, int Port, int HttpsPort, string? CertDir, ClusterOptions Cluster)
+    public sealed record CommandLine(int? ParentPid, int Port, int HttpsPort, string? CertDir, ClusterOptions Cluster,
+                                     int ExtraLoopback)
     {
         public static CommandLine Parse(string[] args)
         {
             int? parent = null;
-            int port = 0, httpsPort = 0;
+            int port = 0, httpsPort = 0, extraLoopback = 0;
             string? certDir = null;
             var cluster = new ClusterOptions();
             for (var i = 0; i < args.Length; i++)
@@ -341,6 +346,7 @@ namespace SignalRTestServer
                     case "--port": port = int.Parse(Next()); break;
                     case "--https-port": httpsPort = int.Parse(Next()); break;
                     case "--cert-dir": certDir = Next(); break;
+                    case "--extra-loopback": extraLoopback = int.Parse(Next()); break;
                     default:
                         if (cluster.TryParse(args[i], Next)) break;
                         Console.Error.WriteLine($"unknown argument: {args[i]}");
@@ -348,7 +354,7 @@ namespace SignalRTestServer
                         break;
                 }
             }
-            return new CommandLine(parent, port, httpsPort, certDir, cluster);
+            return new CommandLine(parent, port, httpsPort, certDir, cluster, extraLoopback);
         }
     }
 

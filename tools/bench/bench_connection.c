@@ -6,8 +6,10 @@
  *   - client CPU per connection set-up (negotiate + upgrade + handshake, many in flight);
  *   - heap (malloc'd, mallinfo2) and RSS per idle connection, before and after every
  *     connection received a large message (buffers must shrink back).
- * Usage: bench_connection HUB_URL [connections=200] [round_trips=5000] [large_bytes=102400]
- * For more connections than the open-file limit it raises RLIMIT_NOFILE (as far as allowed). */
+ * Usage: bench_connection HUB_URL[,HUB_URL...] [connections=200] [round_trips=5000] [large_bytes=102400] [hold_seconds=0]
+ * Several URLs (the same hub on 127.0.0.1, 127.0.0.2, ...: tools/bench/many.sh) share the
+ * connections round-robin, past the ~28k ephemeral ports of one address pair. It raises
+ * RLIMIT_NOFILE for the connections (as far as allowed). */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,9 +118,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: bench_connection HUB_URL [connections] [round_trips] [large_bytes]\n");
     return 2;
   }
-  const char *url = argv[1];
+  char *urls[64];
+  int nurls = 0;
+  for (char *save = NULL, *u = strtok_r(argv[1], ",", &save); u && nurls < 64; u = strtok_r(NULL, ",", &save))
+    urls[nurls++] = u;
+  if (!nurls) return 2;
+  const char *url = urls[0];
   int n = argc > 2 ? atoi(argv[2]) : 200, trips = argc > 3 ? atoi(argv[3]) : 5000;
   int large = argc > 4 ? atoi(argv[4]) : 100 * 1024;
+  int hold_s = argc > 5 ? atoi(argv[5]) : 0;
   raise_fd_limit(n + 16);
   signalr_context *ctx;
   if (signalr_context_new(&ctx, 0)) return 1;
@@ -133,24 +141,34 @@ int main(int argc, char **argv) {
   signalr_connection **conns = calloc((size_t)n, sizeof *conns);
   double heap0 = heap_bytes(), rss0 = rss_bytes(), c0 = cpu_us(), w0 = wall_us();
   for (int i = 0; i < n; i++) {
-    conns[i] = build_one(ctx, url);
+    conns[i] = build_one(ctx, urls[i % nurls]);
     pending++;
     if (signalr_connection_start(conns[i], on_started, NULL)) {
       fprintf(stderr, "start %d refused\n", i);
       return 1;
     }
     wait_pending(ctx, 64); /* 64 set-ups in flight */
+    if ((i + 1) % 10000 == 0) fprintf(stderr, "%d connections...\n", i + 1);
   }
   wait_pending(ctx, 0);
   double setup_cpu = (cpu_us() - c0) / n, setup_wall = (wall_us() - w0) / n;
   malloc_trim(0);
   double heap1 = heap_bytes(), rss1 = rss_bytes();
+  /* Held: the connections stay up through keep-alive rounds (the server drops a client that
+   * says nothing for 30 s). */
+  if (hold_s > 0) {
+    double until = wall_us() + hold_s * 1e6;
+    while (wall_us() < until) signalr_context_poll(ctx, 1000);
+  }
+  int held = 0;
+  for (int i = 0; i < n; i++) held += signalr_connection_state(conns[i]) == SIGNALR_STATE_CONNECTED;
   double echo_beside = echo_cpu(ctx, first, trips);
 
   /* A large message to every connection (the server's reply to LargeMessage), then idle again. */
   char big[32];
   snprintf(big, sizeof big, "[%d]", large);
   for (int i = 0; i < n; i++) {
+    if (signalr_connection_state(conns[i]) != SIGNALR_STATE_CONNECTED) continue; /* failed to start */
     pending++;
     signalr_connection_invoke(conns[i], "LargeMessage", big, strlen(big), SIGNALR_ENCODING_JSON, on_done, NULL);
     wait_pending(ctx, 16);
@@ -160,6 +178,7 @@ int main(int argc, char **argv) {
   double heap2 = heap_bytes(), rss2 = rss_bytes();
 
   printf("connections              %d started, %d failed (one context, WebSockets, JSON)\n", started, failed);
+  printf("held                     %d connected after %d s idle\n", held, hold_s);
   printf("echo CPU alone           %.1f us per round trip (%d sequential)\n", echo_alone, trips);
   printf("echo CPU beside idle     %.1f us per round trip (%.2fx alone)\n", echo_beside, echo_beside / echo_alone);
   printf("set-up CPU               %.0f us per connection (wall %.0f us, 64 in flight)\n", setup_cpu, setup_wall);
