@@ -165,6 +165,7 @@ app.MapHub<JsonOnlyHub>("/hubs/json-only");
 app.MapHub<TestHub>("/hubs/auth").RequireAuthorization();
 app.MapHub<ShortTimeoutHub>("/hubs/short-timeout");
 app.MapHub<SilentHub>("/hubs/silent");
+app.MapHub<BenchHub>("/hubs/bench"); // signalr bench (tools/cli/bench.c)
 app.MapHub<TestHub>("/hubs/v0");
 app.MapHub<TestHub>("/hubs/cookie");
 app.MapHub<TestHub>("/hubs/ws-rejected");
