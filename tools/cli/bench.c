@@ -878,11 +878,12 @@ int signalr_cli_bench(int argc, char **argv) {
 
   /* Descriptors: one socket per connection, a second for Long Polling's sends and for a
    * negotiate in flight, and some for the library itself. */
-  rlim_t want = (rlim_t)b->connections * 2 + 256;
+  rlim_t want = (rlim_t)b->connections * 2 + 256, need = (rlim_t)b->connections + 128;
   rlim_t got = raise_nofile(want);
-  if (got < want)
-    fprintf(stderr, "warning: RLIMIT_NOFILE is %llu, fewer than the %llu descriptors %d connections may need "
-            "(ulimit -Hn; root can raise it)\n", (unsigned long long)got, (unsigned long long)want, b->connections);
+  if (got < need)
+    fprintf(stderr, "warning: RLIMIT_NOFILE is %llu (the hard limit), fewer than the %llu descriptors %d connections "
+            "need: some will fail (ulimit -Hn; raising it needs CAP_SYS_RESOURCE)\n",
+            (unsigned long long)got, (unsigned long long)need, b->connections);
   if (b->connections / nurls > 28000)
     fprintf(stderr, "warning: %d connections per URL: one client/server address pair has ~28k ephemeral ports "
             "(/proc/sys/net/ipv4/ip_local_port_range); give more URLs (other ports or 127.0.0.x)\n",
