@@ -134,3 +134,16 @@ def test_bench_groups_failures_by_code_with_the_hint(cli, tmp_path, signalr_serv
     assert g["count"] == N and g["where"] == "connect" and g["http_status"] == 404
     assert g["name"].startswith("SIGNALR_E") and g["hint"]
     assert "hint:" in r.stdout and "result: FAILED" in r.stdout
+
+
+def test_bench_spreads_over_urls_and_echoes_beside_idle_connections(cli, tmp_path, bench_hub):
+    # Two URLs share the connections round-robin (the way past ~28k ephemeral ports per address
+    # pair); 10 connections echo every 10 ms while the other 190 stay idle beside them.
+    fig, _ = bench(cli, tmp_path, bench_hub, bench_hub + "?second=1", "--scenario", "echo",
+                   "--senders", "10", "--interval", "10")
+    assert len(fig["urls"]) == 2
+    assert_all_up(fig)
+    m = fig["messages"]
+    assert fig["senders"] == 10
+    assert m["sent"] > 10 * 50 * DURATION, m  # ~100 a second each, allow a loaded machine half
+    assert m["received"] == m["sent"] == m["expected"] and m["lost"] == 0, m

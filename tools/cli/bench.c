@@ -737,7 +737,8 @@ static void bench_usage(FILE *to) {
           "  --duration S         seconds the scenario runs once every connection is up (default 10)\n"
           "  --interval MS        echo: per connection; broadcast: per sender; stream: between items\n"
           "                       (default 1000, 100, 100)\n"
-          "  --senders K          broadcast: connections that send (default 1)\n"
+          "  --senders K          echo, broadcast: connections that send (default: echo all, broadcast 1);\n"
+          "                       echo with fewer: the others stay idle beside them\n"
           "  --size BYTES         payload string per message (default 16)\n"
           "  --drain S            seconds to wait for what is in flight after the run (default 10)\n"
           "  --transport T        websockets, serversentevents, longpolling\n"
@@ -773,7 +774,7 @@ int signalr_cli_bench(int argc, char **argv) {
   b->max_connecting = 500;
   b->duration_s = 10;
   b->interval_ms = -1;
-  b->senders = 1;
+  b->senders = -1;
   b->size = 16;
   b->drain_s = 10;
   const char *transport = NULL, *protocol = NULL, *log_level = "none";
@@ -848,6 +849,7 @@ int signalr_cli_bench(int argc, char **argv) {
     return 2;
   }
   if (b->interval_ms < 0) b->interval_ms = b->scenario == SC_ECHO ? 1000 : 100;
+  if (b->senders < 0) b->senders = b->scenario == SC_ECHO ? b->connections : 1;
   if (b->senders > b->connections) b->senders = b->connections;
   b->msgpack = protocol && !strcmp(protocol, "messagepack");
 
@@ -1004,12 +1006,12 @@ int signalr_cli_bench(int argc, char **argv) {
   while (!bench_interrupted) {
     int64_t now = now_us();
     if (now >= run_end) break;
-    if (b->scenario == SC_ECHO || (b->scenario == SC_BROADCAST && nsenders)) {
-      int pool = b->scenario == SC_ECHO ? started : nsenders;
+    if ((b->scenario == SC_ECHO || b->scenario == SC_BROADCAST) && nsenders) {
+      int pool = nsenders;
       uint64_t due = (uint64_t)((now - t_run0) / 1000) * (uint64_t)pool / (uint64_t)b->interval_ms;
       while (due_done < due && pool) {
         due_done++;
-        int idx = b->scenario == SC_ECHO ? cursor : senders[cursor];
+        int idx = senders[cursor];
         cursor = (cursor + 1) % pool;
         bconn *bc = &b->c[idx];
         if (bc->state != CS_CONNECTED) {
@@ -1088,7 +1090,7 @@ int signalr_cli_bench(int argc, char **argv) {
           atomic_load(&b->connected) == b->connections && fg.lost == 0 && fg.received >= fg.expected &&
           fg.missing_connections == 0 && atomic_load(&b->out_of_order) == 0 && atomic_load(&b->send_failed) == 0 &&
           atomic_load(&b->call_failed) == 0 && atomic_load(&b->streams_failed) == 0 && b->eagain == 0 &&
-          !(b->scenario == SC_BROADCAST && nsenders == 0);
+          !((b->scenario == SC_BROADCAST || b->scenario == SC_ECHO) && nsenders == 0);
 
   FILE *rep = b->json_path && !strcmp(b->json_path, "-") ? stderr : stdout;
   write_report(b, &fg, rep);
