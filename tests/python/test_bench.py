@@ -81,13 +81,15 @@ def test_bench_idle_holds_every_connection(cli, tmp_path, bench_hub):
     assert "connect time" in r.stdout and "memory per connection" in r.stdout
 
 
-@pytest.mark.parametrize("transport,protocol", [
-    ("websockets", "json"), ("websockets", "messagepack"), ("longpolling", "json")])
-def test_bench_echo_counts_add_up(cli, tmp_path, bench_hub, transport, protocol):
+@pytest.mark.parametrize("transport,protocol,mode", [
+    ("websockets", "json", "direct"), ("websockets", "messagepack", "direct"), ("longpolling", "json", "direct"),
+    ("websockets", "json", "poll")])
+def test_bench_echo_counts_add_up(cli, tmp_path, bench_hub, transport, protocol, mode):
     # 100 ms per connection: 2,000 echoes/s in all, 6,000 in the run.
     fig, r = bench(cli, tmp_path, bench_hub, "--scenario", "echo", "--interval", "100",
-                   "--transport", transport, "--protocol", protocol)
+                   "--transport", transport, "--protocol", protocol, *(["--poll"] if mode == "poll" else []))
     assert_all_up(fig)
+    assert fig["mode"] == mode
     m = fig["messages"]
     assert m["sent"] > N * DURATION, m  # at least one echo per connection per second
     assert m["received"] == m["sent"] == m["expected"], m

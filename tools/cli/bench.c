@@ -187,7 +187,7 @@ typedef struct err_group {
 typedef struct bench {
   /* options */
   int scenario, connections, ramp, max_connecting, duration_s, interval_ms, senders, size;
-  int drain_s, msgpack;
+  int drain_s, msgpack, poll_mode;
   const char *json_path;
   /* connections */
   bconn *c;
@@ -653,7 +653,8 @@ static void write_json(bench *b, const figures *fg, FILE *f, const char *transpo
   int connected = atomic_load(&b->connected), n = connected ? connected : 1;
   fprintf(f, "{\"tool\":\"signalr bench\",\"version\":");
   json_str(f, signalr_version());
-  fprintf(f, ",\"scenario\":\"%s\",\"urls\":[", scenario_names[b->scenario]);
+  fprintf(f, ",\"mode\":\"%s\",\"scenario\":\"%s\",\"urls\":[", b->poll_mode ? "poll" : "direct",
+          scenario_names[b->scenario]);
   for (int i = 0; i < nurls; i++) {
     if (i) fputc(',', f);
     json_str(f, urls[i]);
@@ -713,6 +714,19 @@ static void write_json(bench *b, const figures *fg, FILE *f, const char *transpo
   fprintf(f, "\"ok\":%s}\n", fg->ok ? "true" : "false");
 }
 
+/* Waits between two steps of the main loop. Direct mode: the I/O thread runs the callbacks,
+ * the main thread sleeps. Poll mode: the main thread runs them (and, while it waits, the
+ * context's I/O itself) in signalr_context_poll. */
+static void wait_us(bench *b, signalr_context *ctx, int64_t us) {
+  if (!b->poll_mode) {
+    sleep_us(us);
+    return;
+  }
+  int64_t end = now_us() + us;
+  for (int64_t left = us; left > 0; left = end - now_us())
+    signalr_context_poll(ctx, (int32_t)((left + 999) / 1000));
+}
+
 /* ------------------------------------------------------------------ options */
 
 static void bench_usage(FILE *to) {
@@ -745,6 +759,8 @@ static void bench_usage(FILE *to) {
           "  --protocol P         json (default) or messagepack\n"
           "  --skip-negotiation   connect the WebSocket directly\n"
           "  --reconnect          automatic reconnect (reconnecting connections are counted)\n"
+          "  --poll               run the callbacks on the main thread (signalr_context_poll) instead of\n"
+          "                       on the I/O thread (SIGNALR_CONTEXT_DIRECT, the default)\n"
           "  --log-level LEVEL    the library's log level (default none: errors are grouped in the report)\n"
           "  --option KEY=VALUE   any builder option (repeatable)\n"
           "  --json FILE          write the figures as JSON to FILE ('-': stdout, the report to stderr)\n"
@@ -799,6 +815,7 @@ int signalr_cli_bench(int argc, char **argv) {
     }
     if (!strcmp(a, "--skip-negotiation")) { skip = 1; continue; }
     if (!strcmp(a, "--reconnect")) { reconnect = 1; continue; }
+    if (!strcmp(a, "--poll")) { b->poll_mode = 1; continue; }
     static const char *const with_value[] = {"--connections", "--ramp", "--max-connecting", "--scenario", "--duration",
                                              "--interval", "--senders", "--size", "--drain", "--transport",
                                              "--protocol", "--log-level", "--option", "--json", NULL};
@@ -897,7 +914,7 @@ int signalr_cli_bench(int argc, char **argv) {
 
   figures fg = {0};
   signalr_context *ctx;
-  int rc = signalr_context_new(&ctx, SIGNALR_CONTEXT_DIRECT);
+  int rc = signalr_context_new(&ctx, b->poll_mode ? 0 : SIGNALR_CONTEXT_DIRECT);
   if (rc) {
     fprintf(stderr, "error: signalr_context_new: %s\n", signalr_strerror(rc));
     return 1;
@@ -966,7 +983,7 @@ int signalr_cli_bench(int argc, char **argv) {
               atomic_load(&b->connecting));
       break;
     }
-    sleep_us(2000);
+    wait_us(b, ctx, 2000);
   }
   fg.ramp_us = now_us() - t_ramp0;
   fg.cpu_ramp = cpu_us() - cpu0;
@@ -1039,7 +1056,7 @@ int signalr_cli_bench(int argc, char **argv) {
       progress_line(b, &pr, "run", 0);
       next_progress += 1000000;
     }
-    sleep_us(1000);
+    wait_us(b, ctx, 1000);
   }
   fg.run_us = now_us() - t_run0;
 
@@ -1057,7 +1074,7 @@ int signalr_cli_bench(int argc, char **argv) {
       progress_line(b, &pr, "drain", 0);
       next_progress += 1000000;
     }
-    sleep_us(2000);
+    wait_us(b, ctx, 2000);
   }
   int64_t t_end = now_us();
   fg.cpu_run = cpu_us() - cpu1;
