@@ -169,7 +169,7 @@ typedef struct bconn {
   struct bench *b;
   signalr_connection *conn;
   int64_t start_us;
-  int state;                     /* CS_*; written on the I/O thread (and before start) */
+  _Atomic int state;             /* CS_*; written by the callbacks, read by the send loop */
   int receiver;                  /* connected when the run began: its deliveries count */
   _Atomic uint64_t received;     /* echo replies, broadcasts or stream items */
   int64_t next_item;             /* stream: the item expected next */
