@@ -149,3 +149,16 @@ def test_bench_spreads_over_urls_and_echoes_beside_idle_connections(cli, tmp_pat
     assert fig["senders"] == 10
     assert m["sent"] > 10 * 50 * DURATION, m  # ~100 a second each, allow a loaded machine half
     assert m["received"] == m["sent"] == m["expected"] and m["lost"] == 0, m
+
+
+def test_bench_large_echo_then_memory_again(cli, tmp_path, bench_hub):
+    # --large: one 100 KB echo per connection after the ramp, every one back, then the memory
+    # per connection is measured again (the figure issue 13 asks for; no bound asserted here).
+    fig, r = bench(cli, tmp_path, bench_hub, "--scenario", "idle", "--duration", "1",
+                   "--large", str(100 * 1024))
+    assert_all_up(fig)
+    mem = fig["memory"]
+    assert mem["large_bytes"] == 100 * 1024
+    assert mem["large_sent"] == mem["large_received"] == N
+    assert mem["rss_per_connection_after_large"] > 0 and mem["heap_per_connection_after_large"] > 0
+    assert "after one 102400-byte echo each" in r.stdout

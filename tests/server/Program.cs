@@ -96,7 +96,9 @@ builder.Services.AddSignalR(o =>
         o.EnableDetailedErrors = true;
         o.StatefulReconnectBufferSize = 1000;
     })
-    .AddHubOptions<JsonOnlyHub>(o => o.SupportedProtocols = new List<string> { "json" });
+    .AddHubOptions<JsonOnlyHub>(o => o.SupportedProtocols = new List<string> { "json" })
+    // signalr bench --large: a 100 KB echo per connection (the default limit is 32 KB).
+    .AddHubOptions<BenchHub>(o => o.MaximumReceiveMessageSize = 1024 * 1024);
 
 // ---- authentication: a tiny bearer-token scheme (no JwtBearer package) -----------------
 builder.Services.AddAuthentication(TokenAuthHandler.SchemeName)

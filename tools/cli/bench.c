@@ -196,6 +196,10 @@ typedef struct bench {
   _Atomic int connecting, connected, failed, reconnecting, closed;
   _Atomic uint64_t reconnects, send_failed, foreign, late;
   _Atomic uint64_t received, acked, call_failed, items, streams_done, streams_failed, out_of_order, short_streams;
+  _Atomic int large_phase;       /* --large: Echo replies now are the large ones */
+  _Atomic uint64_t large_received;
+  int large;                      /* --large BYTES (0: none) */
+  uint64_t large_sent;
   uint64_t sent;                 /* main thread: echoes sent, broadcasts or streams started */
   uint64_t skipped, eagain;      /* main thread: sends not made (not connected) and refused */
   int receivers;
@@ -416,6 +420,10 @@ static int on_echo(void *ud, signalr_connection *c, const signalr_value *args, c
                    int *re, const char **err) {
   (void)c; (void)r; (void)rl; (void)re; (void)err;
   bconn *bc = ud;
+  if (atomic_load_explicit(&bc->b->large_phase, memory_order_relaxed)) {
+    atomic_fetch_add(&bc->b->large_received, 1);
+    return 0;
+  }
   int64_t ts;
   if (read_ints(args, 1, &ts, 1) != 1) return 0;
   h_record(&bc->b->latency, now_us() - ts);
@@ -527,7 +535,7 @@ static void json_str(FILE *f, const char *s) {
 }
 
 typedef struct figures {
-  int64_t rss0, heap0, rss1, heap1, rss2, heap2;
+  int64_t rss0, heap0, rss1, heap1, rss2, heap2, rss_large, heap_large;
   int64_t cpu_ramp, cpu_run, ramp_us, run_us;
   uint64_t expected, received, lost;
   int missing_connections;
@@ -645,6 +653,10 @@ static void write_report(bench *b, const figures *fg, FILE *f) {
   fprintf(f, "\nmemory per connection: RSS %.1f KB, heap %.1f KB (after the ramp); RSS %.1f KB, heap %.1f KB (after the run)\n",
           (double)(fg->rss1 - fg->rss0) / n / 1024.0, (double)(fg->heap1 - fg->heap0) / n / 1024.0,
           (double)(fg->rss2 - fg->rss0) / n / 1024.0, (double)(fg->heap2 - fg->heap0) / n / 1024.0);
+  if (b->large)
+    fprintf(f, "memory per connection after one %d-byte echo each (%" PRIu64 " of %" PRIu64 " back): RSS %.1f KB, heap %.1f KB\n",
+            b->large, (uint64_t)atomic_load(&b->large_received), b->large_sent,
+            (double)(fg->rss_large - fg->rss0) / n / 1024.0, (double)(fg->heap_large - fg->heap0) / n / 1024.0);
   fprintf(f, "%s\n", fg->ok ? "result: ok" : "result: FAILED (see above)");
 }
 
@@ -708,9 +720,13 @@ static void write_json(bench *b, const figures *fg, FILE *f, const char *transpo
   fprintf(f, "\"memory\":{\"rss_baseline\":%" PRId64 ",\"heap_baseline\":%" PRId64 ",\"rss_after_ramp\":%" PRId64
              ",\"heap_after_ramp\":%" PRId64 ",\"rss_after_run\":%" PRId64 ",\"heap_after_run\":%" PRId64
              ",\"rss_per_connection\":%.0f,\"heap_per_connection\":%.0f,\"rss_per_connection_after_run\":%.0f,"
-             "\"heap_per_connection_after_run\":%.0f},",
+             "\"heap_per_connection_after_run\":%.0f,\"large_bytes\":%d,\"large_sent\":%" PRIu64
+             ",\"large_received\":%" PRIu64 ",\"rss_after_large\":%" PRId64 ",\"heap_after_large\":%" PRId64
+             ",\"rss_per_connection_after_large\":%.0f,\"heap_per_connection_after_large\":%.0f},",
           fg->rss0, fg->heap0, fg->rss1, fg->heap1, fg->rss2, fg->heap2, (double)(fg->rss1 - fg->rss0) / n,
-          (double)(fg->heap1 - fg->heap0) / n, (double)(fg->rss2 - fg->rss0) / n, (double)(fg->heap2 - fg->heap0) / n);
+          (double)(fg->heap1 - fg->heap0) / n, (double)(fg->rss2 - fg->rss0) / n, (double)(fg->heap2 - fg->heap0) / n,
+          b->large, b->large_sent, (uint64_t)atomic_load(&b->large_received), fg->rss_large, fg->heap_large,
+          b->large ? (double)(fg->rss_large - fg->rss0) / n : 0.0, b->large ? (double)(fg->heap_large - fg->heap0) / n : 0.0);
   fprintf(f, "\"ok\":%s}\n", fg->ok ? "true" : "false");
 }
 
@@ -754,6 +770,8 @@ static void bench_usage(FILE *to) {
           "  --senders K          echo, broadcast: connections that send (default: echo all, broadcast 1);\n"
           "                       echo with fewer: the others stay idle beside them\n"
           "  --size BYTES         payload string per message (default 16)\n"
+          "  --large BYTES        after the ramp, one Echo of BYTES per connection, then memory again\n"
+          "                       (buffers that grew for it should shrink back)\n"
           "  --drain S            seconds to wait for what is in flight after the run (default 10)\n"
           "  --transport T        websockets, serversentevents, longpolling\n"
           "  --protocol P         json (default) or messagepack\n"
@@ -817,7 +835,7 @@ int signalr_cli_bench(int argc, char **argv) {
     if (!strcmp(a, "--reconnect")) { reconnect = 1; continue; }
     if (!strcmp(a, "--poll")) { b->poll_mode = 1; continue; }
     static const char *const with_value[] = {"--connections", "--ramp", "--max-connecting", "--scenario", "--duration",
-                                             "--interval", "--senders", "--size", "--drain", "--transport",
+                                             "--interval", "--senders", "--size", "--large", "--drain", "--transport",
                                              "--protocol", "--log-level", "--option", "--json", NULL};
     int known = 0;
     for (int k = 0; with_value[k]; k++) known |= !strcmp(a, with_value[k]);
@@ -838,6 +856,7 @@ int signalr_cli_bench(int argc, char **argv) {
     else if (!strcmp(a, "--interval")) bad = parse_int(a, v, 1, &b->interval_ms);
     else if (!strcmp(a, "--senders")) bad = parse_int(a, v, 1, &b->senders);
     else if (!strcmp(a, "--size")) bad = parse_int(a, v, 0, &b->size);
+    else if (!strcmp(a, "--large")) bad = parse_int(a, v, 0, &b->large);
     else if (!strcmp(a, "--drain")) bad = parse_int(a, v, 0, &b->drain_s);
     else if (!strcmp(a, "--transport")) transport = v;
     else if (!strcmp(a, "--protocol")) protocol = v;
@@ -962,7 +981,7 @@ int signalr_cli_bench(int argc, char **argv) {
         bench_interrupted = 1;
         break;
       }
-      if (b->scenario == SC_ECHO) signalr_connection_on(bc->conn, "Echo", on_echo, bc, NULL, NULL);
+      if (b->scenario == SC_ECHO || b->large) signalr_connection_on(bc->conn, "Echo", on_echo, bc, NULL, NULL);
       if (b->scenario == SC_BROADCAST) signalr_connection_on(bc->conn, "Broadcast", on_broadcast, bc, NULL, NULL);
       bc->state = CS_CONNECTING;
       bc->start_us = now_us();
@@ -998,6 +1017,39 @@ int signalr_cli_bench(int argc, char **argv) {
   fg.rss1 = rss_bytes();
   fg.heap1 = heap_bytes();
   progress_line(b, &pr, "ramp", 1);
+
+  /* ---- --large: one large echo per connection (500 in flight at most), then memory again:
+   * do buffers that grew for a large message shrink back? */
+  if (b->large) {
+    char *big = malloc((size_t)b->large + 1);
+    abuf la = {0};
+    if (!big) return 1;
+    memset(big, 'y', (size_t)b->large);
+    int64_t ts0 = 0;
+    build_args(&la, b->msgpack, &ts0, 1, big, (size_t)b->large);
+    free(big);
+    atomic_store(&b->large_phase, 1);
+    int next = 0;
+    int64_t large_end = now_us() + 60000000;
+    while (!bench_interrupted && now_us() < large_end) {
+      while (next < started && b->large_sent - atomic_load(&b->large_received) < (uint64_t)b->max_connecting) {
+        bconn *bc = &b->c[next++];
+        if (atomic_load(&bc->state) != CS_CONNECTED) continue;
+        rc = signalr_connection_send(bc->conn, "Echo", la.p, la.len,
+                                     b->msgpack ? SIGNALR_ENCODING_MSGPACK : SIGNALR_ENCODING_JSON);
+        if (rc == 0) b->large_sent++;
+        else record_error(b, "large", rc, NULL);
+      }
+      if (next >= started && atomic_load(&b->large_received) >= b->large_sent) break;
+      wait_us(b, ctx, 2000);
+    }
+    free(la.p);
+    atomic_store(&b->large_phase, 0);
+    fg.rss_large = rss_bytes();
+    fg.heap_large = heap_bytes();
+    fprintf(stderr, "large: %" PRIu64 " echoes of %d bytes sent, %" PRIu64 " back\n", b->large_sent, b->large,
+            (uint64_t)atomic_load(&b->large_received));
+  }
 
   /* ---- run */
   int64_t cpu1 = cpu_us(), t_run0 = now_us();
@@ -1111,7 +1163,7 @@ int signalr_cli_bench(int argc, char **argv) {
   fg.msgs_per_s = secs > 0 ? (double)fg.received / secs : 0;
   int any_error = 0;
   for (int i = 0; i < MAX_CODES; i++) any_error |= b->errors[i].count != 0;
-  fg.ok = !bench_interrupted && !any_error && atomic_load(&b->failed) == 0 && atomic_load(&b->closed) == 0 &&
+  fg.ok = !bench_interrupted && !any_error && atomic_load(&b->large_received) == b->large_sent && atomic_load(&b->failed) == 0 && atomic_load(&b->closed) == 0 &&
           atomic_load(&b->connected) == b->connections && fg.lost == 0 && fg.received >= fg.expected &&
           fg.missing_connections == 0 && atomic_load(&b->out_of_order) == 0 && atomic_load(&b->send_failed) == 0 &&
           atomic_load(&b->call_failed) == 0 && atomic_load(&b->streams_failed) == 0 && b->eagain == 0 &&
