@@ -1030,8 +1030,14 @@ int signalr_cli_bench(int argc, char **argv) {
     free(big);
     atomic_store(&b->large_phase, 1);
     int next = 0;
+    /* Gives up after 60 s in which no reply came (a slow machine is not a stuck one). */
+    uint64_t large_seen = 0;
     int64_t large_end = now_us() + 60000000;
     while (!bench_interrupted && now_us() < large_end) {
+      if (atomic_load(&b->large_received) != large_seen) {
+        large_seen = atomic_load(&b->large_received);
+        large_end = now_us() + 60000000;
+      }
       while (next < started && b->large_sent - atomic_load(&b->large_received) < (uint64_t)b->max_connecting) {
         bconn *bc = &b->c[next++];
         if (atomic_load(&bc->state) != CS_CONNECTED) continue;
