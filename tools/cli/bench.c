@@ -1047,6 +1047,12 @@ int signalr_cli_bench(int argc, char **argv) {
         else record_error(b, "large", rc, NULL);
       }
       if (next >= started && atomic_load(&b->large_received) >= b->large_sent) break;
+      if (now_us() >= next_progress) {
+        progress_line(b, &pr, "large", 0);
+        fprintf(stderr, "  large echoes: %" PRIu64 " sent, %" PRIu64 " back\n", b->large_sent,
+                (uint64_t)atomic_load(&b->large_received));
+        next_progress = now_us() + 1000000;
+      }
       wait_us(b, ctx, 2000);
     }
     free(la.p);
