@@ -12,13 +12,14 @@
 // runs the scenario for S seconds: echo = every connection sends Echo(timestamp, payload)
 // every MS ms and times the reply; broadcast = connection 0 invokes Broadcast(run, timestamp,
 // seq, payload) every MS ms and every connection counts what it gets. Prints one JSON line.
+// --large BYTES: after connecting, one Echo of BYTES per connection, then memory again.
 // Install the packages as tools/bench/compare/run.py does: `npm ci` of package-lock.json in
 // <build>/bench-compare/node.
 "use strict";
 
 function parseArgs(argv) {
   const a = { url: "", connections: 100, scenario: "idle", duration: 10, interval: -1, size: 16,
-              parallel: 100, transport: "websockets", drain: 10 };
+              parallel: 100, transport: "websockets", drain: 10, large: 0 };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i], v = argv[++i];
     if (v === undefined) usage();
@@ -31,6 +32,7 @@ function parseArgs(argv) {
     else if (k === "--parallel") a.parallel = parseInt(v, 10);
     else if (k === "--transport") a.transport = v;
     else if (k === "--drain") a.drain = parseInt(v, 10);
+    else if (k === "--large") a.large = parseInt(v, 10);
     else usage();
   }
   if (a.interval < 0) a.interval = a.scenario === "echo" ? 1000 : 100;
@@ -40,7 +42,7 @@ function parseArgs(argv) {
 
 function usage() {
   process.stderr.write("usage: bench_many.js --url URL --connections N [--scenario idle|echo|broadcast] " +
-    "[--duration S] [--interval MS] [--size BYTES] [--parallel K] [--transport T]\n");
+    "[--duration S] [--interval MS] [--size BYTES] [--parallel K] [--transport T] [--large BYTES]\n");
   process.exit(2);
 }
 
@@ -66,7 +68,7 @@ async function main() {
   const run = Math.floor(Math.random() * 2 ** 40);
   const latencies = [];
   const received = new Array(a.connections).fill(0);
-  let totalReceived = 0, foreign = 0;
+  let totalReceived = 0, foreign = 0, largePhase = false, largeBack = 0;
 
   const m0 = mem();
   const c0 = cpuUs(), t0 = Date.now();
@@ -80,7 +82,8 @@ async function main() {
         .withUrl(a.url, { transport: transports[a.transport] })
         .configureLogging(signalR.LogLevel.None)
         .build();
-      if (a.scenario === "echo") conn.on("Echo", (ts) => {
+      if (a.scenario === "echo" || a.large) conn.on("Echo", (ts) => {
+        if (largePhase) { largeBack++; return; }
         latencies.push(nowUs() - ts); received[i]++; totalReceived++;
       });
       if (a.scenario === "broadcast") conn.on("Broadcast", (r, ts) => {
@@ -101,6 +104,25 @@ async function main() {
   const rampMs = Date.now() - t0, cpuRamp = cpuUs() - c0;
   const connected = conns.filter(Boolean).length;
   const m1 = mem();
+
+  // ---- --large: one large echo per connection (as signalr bench --large), then memory again
+  let mLarge = null, largeSent = 0;
+  if (a.large) {
+    largePhase = true;
+    const big = "y".repeat(a.large);
+    const ids = conns.map((c, i) => (c ? i : -1)).filter((i) => i >= 0);
+    let k = 0, seen = 0, last = Date.now();
+    while (largeBack < ids.length && Date.now() - last < 60000) {
+      while (k < ids.length && largeSent - largeBack < 500) {
+        conns[ids[k++]].send("Echo", nowUs(), big).catch(() => {});
+        largeSent++;
+      }
+      await new Promise((res) => setTimeout(res, 5));
+      if (largeBack !== seen) { seen = largeBack; last = Date.now(); }
+    }
+    largePhase = false;
+    mLarge = mem();
+  }
 
   // ---- run
   const c1 = cpuUs(), tr0 = Date.now();
@@ -152,7 +174,11 @@ async function main() {
               rss_per_connection: Math.round((m1.rss - m0.rss) / n),
               heap_per_connection: Math.round((m1.heap - m0.heap) / n),
               external_per_connection: Math.round((m1.external - m0.external) / n),
-              rss_per_connection_after_run: Math.round((m2.rss - m0.rss) / n) },
+              rss_per_connection_after_run: Math.round((m2.rss - m0.rss) / n),
+              large_bytes: a.large, large_sent: largeSent, large_received: largeBack, after_large: mLarge,
+              rss_per_connection_after_large: mLarge ? Math.round((mLarge.rss - m0.rss) / n) : 0,
+              heap_per_connection_after_large: mLarge ? Math.round((mLarge.heap - m0.heap) / n) : 0,
+              external_per_connection_after_large: mLarge ? Math.round((mLarge.external - m0.external) / n) : 0 },
   };
   process.stdout.write(JSON.stringify(out) + "\n");
   await Promise.all(conns.filter(Boolean).map((c) => c.stop().catch(() => {})));
