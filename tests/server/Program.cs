@@ -103,7 +103,9 @@ builder.Services.AddSignalR(o =>
         o.EnableDetailedErrors = true;
         o.StatefulReconnectBufferSize = 1000;
     })
-    .AddHubOptions<JsonOnlyHub>(o => o.SupportedProtocols = new List<string> { "json" });
+    .AddHubOptions<JsonOnlyHub>(o => o.SupportedProtocols = new List<string> { "json" })
+    // signalr bench --large: a 100 KB echo per connection (the default limit is 32 KB).
+    .AddHubOptions<BenchHub>(o => o.MaximumReceiveMessageSize = 1024 * 1024);
 
 // ---- authentication: a tiny bearer-token scheme (no JwtBearer package) -----------------
 builder.Services.AddAuthentication(TokenAuthHandler.SchemeName)
@@ -175,6 +177,7 @@ app.MapHub<JsonOnlyHub>("/hubs/json-only");
 app.MapHub<TestHub>("/hubs/auth").RequireAuthorization();
 app.MapHub<ShortTimeoutHub>("/hubs/short-timeout");
 app.MapHub<SilentHub>("/hubs/silent");
+app.MapHub<BenchHub>("/hubs/bench"); // signalr bench (tools/cli/bench.c)
 app.MapHub<TestHub>("/hubs/v0");
 app.MapHub<TestHub>("/hubs/cookie");
 app.MapHub<TestHub>("/hubs/ws-rejected");

@@ -52,6 +52,7 @@ static void usage(FILE *to) {
           "       signalr stream URL METHOD [JSON_ARG...] [flags]   print a server stream's items, one per line\n"
           "       signalr listen URL --on METHOD [--on METHOD...] [--invoke METHOD [JSON_ARG...]] [--for MS] [flags]\n"
           "                                                        print the server's calls until Ctrl-C\n"
+          "       signalr bench  URL [URL...] [--connections N] [--scenario idle|echo|broadcast|stream] ...   load\n"
           "       signalr --version | --help | COMMAND --help\n"
           "exit status: 0 done, 1 failed, 2 bad usage, 130 interrupted\n");
 }
@@ -196,7 +197,10 @@ static int poll_until(signalr_context *ctx, const int *done, const int *also, lo
   return 0;
 }
 
+int signalr_cli_bench(int argc, char **argv); /* bench.c: signalr bench */
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "bench")) return signalr_cli_bench(argc - 1, argv + 1);
   if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
     printf("signalr %s (libsignalr %s)\n", SIGNALR_VERSION_STRING, signalr_version());
     return 0;
