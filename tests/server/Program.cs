@@ -147,6 +147,7 @@ app.Use(async (ctx, next) =>
     await next(ctx);
 });
 
+DoctorEndpoints.Add(app); // hubs for `signalr doctor`'s failure cases (DoctorEndpoints.cs)
 app.UseRouting();
 app.UseAuthentication();
 app.UseAuthorization();

@@ -20,6 +20,7 @@ void sr_connection_unref(signalr_connection *c) {
   free(c->stop_done);
   for (size_t i = 0; i < c->deferred_count; i++) free(c->deferred[i].invocation_id);
   free(c->deferred);
+  free(c->diag_json);
   pthread_mutex_destroy(&c->mu);
   sr_settings_free(&c->s);
   free(c);
