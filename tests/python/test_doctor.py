@@ -229,3 +229,23 @@ def test_keepalive_longer_than_half_the_server_timeout(cli, signalr_server):
     # The server pings about every 2 s here (a 1 s interval checked on a 1 s tick): more than
     # half of 3.5 s.
     assert mark == FAIL and "KeepAliveInterval" in hint, r.stdout
+
+
+@pytest.mark.parametrize("fault,text", [("wrong_name", "is not valid for this host name"),
+                                        ("expired", "has expired or is not valid yet")])
+def test_certificate_faults(cli, signalr_server, fault, text):
+    import urllib.request
+    with urllib.request.urlopen(signalr_server.http + "/doctor/tls", timeout=10) as resp:
+        tls = json.load(resp)
+    r = doctor(cli, tls[fault] + "/hubs/test", "--ca-file", tls[fault + "_cert"], *QUICK)
+    assert r.returncode == 1
+    mark, line_text, hint = line(r.stdout, "TLS")
+    assert mark == FAIL and text in line_text and "SIGNALR_ETLS" in line_text, r.stdout
+    assert hint
+
+
+def test_https_to_a_plain_http_port(cli, signalr_server):
+    r = doctor(cli, "https://" + signalr_server.http.split("://", 1)[1] + "/hubs/test", *QUICK)
+    assert r.returncode == 1
+    mark, text, hint = line(r.stdout, "TLS")
+    assert mark == FAIL and "does not speak TLS" in text and "http://" in hint

@@ -57,6 +57,7 @@ builder.WebHost.ConfigureKestrel(k =>
     k.Limits.MaxRequestLineSize = 8 * 1024;
     k.Listen(IPAddress.Loopback, opts.Port);
     k.Listen(IPAddress.Loopback, opts.HttpsPort, lo => lo.UseHttps(cert.Certificate));
+    DoctorEndpoints.ListenTls(k, cert.Dir); // certificates with one fault each (DoctorEndpoints.cs)
 });
 
 // ---- SignalR ----------------------------------------------------------------------------

@@ -381,7 +381,7 @@ static int is_downgrade(const char *from, const char *to) {
 }
 
 static void negotiate_failed(sr_engine *e, int64_t now, sr_error_info *err) {
-  if (!err->hint) err->hint = sr_error_hint(SR_STAGE_NEGOTIATE, err->code, err->http_status);
+  if (!err->hint) err->hint = sr_error_hint_for(SR_STAGE_NEGOTIATE, err);
   attempt_failed(e, now, err);
 }
 
@@ -724,10 +724,10 @@ void sr_engine_on_closed(sr_engine *e, int64_t now, const sr_error_info *failure
   if (!reason.code && failure && !e->stopping) {
     reason = *failure;
     if (!reason.hint)
-      reason.hint = sr_error_hint(was_open                   ? SR_STAGE_CONNECTED
-                                  : e->cfg.skip_negotiation ? SR_STAGE_DIRECT
-                                                            : SR_STAGE_TRANSPORT,
-                                  reason.code, reason.http_status);
+      reason.hint = sr_error_hint_for(was_open                   ? SR_STAGE_CONNECTED
+                                      : e->cfg.skip_negotiation ? SR_STAGE_DIRECT
+                                                                : SR_STAGE_TRANSPORT,
+                                      &reason);
   }
   if (e->stopping) {
     closed(e, e->start_pending ? &e->close_reason : NULL);

@@ -12,6 +12,7 @@
 
 #include "signalr/signalr.h"
 #include "transport/http.h"
+#include "transport/tls_error.h"
 #include "util/buf.h"
 
 #define WS_DEFAULT_CONNECT_TIMEOUT_MS 30000
@@ -68,6 +69,10 @@ struct sr_ws {
   int peer_closed;  /* the peer started the close handshake */
   int peer_code;
   int finished;     /* on_close delivered or scheduled */
+  /* TLS: what the certificate check saw, to say why a handshake failed (lws's own text for
+   * it is "connect SSL err 1: error:00000001:lib(0)::reason(1)"). */
+  int tls_cert_seen, tls_cert_rejected;
+  int have_ca_file;
   int delivered;
   sr_timer *connect_timer; /* until open; then the close bound while closing */
   sr_timer *defer_timer;
@@ -357,6 +362,12 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
       return 0;
     }
 
+    case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+      /* len: OpenSSL's preverify_ok for one certificate of the chain. 0 leaves the verdict as is. */
+      ws->tls_cert_seen = 1;
+      if (!len) ws->tls_cert_rejected = 1;
+      return 0;
+
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
       ws->opened = 1;
       if (ws->connect_timer) {
@@ -429,7 +440,7 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
 
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
       int status = lws_http_client_http_response(wsi);
-      char text[200];
+      char text[400];
       int err;
       if (status >= 300 || (status > 0 && status != 101)) {
         err = sr_http_status_error(status);
@@ -437,9 +448,18 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
         snprintf(text, sizeof(text), "WebSocket upgrade rejected with HTTP %d", status);
       } else {
         const char *t = in ? (const char *)in : "connection failed";
+        int tn = (int)(in ? strnlen(t, len ? len : 150) : strlen(t));
         err = classify_error_text(t);
-        snprintf(text, sizeof(text), "WebSocket connection failed: %.*s", (int)(in ? strnlen(t, len ? len : 150) : strlen(t)),
-                 t);
+        if (err == SIGNALR_ETLS && ws->tls) {
+          /* lws's text for it is OpenSSL's unreadable "error:00000001:lib(0)::reason(1)". */
+          char detail[200];
+          if (strstr(t, "error:00000001")) snprintf(detail, sizeof detail, "the WebSocket's TLS handshake");
+          else snprintf(detail, sizeof detail, "the WebSocket's TLS handshake: %.*s", tn, t);
+          sr_tls_message(text, sizeof text, sr_tls_kind_lws(ws->tls_cert_seen, ws->tls_cert_rejected),
+                         ws->have_ca_file, detail);
+        } else {
+          snprintf(text, sizeof(text), "WebSocket connection failed: %.*s", tn, t);
+        }
         status = 0;
       }
       ws_detach(ws, 0);
@@ -701,6 +721,7 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
   ws->cb = *cb;
   ws->ud = ud;
   ws->insecure = cfg->net.insecure;
+  ws->have_ca_file = cfg->net.ca_file != NULL;
   ws->max_message = cfg->max_message_size ? cfg->max_message_size : WS_DEFAULT_MAX_MESSAGE;
   ws->max_queue = cfg->max_send_queue ? cfg->max_send_queue : WS_DEFAULT_MAX_QUEUE;
   ws->close_timeout_ms = cfg->close_timeout_ms > 0 ? cfg->close_timeout_ms : 5000;
