@@ -83,3 +83,32 @@ TEST(TlsErrors, MessagesSayWhatDidNotTrustTheCertificateAndKeepTheDetail) {
   sr_tls_message(msg, sizeof msg, SR_TLS_NOT_TLS, 0, nullptr);
   EXPECT_STREQ(msg, "TLS: the server at this port does not speak TLS (no detail)");
 }
+
+// The other failures below HTTP that carry their own sentence: a name that does not resolve, an
+// answer that is not HTTP (negotiate, or the WebSocket upgrade).
+TEST(ConnectErrors, DnsAndNotHttpHaveTheirHints) {
+  struct {
+    int code;
+    const char *message;
+    const char *hint;
+  } cases[] = {
+      {SIGNALR_ETRANSPORT, "negotiate failed: " SR_TEXT_DNS " (Could not resolve host: x.invalid)", "host name"},
+      {SIGNALR_ETRANSPORT, "WebSockets failed to connect: " SR_TEXT_DNS " (x.invalid: Name or service not known)",
+       "/etc/hosts"},
+      {SIGNALR_EPROTO, "negotiate failed: " SR_TEXT_NOT_HTTP " (Received HTTP/0.9 when not allowed)",
+       "does not speak HTTP"},
+      {SIGNALR_ETRANSPORT, SR_TEXT_NO_UPGRADE_ANSWER " (libwebsockets: read failed)", "does not speak HTTP"},
+  };
+  for (auto &c : cases) {
+    sr_error_info e;
+    sr_error_set(&e, c.code, 0, "%s", c.message);
+    const char *h = sr_error_hint_for(SR_STAGE_TRANSPORT, &e);
+    ASSERT_NE(h, nullptr) << c.message;
+    EXPECT_NE(std::string(h).find(c.hint), std::string::npos) << h;
+  }
+  // Without such a sentence the code's own hint stays.
+  sr_error_info refused;
+  sr_error_set(&refused, SIGNALR_ECONNREFUSED, 0, "Couldn't connect to server");
+  EXPECT_STREQ(sr_error_hint_for(SR_STAGE_NEGOTIATE, &refused),
+               sr_error_hint(SR_STAGE_NEGOTIATE, SIGNALR_ECONNREFUSED, 0));
+}

@@ -319,7 +319,9 @@ typedef void (*signalr_completion_fn)(void *user_data, signalr_connection *conn,
 SIGNALR_API int signalr_connection_start(signalr_connection *conn, signalr_completion_fn cb,
                                          void *user_data);
 /* Starts and waits up to timeout_ms (-1: no limit). *err (may be NULL) receives the detail
- * of a failure, to free with signalr_error_free. SIGNALR_ERECURSIVE from a callback. */
+ * of a failure, to free with signalr_error_free; for SIGNALR_ETIMEOUT it names the step the
+ * start had reached (negotiate, transport, handshake), and the start goes on.
+ * SIGNALR_ERECURSIVE from a callback. */
 SIGNALR_API int signalr_connection_start_blocking(signalr_connection *conn, int32_t timeout_ms,
                                                   signalr_error **err);
 /* Stops: sends Close, closes the transport; pending invocations complete with

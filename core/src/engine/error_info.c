@@ -39,6 +39,12 @@ const char *sr_error_hint_for(int stage, const sr_error_info *e) {
     if (strstr(m, SR_TLS_TEXT_CA_FILE))
       return "Check tls_ca_file: the file must exist, be readable and hold PEM certificates.";
   }
+  if (strstr(e->message, SR_TEXT_DNS))
+    return "Check the host name in the URL (a typo?) and this machine's DNS or /etc/hosts; from a "
+           "container, the server's name may resolve only inside its network.";
+  if (strstr(e->message, SR_TEXT_NO_UPGRADE_ANSWER) || strstr(e->message, SR_TEXT_NOT_HTTP))
+    return "What answers at this address does not speak HTTP (another service on this port?), or it "
+           "hung up at once: check the URL's port, and that it points at the ASP.NET Core server.";
   return sr_error_hint(stage, e->code, e->http_status);
 }
 

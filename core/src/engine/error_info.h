@@ -39,6 +39,11 @@ const char *sr_error_hint_for(int stage, const sr_error_info *e);
 #define SR_TLS_TEXT_NOT_TLS "TLS: the server at this port does not speak TLS"
 #define SR_TLS_TEXT_REJECTED "TLS: the server's certificate was rejected"
 #define SR_TLS_TEXT_CA_FILE "TLS: the CA file (tls_ca_file) could not be used"
+/* And for a name that does not resolve, an upgrade answered with something that is not HTTP,
+ * a negotiate answered so. */
+#define SR_TEXT_DNS "DNS: the host name does not resolve"
+#define SR_TEXT_NO_UPGRADE_ANSWER "no HTTP answer to the WebSocket upgrade"
+#define SR_TEXT_NOT_HTTP "the server's answer is not HTTP"
 
 /* The error code an HTTP status maps to. */
 int sr_error_code_for_http(int http_status);

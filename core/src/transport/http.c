@@ -1,6 +1,7 @@
 /* HTTP over libcurl multi, event-driven from the loop. See http.h. */
 #include "transport/http.h"
 #include "transport/tls_error.h"
+#include "engine/error_info.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -242,7 +243,16 @@ static void complete(sr_http *h, CURLcode rc) {
   if (r.error_code == SIGNALR_ETOOBIG)
     snprintf(h->errbuf, sizeof(h->errbuf), "response body exceeds %zu bytes", h->max_body);
   r.error_text = r.error_code ? (h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc)) : "";
-  if (r.error_code == SIGNALR_ETLS) {
+  if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY) {
+    snprintf(h->tls_text, sizeof h->tls_text, "%s%s (%s)", SR_TEXT_DNS, rc == CURLE_COULDNT_RESOLVE_PROXY ? " (the proxy's)" : "",
+             r.error_text);
+    r.error_text = h->tls_text;
+  } else if (rc == CURLE_WEIRD_SERVER_REPLY || (rc == CURLE_UNSUPPORTED_PROTOCOL && strstr(r.error_text, "HTTP/0.9"))) {
+    /* Something answered, not in HTTP (curl refuses it as HTTP/0.9): not a caller error. */
+    r.error_code = SIGNALR_EPROTO;
+    snprintf(h->tls_text, sizeof h->tls_text, SR_TEXT_NOT_HTTP " (%s)", r.error_text);
+    r.error_text = h->tls_text;
+  } else if (r.error_code == SIGNALR_ETLS) {
     long verify = 0;
     curl_easy_getinfo(h->easy, CURLINFO_SSL_VERIFYRESULT, &verify);
     sr_tls_message(h->tls_text, sizeof h->tls_text, sr_tls_kind_curl((int)rc, verify, r.error_text), h->have_ca_file,

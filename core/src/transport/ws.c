@@ -3,6 +3,7 @@
 #include "transport/ws_frame.h"
 
 #include <ctype.h>
+#include <netdb.h>
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "signalr/signalr.h"
 #include "transport/http.h"
 #include "transport/tls_error.h"
+#include "engine/error_info.h"
 #include "util/buf.h"
 
 #define WS_DEFAULT_CONNECT_TIMEOUT_MS 30000
@@ -73,6 +75,7 @@ struct sr_ws {
    * it is "connect SSL err 1: error:00000001:lib(0)::reason(1)"). */
   int tls_cert_seen, tls_cert_rejected;
   int have_ca_file;
+  int32_t connect_timeout_ms;
   int delivered;
   sr_timer *connect_timer; /* until open; then the close bound while closing */
   sr_timer *defer_timer;
@@ -457,6 +460,10 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
           else snprintf(detail, sizeof detail, "the WebSocket's TLS handshake: %.*s", tn, t);
           sr_tls_message(text, sizeof text, sr_tls_kind_lws(ws->tls_cert_seen, ws->tls_cert_rejected),
                          ws->have_ca_file, detail);
+        } else if (err == SIGNALR_ETRANSPORT && !ws->tls && (strstr(t, "read failed") || strstr(t, "bad") ||
+                                                               strstr(t, "HS:"))) {
+          /* What lws says when the answer to the upgrade is not HTTP (or the peer hung up). */
+          snprintf(text, sizeof(text), SR_TEXT_NO_UPGRADE_ANSWER " (libwebsockets: %.*s)", tn, t);
         } else {
           snprintf(text, sizeof(text), "WebSocket connection failed: %.*s", tn, t);
         }
@@ -471,7 +478,7 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
     case LWS_CALLBACK_WSI_DESTROY: {
       ws_detach(ws, 0);
       if (!ws->opened)
-        ws_finish(ws, SIGNALR_ETRANSPORT, 0, 0, "WebSocket connection closed before the upgrade completed", 0);
+        ws_finish(ws, SIGNALR_ETRANSPORT, 0, 0, SR_TEXT_NO_UPGRADE_ANSWER " (the connection closed)", 0);
       else if (ws->peer_closed)
         ws_finish(ws, 0, 0, ws->peer_code, ws->reason, 0);
       else if (ws->closing)
@@ -633,7 +640,10 @@ static void connect_timed_out(void *arg) {
     ws_finish(ws, SIGNALR_ETIMEOUT, 0, 1006, text, 0);
     return;
   }
-  ws_finish(ws, SIGNALR_ETIMEOUT, 0, 0, "WebSocket connect timed out", 0);
+  char text[160];
+  snprintf(text, sizeof text, "WebSocket connect timed out: no answer to the upgrade within %d ms",
+           (int)ws->connect_timeout_ms);
+  ws_finish(ws, SIGNALR_ETIMEOUT, 0, 0, text, 0);
 }
 
 static int parse_url(sr_ws *ws, const char *url) {
@@ -756,6 +766,7 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
     return SIGNALR_ENOMEM;
   }
   int32_t to = cfg->net.connect_timeout_ms > 0 ? cfg->net.connect_timeout_ms : WS_DEFAULT_CONNECT_TIMEOUT_MS;
+  ws->connect_timeout_ms = to;
   ws->connect_timer = sr_loop_timer_start(loop, sr_loop_now_ms() + to, connect_timed_out, ws);
   if (!ws->connect_timer) {
     registry_remove(ws);
@@ -790,7 +801,18 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
   if (!wsi) {
     ws->wsi = NULL;
     /* lws may already have reported the failure (deferred by in_connect) */
-    ws_finish(ws, SIGNALR_ETRANSPORT, 0, 0, "WebSocket connection could not be started", 1);
+    /* lws 4.1 resolves the name inside the call and says nothing about why it failed: look
+     * again (only on this failure path) to tell a name that does not resolve. */
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    int gai = getaddrinfo(ws->host, NULL, &hints, &res);
+    if (res) freeaddrinfo(res);
+    char text[400];
+    if (gai && gai != EAI_AGAIN && gai != EAI_MEMORY)
+      snprintf(text, sizeof text, SR_TEXT_DNS " (%.200s: %s)", ws->host, gai_strerror(gai));
+    else
+      snprintf(text, sizeof text, "WebSocket connection could not be started");
+    ws_finish(ws, SIGNALR_ETRANSPORT, 0, 0, text, 1);
   }
   *out = ws;
   return 0;
