@@ -249,3 +249,13 @@ def test_https_to_a_plain_http_port(cli, signalr_server):
     assert r.returncode == 1
     mark, text, hint = line(r.stdout, "TLS")
     assert mark == FAIL and "does not speak TLS" in text and "http://" in hint
+
+
+@pytest.mark.parametrize("status,hint", [(405, "HTTP method"), (413, "access token"), (500, "server's log"),
+                                         (403, "not authorized")])
+def test_negotiate_statuses_of_the_guide(cli, signalr_server, status, hint):
+    r = doctor(cli, signalr_server.http + f"/status/{status}", "--json", *QUICK)
+    assert r.returncode == 1
+    _, by = checks(r)
+    assert by["negotiate"]["status"] == "fail" and by["negotiate"]["http_status"] == status
+    assert hint in by["negotiate"]["hint"], by["negotiate"]

@@ -363,7 +363,12 @@ static int report_negotiate(doctor *d, const target *t, const probe *p) {
   int status = (int)jnum(p->diag, "negotiate", "status", 0);
   int reached = status > 0 || (phase && strcmp(phase, "negotiate") && strcmp(phase, "none"));
   if (!t->tls) add(d, SKIP, "TLS", "not used (%s://)", t->scheme);
-  else if (p->rc == SIGNALR_ETLS && !reached) add_error(d, "TLS", p->rc, p->err);
+  else if (p->rc == SIGNALR_ETLS && !reached) {
+    check *c = add_error(d, "TLS", p->rc, p->err);
+    static const char prefix[] = "negotiate failed: "; /* the TLS line says where already */
+    if (!strncmp(c->detail, prefix, sizeof prefix - 1)) memmove(c->detail, c->detail + sizeof prefix - 1,
+                                                               strlen(c->detail) - sizeof prefix + 2);
+  }
   else if (reached) add(d, PASS, "TLS", d->insecure ? "handshake completed; the certificate was NOT verified (--insecure)"
                                                     : "handshake completed, certificate verified");
   else add(d, SKIP, "TLS", "not reached");
