@@ -259,3 +259,12 @@ def test_negotiate_statuses_of_the_guide(cli, signalr_server, status, hint):
     _, by = checks(r)
     assert by["negotiate"]["status"] == "fail" and by["negotiate"]["http_status"] == status
     assert hint in by["negotiate"]["hint"], by["negotiate"]
+
+
+def test_skip_negotiation_checks_the_websocket_only(cli, signalr_server):
+    r = doctor(cli, signalr_server.http + "/hubs/test", "--skip-negotiation", "--transport", "websockets", *QUICK)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert line(r.stdout, "negotiate") == (SKIP, "skipped (skip_negotiation)", "")
+    assert line(r.stdout, "WebSockets/json")[0] == PASS
+    assert line(r.stdout, "LongPolling/json")[0] == SKIP
+    assert line(r.stdout, "sticky sessions")[0] == SKIP

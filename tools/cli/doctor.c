@@ -528,7 +528,7 @@ static void report_keepalive(doctor *d, probe *first, double connected_at) {
   cJSON_Delete(j);
 }
 
-static void report_sticky(doctor *d, int good, int after404, int tried) {
+static void report_sticky(doctor *d, int good, int after404, int tried, int negotiated) {
   if (after404) {
     check *c = add(d, FAIL, "sticky sessions", "%d of %d connect%s after a successful negotiate got HTTP 404",
                    after404, tried, tried == 1 ? "" : "s");
@@ -538,6 +538,10 @@ static void report_sticky(doctor *d, int good, int after404, int tried) {
              "The transport reached a server that does not know the negotiated connection: several server "
              "instances run without sticky sessions (or a proxy balances each request). Enable sticky sessions "
              "(session affinity), use Azure SignalR Service, or use WebSockets with skip_negotiation.");
+    return;
+  }
+  if (!negotiated) { /* skip_negotiation: no connection id to lose between servers */
+    add(d, SKIP, "sticky sessions", "not applicable (skip_negotiation: no negotiate)");
     return;
   }
   if (good < 0 || !d->sticky_rounds) {
@@ -789,7 +793,7 @@ int signalr_doctor_main(int argc, char **argv) {
   if (negotiated || (reachable && first.diag && !negotiate_response(&first) && !first.rc)) {
     good = report_matrix(&d, &first, &after404, &tried);
     report_keepalive(&d, &first, connected_at);
-    report_sticky(&d, good, after404, tried);
+    report_sticky(&d, good, after404, tried, negotiated);
   } else if (reachable && !interrupted) {
     add(&d, SKIP, "transports", "not checked (negotiate failed)");
   }
