@@ -808,7 +808,7 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
     int gai = getaddrinfo(ws->host, NULL, &hints, &res);
     if (res) freeaddrinfo(res);
     char text[400];
-    if (gai && gai != EAI_AGAIN && gai != EAI_MEMORY)
+    if (gai && gai != EAI_MEMORY) /* EAI_AGAIN too: no DNS server answered */
       snprintf(text, sizeof text, SR_TEXT_DNS " (%.200s: %s)", ws->host, gai_strerror(gai));
     else
       snprintf(text, sizeof text, "WebSocket connection could not be started");
