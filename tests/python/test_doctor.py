@@ -268,3 +268,20 @@ def test_skip_negotiation_checks_the_websocket_only(cli, signalr_server):
     assert line(r.stdout, "WebSockets/json")[0] == PASS
     assert line(r.stdout, "LongPolling/json")[0] == SKIP
     assert line(r.stdout, "sticky sessions")[0] == SKIP
+
+
+def test_redirect_with_an_access_token_and_a_real_echo(cli, signalr_server):
+    # Azure SignalR-style: negotiate answers url + accessToken for an auth-only hub; every
+    # probe follows it. --echo times a hub method of the user's choice instead.
+    r = doctor(cli, signalr_server.http + "/redirect/token", "--echo", "Echo", "--json", *QUICK)
+    assert r.returncode == 0, r.stdout + r.stderr
+    report, by = checks(r)
+    assert "1 redirect followed" in by["negotiate"]["detail"]
+    assert report["diagnostics"]["negotiate"]["response"]["connectionToken"] == "(present)"
+    assert "error reply" not in by["WebSockets/json"]["detail"] and by["WebSockets/json"]["round_trip_ms"] > 0
+    # A method that fails is a failed check, not a round trip.
+    r = doctor(cli, signalr_server.http + "/hubs/test", "--echo", "NoSuchMethod", "--transport", "websockets",
+               "--protocol", "json", *QUICK)
+    assert r.returncode == 1
+    mark, text, _ = line(r.stdout, "WebSockets/json")
+    assert mark == FAIL and "the invocation failed" in text and "SIGNALR_EHUB" in text
