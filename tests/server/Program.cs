@@ -62,6 +62,7 @@ builder.WebHost.ConfigureKestrel(k =>
     for (var i = 0; i < opts.ExtraLoopback && opts.Port != 0; i++)
         k.Listen(IPAddress.Parse($"127.0.0.{i + 2}"), opts.Port);
     k.Listen(IPAddress.Loopback, opts.HttpsPort, lo => lo.UseHttps(cert.Certificate));
+    DoctorEndpoints.ListenTls(k, cert.Dir); // certificates with one fault each (DoctorEndpoints.cs)
 });
 
 // ---- SignalR ----------------------------------------------------------------------------
@@ -159,6 +160,7 @@ app.Use(async (ctx, next) =>
 });
 
 app.UseServiceRewrite();
+DoctorEndpoints.Add(app); // hubs for `signalr doctor`'s failure cases (DoctorEndpoints.cs)
 app.UseRouting();
 app.UseAuthentication();
 app.UseAuthorization();

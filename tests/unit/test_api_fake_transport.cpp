@@ -1384,3 +1384,33 @@ TEST(FakeTransportApi, ManyStopsWaitingForOneCloseAllComplete) {
   }));
   for (auto &o : stops) EXPECT_EQ(o->code, 0);
 }
+
+// signalr_connection_diagnostics through the public API: a snapshot any thread reads, current
+// when a start completes and after each Ping from the server.
+TEST(FakeTransportApi, DiagnosticsFollowTheConnection) {
+  FakeServer s;
+  Client c;
+  char *json = nullptr;
+  size_t len = 0;
+  EXPECT_EQ(signalr_connection_diagnostics(nullptr, &json, &len), SIGNALR_EINVAL);
+  EXPECT_EQ(signalr_connection_diagnostics(c.conn, nullptr, &len), SIGNALR_EINVAL);
+  ASSERT_EQ(signalr_connection_diagnostics(c.conn, &json, &len), 0);
+  EXPECT_EQ(std::string(json, len), "{\"phase\":\"none\"}");  // built, never started
+  signalr_free(json);
+  ASSERT_EQ(c.start(), 0);
+  ASSERT_EQ(signalr_connection_diagnostics(c.conn, &json, nullptr), 0);
+  std::string d = json;
+  signalr_free(json);
+  EXPECT_NE(d.find("\"phase\":\"connected\""), std::string::npos) << d;
+  EXPECT_NE(d.find("\"transport\":\"WebSockets\""), std::string::npos) << d;
+  EXPECT_NE(d.find("\"requests\":0"), std::string::npos) << d;  // skip_negotiation
+  s.push("{\"type\":6}");
+  s.push("{\"type\":6}");
+  EXPECT_TRUE(c.until([&] {
+    char *j = nullptr;
+    if (signalr_connection_diagnostics(c.conn, &j, nullptr)) return false;
+    bool two = std::string(j).find("\"server_pings\":{\"count\":2") != std::string::npos;
+    signalr_free(j);
+    return two;
+  }));
+}

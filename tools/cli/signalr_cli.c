@@ -6,6 +6,7 @@
  *   signalr listen URL --on METHOD [--on METHOD...] [--invoke METHOD [JSON_ARG...]]
  *                                             print server calls as JSON lines until Ctrl-C
  *                                             (or --for MS)
+ *   signalr doctor URL                        diagnose a hub, one line per check (doctor.c)
  * Common flags: --transport websockets|serversentevents|longpolling, --protocol json|messagepack,
  * --header 'Name: value', --token TOKEN, --skip-negotiation, --log-level LEVEL,
  * --ca-file FILE, --insecure, --timeout MS, --option KEY=VALUE (any builder option).
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "doctor.h"
 #include "signalr/signalr.h"
 
 static volatile sig_atomic_t interrupted;
@@ -53,6 +55,7 @@ static void usage(FILE *to) {
           "       signalr listen URL --on METHOD [--on METHOD...] [--invoke METHOD [JSON_ARG...]] [--for MS] [flags]\n"
           "                                                        print the server's calls until Ctrl-C\n"
           "       signalr bench  URL [URL...] [--connections N] [--scenario idle|echo|broadcast|stream] ...   load\n"
+          "       signalr doctor URL [flags]                        diagnose a hub (signalr doctor --help)\n"
           "       signalr --version | --help | COMMAND --help\n"
           "exit status: 0 done, 1 failed, 2 bad usage, 130 interrupted\n");
 }
@@ -215,10 +218,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *cmd = argv[1];
+  if (!strcmp(cmd, "doctor")) return signalr_doctor_main(argc, argv);
   int listen = !strcmp(cmd, "listen"), call = !strcmp(cmd, "call"), send = !strcmp(cmd, "send");
   int stream = !strcmp(cmd, "stream");
   if (!listen && !call && !send && !stream) {
-    fprintf(stderr, "error: unknown command '%s' (commands: call, send, stream, listen)\n", cmd);
+    fprintf(stderr, "error: unknown command '%s' (commands: call, send, stream, listen, bench, doctor)\n", cmd);
     usage(stderr);
     return 2;
   }

@@ -383,4 +383,9 @@ extern "C" {
     ) -> c_int;
     pub fn signalr_connection_off(conn: *mut signalr_connection, handle: u64) -> c_int;
     pub fn signalr_connection_free(conn: *mut signalr_connection);
+    pub fn signalr_connection_diagnostics(
+        conn: *mut signalr_connection,
+        out: *mut *mut c_char,
+        out_len: *mut usize,
+    ) -> c_int;
 }

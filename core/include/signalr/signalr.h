@@ -319,7 +319,9 @@ typedef void (*signalr_completion_fn)(void *user_data, signalr_connection *conn,
 SIGNALR_API int signalr_connection_start(signalr_connection *conn, signalr_completion_fn cb,
                                          void *user_data);
 /* Starts and waits up to timeout_ms (-1: no limit). *err (may be NULL) receives the detail
- * of a failure, to free with signalr_error_free. SIGNALR_ERECURSIVE from a callback. */
+ * of a failure, to free with signalr_error_free; for SIGNALR_ETIMEOUT it names the step the
+ * start had reached (negotiate, transport, handshake), and the start goes on.
+ * SIGNALR_ERECURSIVE from a callback. */
 SIGNALR_API int signalr_connection_start_blocking(signalr_connection *conn, int32_t timeout_ms,
                                                   signalr_error **err);
 /* Stops: sends Close, closes the transport; pending invocations complete with
@@ -512,6 +514,30 @@ SIGNALR_API int signalr_connection_off(signalr_connection *conn, uint64_t handle
  * Exception: called on the I/O thread (a callback in SIGNALR_CONTEXT_DIRECT mode), the pending
  * completions run on the I/O thread right after that callback returns. */
 SIGNALR_API void signalr_connection_free(signalr_connection *conn);
+
+/* What the connection's last connect attempt (a start, or a reconnect's) saw, for diagnosis:
+ * one JSON object (UTF-8, NUL-terminated; *out_len, which may be NULL, excludes the NUL), to
+ * free with signalr_free. Members (more may be added; none is removed):
+ *   "url"         the configured URL;
+ *   "phase"       how far the attempt got: "none" (not started), "negotiate", "transport"
+ *                 (connecting it), "handshake" (transport open, handshake sent), "connected";
+ *                 a failed start stops at the phase that failed;
+ *   "negotiate"   {"requests": negotiate POSTs made in the attempt (redirects and transport
+ *                 fallbacks count), "status": the last one's HTTP status (0: none, or it failed
+ *                 below HTTP), "url": its URL, "redirect_count", "redirects": the URLs followed
+ *                 (Azure SignalR-style url + accessToken answers; the first 16), "response": the
+ *                 last answer (a JSON object as the server sent it, the connection token and any
+ *                 access token replaced by "(present)"; the text, cut to 2 KB, when it was not
+ *                 JSON; null when none)};
+ *   "transport"   the transport chosen ("WebSockets", "ServerSentEvents", "LongPolling") or null;
+ *   "protocol"    "json" or "messagepack"; "stateful_reconnect": negotiated and in use;
+ *   "server_pings" {"count": Pings received since the handshake, "last_gap_ms": between the
+ *                 last two (the first from the handshake), "max_gap_ms": the longest between two
+ *                 pings; -1: none}, to compare with the server's KeepAliveInterval;
+ *   "server_timeout_ms", "keep_alive_interval_ms": the client's settings.
+ * Thread-safe, never blocks (a snapshot the I/O thread keeps current), callable from callbacks.
+ * Errors: SIGNALR_EINVAL (conn or out NULL), SIGNALR_ENOMEM. */
+SIGNALR_API int signalr_connection_diagnostics(signalr_connection *conn, char **out, size_t *out_len);
 
 #ifdef __cplusplus
 }

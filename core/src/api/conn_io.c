@@ -33,6 +33,7 @@ void sr_conn_mirror(signalr_connection *c) {
   atomic_store(&c->state, sr_engine_state(&c->engine));
   atomic_store(&c->unacked, sr_engine_unacked_bytes(&c->engine));
   atomic_store(&c->out_transport, c->transport ? sr_transport_queued_bytes(c->transport) : 0);
+  sr_conn_publish_diag(c);
 }
 
 /* Receive flow control: pause the transport when the application's backlog reaches the
@@ -508,6 +509,7 @@ static void forget_connection_id(signalr_connection *c) {
 static void io_event(void *ud, const sr_engine_event *ev) {
   signalr_connection *c = ud;
   atomic_store(&c->state, sr_engine_state(&c->engine));
+  sr_conn_publish_diag(c); /* before a start's completion wakes whoever reads it */
   switch (ev->type) {
     case SR_EV_START_COMPLETED: {
       if (!ev->error) {

@@ -20,6 +20,7 @@ void sr_connection_unref(signalr_connection *c) {
   free(c->stop_done);
   for (size_t i = 0; i < c->deferred_count; i++) free(c->deferred[i].invocation_id);
   free(c->deferred);
+  free(c->diag_json);
   pthread_mutex_destroy(&c->mu);
   sr_settings_free(&c->s);
   free(c);
@@ -215,6 +216,28 @@ static int waiter_take(waiter *w, signalr_error **err, void **result, size_t *re
   return rc;
 }
 
+/* A blocking start that ran out of time: which step it was at (the diagnostics snapshot), with
+ * that step's hint; the start goes on. */
+static signalr_error *start_timed_out(signalr_connection *c, int32_t timeout_ms) {
+  static const char *const phases[] = {"negotiate", "transport", "handshake"};
+  const char *phase = "start";
+  pthread_mutex_lock(&c->mu);
+  for (size_t i = 0; c->diag_json && i < sizeof phases / sizeof *phases; i++) {
+    char key[40];
+    snprintf(key, sizeof key, "\"phase\":\"%s\"", phases[i]);
+    if (strstr(c->diag_json, key)) phase = phases[i];
+  }
+  pthread_mutex_unlock(&c->mu);
+  sr_error_info info;
+  sr_error_set(&info, SIGNALR_ETIMEOUT, 0, "not connected within %d ms (the start's time limit), at the %s step",
+               (int)timeout_ms, phase);
+  info.hint = !strcmp(phase, "transport") ? "The transport did not connect in time: a proxy or firewall may hold "
+                                            "the WebSocket upgrade or the stream; allow another transport, or raise "
+                                            "the time limit."
+                                          : sr_error_hint(SR_STAGE_NEGOTIATE, SIGNALR_ETIMEOUT, 0);
+  return sr_error_new(&info);
+}
+
 static int wait_for(signalr_connection *c, int type, int32_t timeout_ms, signalr_error **err) {
   if (err) *err = NULL;
   if (!c) return SIGNALR_EINVAL;
@@ -238,6 +261,7 @@ static int wait_for(signalr_connection *c, int type, int32_t timeout_ms, signalr
   wait_cv(w, timeout_ms);
   rc = waiter_take(w, err, NULL, NULL);
   waiter_unref(w);
+  if (rc == SIGNALR_ETIMEOUT && type == CMD_START && err && !*err) *err = start_timed_out(c, timeout_ms);
   return rc;
 }
 

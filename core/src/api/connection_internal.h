@@ -116,6 +116,10 @@ struct signalr_connection {
   int token_for;               /* TOKEN_FOR_*: the request waiting for it */
   int pending_transport, pending_binary;
   sr_buf pending_url;
+  /* signalr_connection_diagnostics: the engine's record as JSON, republished by the I/O thread
+   * when it changed (diag_json under mu; diag_version I/O thread only). */
+  char *diag_json;
+  uint32_t diag_version;
 };
 
 /* Commands: the kinds of the pooled sr_app_event objects posted to the I/O thread. */
@@ -192,6 +196,8 @@ void sr_conn_push_token_request(signalr_connection *c);
 void sr_conn_push_retry_request(signalr_connection *c, uint32_t attempt, int64_t elapsed, const sr_error_info *err);
 void sr_conn_arm_timer(signalr_connection *c);
 void sr_conn_mirror(signalr_connection *c);
+/* Republishes the diagnostics snapshot when the engine's record changed (conn_diag.c). */
+void sr_conn_publish_diag(signalr_connection *c);
 call_record *sr_conn_record_new(signalr_connection *c, const call_record *from);
 void sr_conn_record_free(signalr_connection *c, call_record *rec);
 sr_engine_io sr_conn_engine_io(signalr_connection *c);

@@ -50,6 +50,7 @@ int sr_engine_init(sr_engine *e, const sr_engine_config *cfg, const sr_engine_io
   sr_replay_init(&e->replay);
   sr_framer_init(&e->framer, SR_FRAMING_TEXT, e->cfg.max_message_size);
   sr_decoder_init(&e->decoder);
+  sr_diag_init(&e->diag);
   return 0;
 }
 
@@ -66,6 +67,7 @@ void sr_engine_free(sr_engine *e) {
   sr_buf_free(&e->out);
   sr_buf_free(&e->scratch);
   sr_buf_free(&e->failures);
+  sr_diag_free(&e->diag);
   memset(e, 0, sizeof *e);
 }
 
@@ -85,6 +87,7 @@ int sr_engine_state(const sr_engine *e) { return e->state; }
 const char *sr_engine_connection_id(const sr_engine *e) { return e->connection_id ? e->connection_id : ""; }
 uint32_t sr_engine_session(const sr_engine *e) { return e->session; }
 int sr_engine_is_stateful(const sr_engine *e) { return e->stateful; }
+const sr_diag *sr_engine_diag(const sr_engine *e) { return &e->diag; }
 
 uint64_t sr_engine_find_stream(const sr_engine *e, int (*match)(void *ud, uint64_t token), void *ud) {
   for (size_t i = 0; i < e->calls.cap; i++) {
@@ -174,6 +177,7 @@ static void do_negotiate(sr_engine *e, int64_t now) {
   int rc = sr_negotiate_url(&e->scratch, e->base_url, 1, e->cfg.stateful_reconnect);
   if (!rc) {
     e->negotiating = 1;
+    sr_diag_negotiate_sent(&e->diag, (const char *)e->scratch.data);
     rc = e->io.negotiate(e->io.ud, (const char *)e->scratch.data, e->bearer);
   }
   if (rc) {
@@ -192,6 +196,7 @@ static int open_transport(sr_engine *e, int64_t now, int transport, const char *
   sr_framer_free(&e->framer);
   sr_framer_init(&e->framer, SR_FRAMING_TEXT, e->cfg.max_message_size);
   if (e->handshake_done && e->binary) sr_framer_set_kind(&e->framer, SR_FRAMING_BINARY); /* a re-dial */
+  if (!e->handshake_done) sr_diag_transport(&e->diag, transport, e->binary, e->stateful);
   if (!rc) rc = e->io.open(e->io.ud, transport, (const char *)e->scratch.data, e->bearer, e->binary);
   if (!rc) {
     e->transport_active = 1;
@@ -219,6 +224,7 @@ static void from_configured_url(sr_engine *e) {
 /* One connect attempt from the configured URL: the start, or a retry. */
 static void begin_attempt(sr_engine *e, int64_t now) {
   from_configured_url(e);
+  sr_diag_attempt(&e->diag);
   e->tried = 0;
   e->failures.len = 0;
   e->transport = 0;
@@ -377,7 +383,7 @@ static int is_downgrade(const char *from, const char *to) {
 }
 
 static void negotiate_failed(sr_engine *e, int64_t now, sr_error_info *err) {
-  if (!err->hint) err->hint = sr_error_hint(SR_STAGE_NEGOTIATE, err->code, err->http_status);
+  if (!err->hint) err->hint = sr_error_hint_for(SR_STAGE_NEGOTIATE, err);
   attempt_failed(e, now, err);
 }
 
@@ -385,6 +391,7 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
                             const sr_error_info *failure) {
   if (!e->negotiating) return; /* canceled */
   e->negotiating = 0;
+  if (!failure) sr_diag_negotiate_answer(&e->diag, status, body, len);
   sr_error_info err;
   if (failure) {
     err = *failure;
@@ -425,6 +432,7 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
       err.hint = "Have the server redirect to an https:// URL, or set allow_insecure_redirect=true if the "
                  "network to that server is trusted.";
     } else {
+      sr_diag_redirect(&e->diag, r.url);
       set_str(&e->base_url, r.url);
       /* The redirect's token authenticates the next negotiate and the transport. */
       if (r.access_token) set_str(&e->bearer, r.access_token);
@@ -485,6 +493,7 @@ void sr_engine_on_open(sr_engine *e, int64_t now) {
   e->transport_open = 1;
   e->last_sent = e->last_received = now;
   e->rx_paused = 0; /* a new transport reads until the runtime pauses it */
+  if (!e->handshake_done) sr_diag_phase(&e->diag, SR_PHASE_HANDSHAKE, now);
   int rc;
   if (e->redialing) {
     /* Stateful reconnect: no handshake; announce where our replay starts, then replay. */
@@ -545,6 +554,7 @@ static int handle_handshake(sr_engine *e, int64_t now, const uint8_t *rec, size_
   }
   int reconnected = e->state == SR_STATE_RECONNECTING;
   e->handshake_done = 1;
+  sr_diag_phase(&e->diag, SR_PHASE_CONNECTED, now);
   e->session++;
   e->state = SR_STATE_CONNECTED;
   e->slow_warned = 0;
@@ -639,7 +649,10 @@ static void handle_message(sr_engine *e, int64_t now, const sr_hub_message *m) {
       e->io.close(e->io.ud);
       break;
     }
-    default: /* Ping; unknown types are ignored */
+    case SR_MSG_PING:
+      sr_diag_ping(&e->diag, now); /* the server's keep-alive, as the doctor observes it */
+      break;
+    default: /* unknown types are ignored */
       break;
   }
 }
@@ -716,10 +729,10 @@ void sr_engine_on_closed(sr_engine *e, int64_t now, const sr_error_info *failure
   if (!reason.code && failure && !e->stopping) {
     reason = *failure;
     if (!reason.hint)
-      reason.hint = sr_error_hint(was_open                   ? SR_STAGE_CONNECTED
-                                  : e->cfg.skip_negotiation ? SR_STAGE_DIRECT
-                                                            : SR_STAGE_TRANSPORT,
-                                  reason.code, reason.http_status);
+      reason.hint = sr_error_hint_for(was_open                   ? SR_STAGE_CONNECTED
+                                      : e->cfg.skip_negotiation ? SR_STAGE_DIRECT
+                                                                : SR_STAGE_TRANSPORT,
+                                      &reason);
   }
   if (e->stopping) {
     closed(e, e->start_pending ? &e->close_reason : NULL);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "engine/call_table.h"
+#include "engine/diag.h"
 #include "engine/error_info.h"
 #include "engine/replay.h"
 #include "protocol/framing.h"
@@ -139,6 +140,7 @@ typedef struct sr_engine {
   int64_t acked;              /* the highest id we acknowledged */
   int awaiting_sequence;      /* after a re-dial: drop everything until the server's Sequence */
   int64_t ack_at;             /* when to send an Ack; INT64_MAX: none due */
+  sr_diag diag;               /* what the last attempt saw (signalr_connection_diagnostics) */
 } sr_engine;
 
 int sr_engine_init(sr_engine *e, const sr_engine_config *cfg, const sr_engine_io *io);
@@ -174,6 +176,7 @@ int sr_engine_state(const sr_engine *e);                 /* SR_STATE_* */
 const char *sr_engine_connection_id(const sr_engine *e); /* "" before the first handshake */
 uint32_t sr_engine_session(const sr_engine *e);          /* counts the server connections made */
 int sr_engine_is_stateful(const sr_engine *e);           /* stateful reconnect was negotiated */
+const sr_diag *sr_engine_diag(const sr_engine *e);       /* what the last connect attempt saw */
 /* The token of the pending server stream that match(ud, token) picks, or 0. */
 uint64_t sr_engine_find_stream(const sr_engine *e, int (*match)(void *ud, uint64_t token), void *ud);
 /* Takes the pending calls one by one (a teardown completes them); 0 when none is left. */

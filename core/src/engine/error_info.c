@@ -16,6 +16,38 @@ void sr_error_set(sr_error_info *e, int code, int http_status, const char *fmt, 
   va_end(ap);
 }
 
+const char *sr_error_hint_for(int stage, const sr_error_info *e) {
+  if (e->code == SIGNALR_ETLS) {
+    const char *m = e->message;
+    if (strstr(m, SR_TLS_TEXT_UNTRUSTED))
+      return "The server's certificate is not issued by a CA this client trusts: set tls_ca_file to the PEM "
+             "of the CA that issued it (a self-signed certificate is its own CA), or add that CA to the "
+             "system store; tls_insecure=true disables verification, for testing only.";
+    if (strstr(m, SR_TLS_TEXT_HOSTNAME))
+      return "The certificate is trusted but issued for other names: connect with a host name or address "
+             "it lists (its subjectAltName), or reissue it for this one. A CA file does not change this.";
+    if (strstr(m, SR_TLS_TEXT_EXPIRED))
+      return "The server's certificate is outside its validity period: renew it on the server (or check "
+             "this machine's clock).";
+    if (strstr(m, SR_TLS_TEXT_NOT_TLS))
+      return "This port does not answer with TLS (most often it serves plain HTTP): use http:// or ws:// "
+             "for it, or the server's HTTPS port.";
+    if (strstr(m, SR_TLS_TEXT_REJECTED))
+      return "The server's certificate failed verification (an untrusted issuer, another host name, or "
+             "expired): `signalr doctor` on the https:// URL says which; set tls_ca_file to the CA that "
+             "issued it.";
+    if (strstr(m, SR_TLS_TEXT_CA_FILE))
+      return "Check tls_ca_file: the file must exist, be readable and hold PEM certificates.";
+  }
+  if (strstr(e->message, SR_TEXT_DNS))
+    return "Check the host name in the URL (a typo?) and this machine's DNS or /etc/hosts; from a "
+           "container, the server's name may resolve only inside its network.";
+  if (strstr(e->message, SR_TEXT_NO_UPGRADE_ANSWER) || strstr(e->message, SR_TEXT_NOT_HTTP))
+    return "What answers at this address does not speak HTTP (another service on this port?), or it "
+           "hung up at once: check the URL's port, and that it points at the ASP.NET Core server.";
+  return sr_error_hint(stage, e->code, e->http_status);
+}
+
 int sr_error_code_for_http(int s) {
   if (s == 401 || s == 403) return SIGNALR_EAUTH;
   if (s == 404) return SIGNALR_ENOTFOUND;
@@ -67,8 +99,8 @@ const char *sr_error_hint(int stage, int code, int s) {
       return "Nothing is listening at this address: check the host and port, and that the server "
              "is running.";
     case SIGNALR_ETLS:
-      return "The server's TLS certificate is not trusted: set tls_ca_file to the CA that signed "
-             "it (tls_insecure=true disables verification, for testing only).";
+      return "The TLS handshake failed: check that this port speaks TLS, and that the server's "
+             "certificate is trusted (tls_ca_file), valid for this host name and not expired.";
     case SIGNALR_EHANDSHAKE:
       return "The server refused the hub protocol: check that it is enabled on the server "
              "(AddMessagePackProtocol for messagepack) and that the transport can carry it.";

@@ -28,6 +28,23 @@ void sr_error_set(sr_error_info *e, int code, int http_status, const char *fmt, 
 /* The troubleshooting hint for a failure (seeds 000/001 of the product docs), or NULL. */
 const char *sr_error_hint(int stage, int code, int http_status);
 
+/* The hint for a failure, refined by its message where the code alone is too coarse (a TLS
+ * failure: untrusted, host name, expired, not TLS). */
+const char *sr_error_hint_for(int stage, const sr_error_info *e);
+
+/* The sentences transport/tls_error.c starts a TLS failure's message with. */
+#define SR_TLS_TEXT_UNTRUSTED "TLS: the server's certificate is not trusted"
+#define SR_TLS_TEXT_HOSTNAME "TLS: the server's certificate is not valid for this host name"
+#define SR_TLS_TEXT_EXPIRED "TLS: the server's certificate has expired or is not valid yet"
+#define SR_TLS_TEXT_NOT_TLS "TLS: the server at this port does not speak TLS"
+#define SR_TLS_TEXT_REJECTED "TLS: the server's certificate was rejected"
+#define SR_TLS_TEXT_CA_FILE "TLS: the CA file (tls_ca_file) could not be used"
+/* And for a name that does not resolve, an upgrade answered with something that is not HTTP,
+ * a negotiate answered so. */
+#define SR_TEXT_DNS "DNS: the host name does not resolve"
+#define SR_TEXT_NO_UPGRADE_ANSWER "no HTTP answer to the WebSocket upgrade"
+#define SR_TEXT_NOT_HTTP "the server's answer is not HTTP"
+
 /* The error code an HTTP status maps to. */
 int sr_error_code_for_http(int http_status);
 

@@ -1,5 +1,7 @@
 /* HTTP over libcurl multi, event-driven from the loop. See http.h. */
 #include "transport/http.h"
+#include "transport/tls_error.h"
+#include "engine/error_info.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -41,6 +43,8 @@ struct sr_http {
   char *cookies[HTTP_MAX_COOKIES + 1];
   size_t ncookies;
   char errbuf[CURL_ERROR_SIZE];
+  char tls_text[CURL_ERROR_SIZE + 160]; /* a TLS failure, said in words (tls_error.c) */
+  int have_ca_file;
   sr_timer *fail_timer; /* a failure found while starting, reported on the next turn */
   int fail_code;
   int completing; /* inside done(): sr_http_cancel on this handle is ignored */
@@ -239,6 +243,22 @@ static void complete(sr_http *h, CURLcode rc) {
   if (r.error_code == SIGNALR_ETOOBIG)
     snprintf(h->errbuf, sizeof(h->errbuf), "response body exceeds %zu bytes", h->max_body);
   r.error_text = r.error_code ? (h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc)) : "";
+  if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY) {
+    snprintf(h->tls_text, sizeof h->tls_text, "%s%s (%s)", SR_TEXT_DNS, rc == CURLE_COULDNT_RESOLVE_PROXY ? " (the proxy's)" : "",
+             r.error_text);
+    r.error_text = h->tls_text;
+  } else if (rc == CURLE_WEIRD_SERVER_REPLY || (rc == CURLE_UNSUPPORTED_PROTOCOL && strstr(r.error_text, "HTTP/0.9"))) {
+    /* Something answered, not in HTTP (curl refuses it as HTTP/0.9): not a caller error. */
+    r.error_code = SIGNALR_EPROTO;
+    snprintf(h->tls_text, sizeof h->tls_text, SR_TEXT_NOT_HTTP " (%s)", r.error_text);
+    r.error_text = h->tls_text;
+  } else if (r.error_code == SIGNALR_ETLS) {
+    long verify = 0;
+    curl_easy_getinfo(h->easy, CURLINFO_SSL_VERIFYRESULT, &verify);
+    sr_tls_message(h->tls_text, sizeof h->tls_text, sr_tls_kind_curl((int)rc, verify, r.error_text), h->have_ca_file,
+                   r.error_text);
+    r.error_text = h->tls_text;
+  }
   if (!h->on_data && sr_buf_terminate(&h->body) == 0) {
     r.body = h->body.data;
     r.body_len = h->body.len;
@@ -471,6 +491,7 @@ int sr_http_start(sr_loop *loop, const sr_http_request_cfg *cfg,
   if (cfg->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
   if (cfg->net.connect_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->net.connect_timeout_ms);
   if (cfg->net.ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, cfg->net.ca_file);
+  h->have_ca_file = cfg->net.ca_file != NULL;
   if (cfg->net.insecure) {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);

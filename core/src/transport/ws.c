@@ -3,6 +3,7 @@
 #include "transport/ws_frame.h"
 
 #include <ctype.h>
+#include <netdb.h>
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 
 #include "signalr/signalr.h"
 #include "transport/http.h"
+#include "transport/tls_error.h"
+#include "engine/error_info.h"
 #include "util/buf.h"
 
 #define WS_DEFAULT_CONNECT_TIMEOUT_MS 30000
@@ -71,6 +74,11 @@ struct sr_ws {
   int peer_closed;  /* the peer started the close handshake */
   int peer_code;
   int finished;     /* on_close delivered or scheduled */
+  /* TLS: what the certificate check saw, to say why a handshake failed (lws's own text for
+   * it is "connect SSL err 1: error:00000001:lib(0)::reason(1)"). */
+  int tls_cert_seen, tls_cert_rejected;
+  int have_ca_file;
+  int32_t connect_timeout_ms;
   int delivered;
   sr_timer *connect_timer; /* until open; then the close bound while closing */
   sr_timer *defer_timer;
@@ -361,6 +369,12 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
       return 0;
     }
 
+    case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+      /* len: OpenSSL's preverify_ok for one certificate of the chain. 0 leaves the verdict as is. */
+      ws->tls_cert_seen = 1;
+      if (!len) ws->tls_cert_rejected = 1;
+      return 0;
+
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
       ws->opened = 1;
       if (ws->connect_timer) {
@@ -447,7 +461,7 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
 
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
       int status = lws_http_client_http_response(wsi);
-      char text[200];
+      char text[400];
       int err;
       if (status >= 300 || (status > 0 && status != 101)) {
         err = sr_http_status_error(status);
@@ -455,9 +469,22 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
         snprintf(text, sizeof(text), "WebSocket upgrade rejected with HTTP %d", status);
       } else {
         const char *t = in ? (const char *)in : "connection failed";
+        int tn = (int)(in ? strnlen(t, len ? len : 150) : strlen(t));
         err = classify_error_text(t);
-        snprintf(text, sizeof(text), "WebSocket connection failed: %.*s", (int)(in ? strnlen(t, len ? len : 150) : strlen(t)),
-                 t);
+        if (err == SIGNALR_ETLS && ws->tls) {
+          /* lws's text for it is OpenSSL's unreadable "error:00000001:lib(0)::reason(1)". */
+          char detail[200];
+          if (strstr(t, "error:00000001")) snprintf(detail, sizeof detail, "the WebSocket's TLS handshake");
+          else snprintf(detail, sizeof detail, "the WebSocket's TLS handshake: %.*s", tn, t);
+          sr_tls_message(text, sizeof text, sr_tls_kind_lws(ws->tls_cert_seen, ws->tls_cert_rejected),
+                         ws->have_ca_file, detail);
+        } else if (err == SIGNALR_ETRANSPORT && !ws->tls && (strstr(t, "read failed") || strstr(t, "bad") ||
+                                                               strstr(t, "HS:"))) {
+          /* What lws says when the answer to the upgrade is not HTTP (or the peer hung up). */
+          snprintf(text, sizeof(text), SR_TEXT_NO_UPGRADE_ANSWER " (libwebsockets: %.*s)", tn, t);
+        } else {
+          snprintf(text, sizeof(text), "WebSocket connection failed: %.*s", tn, t);
+        }
         status = 0;
       }
       ws_detach(ws, 0);
@@ -469,7 +496,7 @@ static int ws_lws_cb(sr_lws_handler *self, struct lws *wsi, int reason, void *in
     case LWS_CALLBACK_WSI_DESTROY: {
       ws_detach(ws, 0);
       if (!ws->opened)
-        ws_finish(ws, SIGNALR_ETRANSPORT, 0, 0, "WebSocket connection closed before the upgrade completed", 0);
+        ws_finish(ws, SIGNALR_ETRANSPORT, 0, 0, SR_TEXT_NO_UPGRADE_ANSWER " (the connection closed)", 0);
       else if (ws->peer_closed)
         ws_finish(ws, 0, 0, ws->peer_code, ws->reason, 0);
       else if (ws->closing)
@@ -631,7 +658,10 @@ static void connect_timed_out(void *arg) {
     ws_finish(ws, SIGNALR_ETIMEOUT, 0, 1006, text, 0);
     return;
   }
-  ws_finish(ws, SIGNALR_ETIMEOUT, 0, 0, "WebSocket connect timed out", 0);
+  char text[160];
+  snprintf(text, sizeof text, "WebSocket connect timed out: no answer to the upgrade within %d ms",
+           (int)ws->connect_timeout_ms);
+  ws_finish(ws, SIGNALR_ETIMEOUT, 0, 0, text, 0);
 }
 
 static int parse_url(sr_ws *ws, const char *url) {
@@ -719,6 +749,7 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
   ws->cb = *cb;
   ws->ud = ud;
   ws->insecure = cfg->net.insecure;
+  ws->have_ca_file = cfg->net.ca_file != NULL;
   ws->max_message = cfg->max_message_size ? cfg->max_message_size : WS_DEFAULT_MAX_MESSAGE;
   ws->max_queue = cfg->max_send_queue ? cfg->max_send_queue : WS_DEFAULT_MAX_QUEUE;
   ws->close_timeout_ms = cfg->close_timeout_ms > 0 ? cfg->close_timeout_ms : 5000;
@@ -753,6 +784,7 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
     return SIGNALR_ENOMEM;
   }
   int32_t to = cfg->net.connect_timeout_ms > 0 ? cfg->net.connect_timeout_ms : WS_DEFAULT_CONNECT_TIMEOUT_MS;
+  ws->connect_timeout_ms = to;
   ws->connect_timer = sr_loop_timer_start(loop, sr_loop_now_ms() + to, connect_timed_out, ws);
   if (!ws->connect_timer) {
     registry_remove(ws);
@@ -794,7 +826,18 @@ int sr_ws_connect(sr_loop *loop, const sr_ws_config *cfg, const sr_ws_callbacks 
   if (!wsi) {
     ws->wsi = NULL;
     /* lws may already have reported the failure (deferred by in_connect) */
-    ws_finish(ws, SIGNALR_ETRANSPORT, 0, 0, "WebSocket connection could not be started", 1);
+    /* lws 4.1 resolves the name inside the call and says nothing about why it failed: look
+     * again (only on this failure path) to tell a name that does not resolve. */
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    int gai = getaddrinfo(ws->host, NULL, &hints, &res);
+    if (res) freeaddrinfo(res);
+    char text[400];
+    if (gai && gai != EAI_MEMORY) /* EAI_AGAIN too: no DNS server answered */
+      snprintf(text, sizeof text, SR_TEXT_DNS " (%.200s: %s)", ws->host, gai_strerror(gai));
+    else
+      snprintf(text, sizeof text, "WebSocket connection could not be started");
+    ws_finish(ws, SIGNALR_ETRANSPORT, 0, 0, text, 1);
   }
   *out = ws;
   return 0;

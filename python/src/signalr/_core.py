@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import enum
 import itertools
+import json
 import logging
 import platform
 import select
@@ -649,6 +650,19 @@ class BaseConnection:
                 return None
             rc, cid = _ll.signalr_connection_id(native.ptr)
         return cid if rc == 0 and cid else None
+
+    def diagnostics(self) -> Dict[str, Any]:
+        """What the last connect attempt saw (signalr_connection_diagnostics): a dict with
+        ``phase`` (how far it got), ``negotiate`` (status, the server's answer with its secrets
+        redacted, the redirects followed), ``transport``, ``protocol``, ``stateful_reconnect``
+        and ``server_pings`` (count and gaps in ms). Never blocks; {} once the connection is
+        closed for good."""
+        native = self._native
+        with native.lock:
+            if native.ptr is None:
+                return {}
+            rc, text = _ll.signalr_connection_diagnostics(native.ptr)
+        return json.loads(text) if rc == 0 and text else {}
 
     def on(self, method: str, handler: Callable[..., Any]) -> Subscription:
         """Registers ``handler`` for the client method ``method`` (case-insensitive).
