@@ -167,6 +167,7 @@ app.MapHub<ShortTimeoutHub>("/hubs/short-timeout");
 app.MapHub<SilentHub>("/hubs/silent");
 app.MapHub<TestHub>("/hubs/v0");
 app.MapHub<TestHub>("/hubs/cookie");
+ApiEndpoints.Map(app); // /hubs/api: what each request carried (ApiEndpoints.cs)
 app.MapHub<TestHub>("/hubs/ws-rejected");
 app.MapHub<TestHub>("/hubs/short-disconnect", o =>
 {

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "api/connection_internal.h"
+#include "transport/cookie_jar.h"
 
 static void sent_trim(signalr_connection *c);
 static size_t sent_lost(signalr_connection *c, size_t unsent);
@@ -116,9 +117,12 @@ void sr_conn_record_free(signalr_connection *c, call_record *rec) {
   c->free_records = rec;
 }
 
-/* Headers for one request: the configured ones, the bearer token and the cookies. The
- * strings live in `store` until the request has been started. */
-static const char **request_headers(signalr_connection *c, const char *bearer, sr_buf *store, const char **list) {
+/* Headers for one request: the configured ones, the bearer token and, for a WebSocket
+ * upgrade (ws_url; it does not go through libcurl), the jar's cookies for that URL. HTTP
+ * requests get theirs from libcurl's cookie engine. The strings live in `store` until the
+ * request has been started. */
+static const char **request_headers(signalr_connection *c, const char *bearer, const char *ws_url, sr_buf *store,
+                                    const char **list) {
   size_t n = 0;
   for (size_t i = 0; i < c->s.header_count; i++) list[n++] = c->s.headers[i];
   const char *token = bearer ? bearer : c->token ? c->token : c->s.access_token;
@@ -131,44 +135,13 @@ static const char **request_headers(signalr_connection *c, const char *bearer, s
     sr_buf_puts(store, token);
     sr_buf_putc(store, 0);
   }
-  if (c->cookie_count) {
-    offsets[count++] = store->len;
-    sr_buf_puts(store, "Cookie: ");
-    for (size_t i = 0; i < c->cookie_count; i++) {
-      if (i) sr_buf_puts(store, "; ");
-      sr_buf_puts(store, c->cookies[i]);
-    }
-    sr_buf_putc(store, 0);
+  if (ws_url && c->jar) {
+    size_t at = store->len;
+    if (sr_cookie_jar_header(c->jar, ws_url, store) == 1) offsets[count++] = at;
   }
   for (int i = 0; i < count && store->data; i++) list[n++] = (const char *)store->data + offsets[i];
   list[n] = NULL;
   return list;
-}
-
-/* Keeps cookies the negotiate response set, replacing same-named ones and dropping those
- * the server expired (Max-Age=0 or a past Expires... a max-age of 0 is the common form). */
-static void remember_cookies(signalr_connection *c, const char *const *set_cookies) {
-  for (size_t i = 0; set_cookies && set_cookies[i]; i++) {
-    const char *sc = set_cookies[i];
-    size_t pair = strcspn(sc, ";");
-    const char *eq = memchr(sc, '=', pair);
-    if (!eq || eq == sc) continue;
-    size_t name_len = (size_t)(eq - sc);
-    int expired = strstr(sc, "Max-Age=0") || strstr(sc, "max-age=0") || strstr(sc, "Expires=Thu, 01 Jan 1970");
-    for (size_t j = 0; j < c->cookie_count; j++) {
-      if (!strncmp(c->cookies[j], sc, name_len) && c->cookies[j][name_len] == '=') {
-        free(c->cookies[j]);
-        c->cookies[j] = c->cookies[--c->cookie_count];
-        break;
-      }
-    }
-    if (expired) continue;
-    char **grown = realloc(c->cookies, (c->cookie_count + 1) * sizeof *grown);
-    if (!grown) continue;
-    c->cookies = grown;
-    char *cookie = strndup(sc, pair);
-    if (cookie) c->cookies[c->cookie_count++] = cookie;
-  }
 }
 
 /* ------------------------------------------------------------ negotiate */
@@ -182,7 +155,6 @@ static void on_negotiated(void *ud, const sr_http_response *resp) {
     sr_error_set(&err, resp->error_code, 0, "negotiate failed: %s", resp->error_text ? resp->error_text : "");
     sr_engine_on_negotiate(&c->engine, now, 0, NULL, 0, &err);
   } else {
-    remember_cookies(c, resp->set_cookies);
     sr_conn_log(c, SIGNALR_LOG_DEBUG, "negotiate answered %d", resp->status);
     sr_engine_on_negotiate(&c->engine, now, resp->status, (const char *)resp->body, resp->body_len, NULL);
   }
@@ -222,12 +194,14 @@ typedef struct request_base {
   sr_buf store;
 } request_base;
 
-static int prepare_request(signalr_connection *c, const char *bearer, request_base *r) {
+static int prepare_request(signalr_connection *c, const char *bearer, const char *ws_url, request_base *r) {
   r->store = (sr_buf)SR_BUF_INIT;
+  /* one jar per connection, across negotiate, its redirects, every transport and restart */
+  if (!c->jar && !(c->jar = sr_cookie_jar_new())) return SIGNALR_ENOMEM;
   size_t need = c->s.header_count + 4; /* + Authorization, Cookie, User-Agent, NULL */
   r->list = need <= sizeof r->small / sizeof r->small[0] ? r->small : malloc(need * sizeof *r->list);
   if (!r->list) return SIGNALR_ENOMEM;
-  request_headers(c, bearer, &r->store, r->list);
+  request_headers(c, bearer, ws_url, &r->store, r->list);
   add_user_agent(c, r->list, r->ua, sizeof r->ua);
   return 0;
 }
@@ -246,12 +220,13 @@ static sr_net_options network_options(const signalr_connection *c, const request
                           .proxy = c->s.proxy,
                           .client_cert = c->s.client_cert,
                           .client_key = c->s.client_key,
-                          .connect_timeout_ms = connect_timeout_ms};
+                          .connect_timeout_ms = connect_timeout_ms,
+                          .cookies = c->jar};
 }
 
 static int start_negotiate(signalr_connection *c, const char *url, const char *bearer) {
   request_base base;
-  if (prepare_request(c, bearer, &base)) return SIGNALR_ENOMEM;
+  if (prepare_request(c, bearer, NULL, &base)) return SIGNALR_ENOMEM;
   sr_http_request_cfg cfg = {0};
   cfg.method = "POST";
   cfg.url = url;
@@ -318,7 +293,7 @@ static void t_on_close(void *ud, const sr_transport_close_info *info) {
 
 static int start_transport(signalr_connection *c, int kind, const char *url, const char *bearer, int binary) {
   request_base base;
-  if (prepare_request(c, bearer, &base)) return SIGNALR_ENOMEM;
+  if (prepare_request(c, bearer, kind == SR_TRANSPORT_WEBSOCKETS ? url : NULL, &base)) return SIGNALR_ENOMEM;
   sr_transport_config cfg = {0};
   cfg.kind = kind;
   cfg.url = url;
@@ -642,10 +617,8 @@ void sr_conn_teardown(signalr_connection *c, sr_free_wait *w) {
   sr_engine_mute(&c->engine);
   sr_engine_free(&c->engine);
   c->engine_ready = 0;
-  for (size_t i = 0; i < c->cookie_count; i++) free(c->cookies[i]);
-  free(c->cookies);
-  c->cookies = NULL;
-  c->cookie_count = 0;
+  sr_cookie_jar_free(c->jar); /* after the transport and request that used it */
+  c->jar = NULL;
   for (call_record *r = c->free_records, *next; r; r = next) {
     next = r->next_free;
     free(r);

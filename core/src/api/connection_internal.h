@@ -97,8 +97,7 @@ struct signalr_connection {
   int start_waiting;
   call_record *stop_done; /* the completions of the stops waiting (any number of them) */
   int stop_waiting, stop_cap;
-  char **cookies; /* "name=value" from negotiate responses */
-  size_t cookie_count;
+  struct sr_cookie_jar *jar; /* the connection's cookies (libcurl's engine), made on first use */
   call_record *free_records;
   upload_slot *uploads;        /* attached uploads: handle -> the engine's stream id */
   size_t upload_count, upload_cap;

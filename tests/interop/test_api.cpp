@@ -1,0 +1,213 @@
+// The public C API against the real ASP.NET Core server: what the client sends besides hub
+// messages, seen from the server (cookies kept by libcurl's cookie engine, the User-Agent),
+// and texts from the server that must reach the application whole. The server records every
+// request to /hubs/api?key=K (tests/server/ApiEndpoints.cs); the hub method Seen(K) returns
+// those records.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <cjson/cJSON.h>
+
+#include "../support/test_server.h"
+#include "signalr/signalr.h"
+
+namespace {
+
+const char *const kTransports[] = {"websockets", "serversentevents", "longpolling"};
+
+std::string str(const char *s) { return s ? s : ""; }
+
+std::string unique_key(const std::string &prefix) {
+  static std::atomic<int> n{0};
+  std::random_device rd;
+  return prefix + "-" + std::to_string(rd()) + "-" + std::to_string(n++);
+}
+
+struct Outcome {
+  std::mutex mu;
+  int calls = 0, code = 0;
+  std::string json, message;
+};
+
+void on_done(void *ud, signalr_connection *, const signalr_value *v, const signalr_error *e) {
+  auto *o = static_cast<Outcome *>(ud);
+  std::lock_guard<std::mutex> l(o->mu);
+  o->calls++;
+  o->code = signalr_error_code(e);
+  o->message = e ? str(signalr_error_message(e)) : "";
+  const char *j;
+  size_t n;
+  if (v && signalr_value_json(v, &j, &n) == 0) o->json.assign(j, n);
+}
+
+struct Life {
+  int event;
+  int code;
+  std::string message;
+};
+
+struct Api {
+  signalr_context *ctx = nullptr;
+  signalr_connection *conn = nullptr;
+  std::mutex mu;
+  std::vector<Life> life;
+
+  static void on_life(void *ud, signalr_connection *, int event, const signalr_error *e) {
+    auto *a = static_cast<Api *>(ud);
+    std::lock_guard<std::mutex> l(a->mu);
+    a->life.push_back({event, signalr_error_code(e), e ? str(signalr_error_message(e)) : ""});
+  }
+
+  Api(const std::string &path, const std::vector<std::pair<std::string, std::string>> &opts) {
+    EXPECT_EQ(signalr_context_new(&ctx, 0), 0);
+    signalr_builder *b;
+    EXPECT_EQ(signalr_builder_new(&b), 0);
+    char err[256] = "";
+    EXPECT_EQ(signalr_builder_set(b, "url", (srtest::test_server().http + path).c_str(), err, sizeof err), 0) << err;
+    for (auto &o : opts) EXPECT_EQ(signalr_builder_set(b, o.first.c_str(), o.second.c_str(), err, sizeof err), 0) << err;
+    signalr_builder_set_lifecycle(b, on_life, this, nullptr);
+    EXPECT_EQ(signalr_builder_build(b, ctx, &conn, err, sizeof err), 0) << err;
+    signalr_builder_free(b);
+  }
+  ~Api() {
+    signalr_connection_free(conn);
+    EXPECT_EQ(signalr_context_free(ctx), 0);
+  }
+  bool until(const std::function<bool()> &pred, int timeout_ms = 10000) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() >= end) return false;
+      signalr_context_poll(ctx, 20);
+    }
+    return true;
+  }
+  void start() {
+    signalr_error *e = nullptr;
+    ASSERT_EQ(signalr_connection_start_blocking(conn, 10000, &e), 0) << (e ? signalr_error_message(e) : "");
+  }
+  void stop() { ASSERT_EQ(signalr_connection_stop_blocking(conn, 10000), 0); }
+  // A call's outcome through the completion API.
+  void invoke(const char *method, const std::string &args, Outcome &o) {
+    ASSERT_EQ(signalr_connection_invoke(conn, method, args.data(), args.size(), SIGNALR_ENCODING_JSON, on_done, &o), 0);
+    ASSERT_TRUE(until([&] {
+      std::lock_guard<std::mutex> l(o.mu);
+      return o.calls > 0;
+    })) << method;
+  }
+  std::string call(const char *method, const std::string &args = "[]") {
+    Outcome o;
+    invoke(method, args, o);
+    EXPECT_EQ(o.code, 0) << method << ": " << o.message;
+    return o.json;
+  }
+};
+
+// One request the server recorded.
+struct Seen {
+  std::string kind, cookie, ua, signalr_ua;
+  bool has_cookie = false;
+};
+
+std::vector<Seen> seen(Api &a, const std::string &key) {
+  std::string json = a.call("Seen", "[\"" + key + "\"]");
+  std::vector<Seen> out;
+  cJSON *doc = cJSON_Parse(json.c_str());
+  EXPECT_TRUE(cJSON_IsArray(doc)) << json;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, doc) {
+    Seen s;
+    auto field = [&](const char *k, std::string &dst) {
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, k);
+      if (cJSON_IsString(v)) dst = v->valuestring;
+      return cJSON_IsString(v);
+    };
+    field("Kind", s.kind);
+    s.has_cookie = field("Cookie", s.cookie);
+    field("UserAgent", s.ua);
+    field("SignalRUserAgent", s.signalr_ua);
+    out.push_back(s);
+  }
+  cJSON_Delete(doc);
+  return out;
+}
+
+// "b=2; a=1" -> "a=1; b=2": the order among cookies of equal path length is the jar's.
+std::string sorted_cookies(const std::string &header) {
+  std::vector<std::string> parts;
+  std::stringstream ss(header);
+  std::string p;
+  while (std::getline(ss, p, ';')) {
+    while (!p.empty() && p[0] == ' ') p.erase(0, 1);
+    if (!p.empty()) parts.push_back(p);
+  }
+  std::sort(parts.begin(), parts.end());
+  std::string out;
+  for (auto &x : parts) out += (out.empty() ? "" : "; ") + x;
+  return out;
+}
+
+class Cookies : public ::testing::TestWithParam<const char *> {};
+
+// The first negotiate sets ver=1 (Path=/hubs/api), keep and gone (Path=/), two the client must
+// not send here (Path=/other, Domain=example.com) and a Secure one, sent over http:// only
+// because the server is on a loopback address (libcurl's rule, RFC 6265bis; the WebSocket
+// upgrade, whose header the library builds from the same jar, must agree). The second replaces
+// ver and deletes gone with a past expires= date, as ASP.NET Core's Cookies.Delete writes it.
+// Every request of the connection after that must carry exactly the live, matching cookies:
+// the WebSocket upgrade, the SSE stream and its POSTs, the polls, POSTs and DELETE.
+TEST_P(Cookies, OneJarAcrossNegotiateAndTransportWithExpiryPathDomainAndSecure) {
+  SIGNALR_NEED_SERVER();
+  const std::string transport = GetParam();
+  const std::string key = unique_key("cookies-" + transport);
+  Api a("/hubs/api?key=" + key, {{"transports", transport}});
+  a.start();
+  a.stop(); // the second round: replaced and deleted cookies
+  a.start();
+  std::vector<Seen> all = seen(a, key);
+  a.stop();
+  int negotiates = 0;
+  size_t transport_requests[2] = {0, 0};
+  for (const Seen &s : all) {
+    SCOPED_TRACE(s.kind + " Cookie: " + s.cookie);
+    if (s.kind == "negotiate") {
+      negotiates++;
+      if (negotiates == 1) EXPECT_FALSE(s.has_cookie); // nothing set yet
+      else EXPECT_EQ(sorted_cookies(s.cookie), "gone=soon; keep=yes; sec=yes; ver=1");
+      continue;
+    }
+    ASSERT_GE(negotiates, 1);
+    ASSERT_LE(negotiates, 2);
+    transport_requests[negotiates - 1]++;
+    EXPECT_EQ(sorted_cookies(s.cookie), negotiates == 1 ? "gone=soon; keep=yes; sec=yes; ver=1" : "keep=yes; sec=yes; ver=2");
+    // RFC 6265 5.4: the cookie with the longer path comes first.
+    EXPECT_EQ(s.cookie.rfind("ver=", 0), 0u);
+  }
+  EXPECT_EQ(negotiates, 2);
+  EXPECT_GE(transport_requests[0], 1u) << "no transport request recorded in the first round";
+  EXPECT_GE(transport_requests[1], 1u) << "no transport request recorded in the second round";
+  if (transport != "websockets") {
+    bool sse = false, poll = false, send = false;
+    for (const Seen &s : all) {
+      sse |= s.kind == "sse";
+      poll |= s.kind == "poll";
+      send |= s.kind == "send";
+    }
+    EXPECT_TRUE(send) << "the hub invocation's POST was not recorded";
+    EXPECT_TRUE(transport == "serversentevents" ? sse : poll);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryTransport, Cookies, ::testing::ValuesIn(kTransports));
+
+}  // namespace
