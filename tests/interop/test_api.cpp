@@ -210,4 +210,123 @@ TEST_P(Cookies, OneJarAcrossNegotiateAndTransportWithExpiryPathDomainAndSecure) 
 
 INSTANTIATE_TEST_SUITE_P(EveryTransport, Cookies, ::testing::ValuesIn(kTransports));
 
+// ===================================================================== long texts from the server
+
+// A 5000-byte text that would show where it was cut: every 10 bytes say their offset.
+std::string long_text() {
+  std::string t;
+  for (int i = 0; t.size() < 5000; i += 10) {
+    char b[16];
+    snprintf(b, sizeof b, "<%08d>", i);
+    t += b;
+  }
+  return t;
+}
+
+bool ends_with(const std::string &s, const std::string &tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+struct Stream {
+  std::mutex mu;
+  int items = 0, done = 0, code = 0;
+  std::string message;
+};
+
+void stream_item(void *ud, signalr_connection *, const signalr_value *) {
+  auto *s = static_cast<Stream *>(ud);
+  std::lock_guard<std::mutex> l(s->mu);
+  s->items++;
+}
+
+void stream_done(void *ud, signalr_connection *, const signalr_value *, const signalr_error *e) {
+  auto *s = static_cast<Stream *>(ud);
+  std::lock_guard<std::mutex> l(s->mu);
+  s->done++;
+  s->code = signalr_error_code(e);
+  s->message = e ? str(signalr_error_message(e)) : "";
+  // a copy made in the callback keeps the whole text after it returns
+  signalr_error *copy = signalr_error_copy(e);
+  EXPECT_EQ(str(signalr_error_message(copy)), s->message);
+  signalr_error_free(copy);
+}
+
+class LongTexts : public ::testing::TestWithParam<const char *> {};
+
+// A hub exception of 5000 bytes reaches the application whole through every API path: the
+// invoke completion, the blocking invoke's error, a call handle's error, a stream's end.
+TEST_P(LongTexts, HubErrorsSurviveWholeOnEveryCallPath) {
+  SIGNALR_NEED_SERVER();
+  const std::string text = long_text(), args = "[\"" + text + "\"]";
+  Api a("/hubs/api", {{"transports", GetParam()}});
+  a.start();
+
+  Outcome o;
+  a.invoke("ThrowHubException", args, o);
+  EXPECT_EQ(o.code, SIGNALR_EHUB);
+  EXPECT_TRUE(ends_with(o.message, text)) << o.message.size() << " bytes: ..." << o.message.substr(o.message.size() > 60 ? o.message.size() - 60 : 0);
+
+  signalr_error *err = nullptr;
+  EXPECT_EQ(signalr_connection_invoke_blocking(a.conn, "ThrowHubException", args.data(), args.size(),
+                                               SIGNALR_ENCODING_JSON, 10000, nullptr, nullptr, &err),
+            SIGNALR_EHUB);
+  ASSERT_NE(err, nullptr);
+  EXPECT_TRUE(ends_with(str(signalr_error_message(err)), text)) << strlen(signalr_error_message(err));
+  signalr_error *copy = signalr_error_copy(err);
+  signalr_error_free(err);
+  EXPECT_TRUE(ends_with(str(signalr_error_message(copy)), text)); // the copy outlives the original
+  signalr_error_free(copy);
+
+  signalr_call *call = nullptr;
+  ASSERT_EQ(signalr_connection_invoke_call(a.conn, "ThrowHubException", args.data(), args.size(),
+                                           SIGNALR_ENCODING_JSON, 0, &call), 0);
+  err = nullptr;
+  EXPECT_EQ(signalr_call_wait(call, 10000, nullptr, nullptr, &err), SIGNALR_EHUB);
+  ASSERT_NE(err, nullptr);
+  EXPECT_TRUE(ends_with(str(signalr_error_message(err)), text));
+  signalr_error_free(err);
+  signalr_call_free(call);
+
+  Stream st;
+  const std::string sargs = "[2,\"" + text + "\"]";
+  ASSERT_EQ(signalr_connection_stream(a.conn, "StreamThenHubException", sargs.data(), sargs.size(),
+                                      SIGNALR_ENCODING_JSON, stream_item, stream_done, &st, nullptr), 0);
+  ASSERT_TRUE(a.until([&] {
+    std::lock_guard<std::mutex> l(st.mu);
+    return st.done > 0;
+  }));
+  EXPECT_EQ(st.items, 2);
+  EXPECT_EQ(st.code, SIGNALR_EHUB);
+  EXPECT_TRUE(ends_with(st.message, text)) << st.message.size();
+  a.stop();
+}
+
+// A server Close with a 5000-byte error: the CLOSED event has all of it; with reconnect
+// allowed, the RECONNECTING event has all of it too.
+TEST_P(LongTexts, CloseErrorsSurviveWhole) {
+  SIGNALR_NEED_SERVER();
+  const std::string text = long_text();
+  for (bool reconnect : {false, true}) {
+    SCOPED_TRACE(reconnect ? "allowReconnect" : "no reconnect");
+    Api a("/hubs/api", {{"transports", GetParam()}, {"reconnect", reconnect ? "true" : "false"}});
+    a.start();
+    EXPECT_EQ(a.call("CloseWithError", "[\"" + text + "\"," + (reconnect ? "true" : "false") + "]"), "true");
+    const int want = reconnect ? SIGNALR_EVENT_RECONNECTING : SIGNALR_EVENT_CLOSED;
+    Life got{};
+    ASSERT_TRUE(a.until([&] {
+      std::lock_guard<std::mutex> l(a.mu);
+      for (auto &e : a.life)
+        if (e.event == want) {
+          got = e;
+          return true;
+        }
+      return false;
+    }));
+    EXPECT_TRUE(ends_with(got.message, text)) << got.message.size() << " bytes";
+    EXPECT_NE(got.message.find("The server closed the connection with the following error: "), std::string::npos);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryTransport, LongTexts, ::testing::ValuesIn(kTransports));
+
 }  // namespace

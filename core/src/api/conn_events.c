@@ -73,7 +73,7 @@ void sr_conn_push_completion(signalr_connection *c, call_record rec, const sr_er
   ev->done_ud = rec.ud;
   if (err) {
     ev->has_error = 1;
-    ev->error = *err;
+    sr_error_assign(&ev->error, err);
   }
   if (result && result->data) {
     ev->has_value = 1;
@@ -81,6 +81,7 @@ void sr_conn_push_completion(signalr_connection *c, call_record rec, const sr_er
     if (sr_buf_append(&ev->value, result->data, result->len)) {
       ev->has_value = 0;
       ev->has_error = 1;
+      sr_error_release(&ev->error);
       sr_error_set(&ev->error, SIGNALR_ENOMEM, 0, "out of memory copying the result");
     }
   }
@@ -109,7 +110,7 @@ void sr_conn_push_lifecycle(signalr_connection *c, int what, const sr_error_info
   ev->lifecycle = what;
   if (err) {
     ev->has_error = 1;
-    ev->error = *err;
+    sr_error_assign(&ev->error, err);
   }
   conn_push(c, ev);
 }
@@ -154,6 +155,6 @@ void sr_conn_push_retry_request(signalr_connection *c, uint32_t attempt, int64_t
   ev->u.attempt = attempt;
   ev->elapsed = elapsed;
   ev->has_error = 1;
-  ev->error = *err;
+  sr_error_assign(&ev->error, err);
   conn_push(c, ev);
 }

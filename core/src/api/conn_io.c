@@ -345,6 +345,7 @@ static void deliver_failure(void *arg) {
     sr_conn_settle(c);
   }
   sr_connection_unref(c);
+  sr_error_release(&f->err);
   free(f);
 }
 
@@ -353,10 +354,12 @@ static void fail_later(signalr_connection *c, int what, const sr_error_info *err
   if (!f) return; /* out of memory: the engine's handshake timeout is not armed; nothing better */
   f->c = c;
   f->what = what;
-  f->err = *err;
+  f->err.full = NULL;
+  sr_error_assign(&f->err, err);
   sr_conn_ref(c);
   if (sr_loop_post(c->ctx->loop, deliver_failure, f)) {
     sr_connection_unref(c);
+    sr_error_release(&f->err);
     free(f);
   }
 }
@@ -535,8 +538,9 @@ static void io_event(void *ud, const sr_engine_event *ev) {
         sr_conn_push_completion(c, *rec, ev->error, NULL);
       } else if (ev->msg->completion_kind == SR_COMPLETION_ERROR) {
         sr_error_info err;
-        sr_error_set(&err, SIGNALR_EHUB, 0, "%.*s", (int)ev->msg->error.len, ev->msg->error.ptr);
+        sr_error_set_long(&err, SIGNALR_EHUB, 0, "", ev->msg->error.ptr, ev->msg->error.len); /* whole */
         sr_conn_push_completion(c, *rec, &err, NULL);
+        sr_error_release(&err);
       } else {
         sr_conn_push_completion(c, *rec, NULL, ev->msg->completion_kind == SR_COMPLETION_RESULT ? &ev->msg->result : NULL);
       }

@@ -66,6 +66,8 @@ void sr_engine_free(sr_engine *e) {
   sr_buf_free(&e->out);
   sr_buf_free(&e->scratch);
   sr_buf_free(&e->failures);
+  sr_error_release(&e->close_reason);
+  sr_error_release(&e->last_failure);
   memset(e, 0, sizeof *e);
 }
 
@@ -76,7 +78,7 @@ void sr_engine_emit(sr_engine *e, int type, const sr_error_info *err, uint64_t c
 
 /* Records why the connection is going down; the first reason wins. */
 static void set_reason(sr_engine *e, const sr_error_info *why) {
-  if (!e->close_reason.code) e->close_reason = *why;
+  if (!e->close_reason.code) sr_error_assign(&e->close_reason, why);
 }
 
 size_t sr_engine_unacked_bytes(const sr_engine *e) { return e->stateful ? e->replay.bytes : 0; }
@@ -222,6 +224,7 @@ static void begin_attempt(sr_engine *e, int64_t now) {
   e->transport = 0;
   e->handshake_done = 0;
   e->stateful = 0;
+  sr_error_release(&e->close_reason);
   memset(&e->close_reason, 0, sizeof e->close_reason);
   e->clean_close = 0;
   e->last_received = e->last_sent = now;
@@ -253,14 +256,20 @@ int sr_engine_start(sr_engine *e, int64_t now) {
 /* ---------------------------------------------------------------- retries */
 
 static void give_up(sr_engine *e, const sr_error_info *last) {
-  sr_error_info err = *last;
+  sr_error_info err = *last; /* borrowed, unless rewritten below */
+  int own = 0;
   if (e->attempt > 1 || e->state == SR_STATE_RECONNECTING) {
-    char what[400];
-    snprintf(what, sizeof what, "%.399s", last->message);
-    snprintf(err.message, sizeof err.message, "Reconnect gave up after %u attempt%s; the last failure: %.400s",
-             e->attempt - 1, e->attempt == 2 ? "" : "s", what);
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "Reconnect gave up after %u attempt%s; the last failure: ", e->attempt - 1,
+             e->attempt == 2 ? "" : "s");
+    const char *what = sr_error_text(last);
+    sr_error_set_long(&err, last->code, last->http_status, prefix, what, strlen(what));
+    err.allow_reconnect = last->allow_reconnect;
+    err.hint = last->hint;
+    own = 1;
   }
   closed(e, &err);
+  if (own) sr_error_release(&err);
 }
 
 static void apply_delay(sr_engine *e, int64_t now, int32_t delay) {
@@ -274,7 +283,7 @@ static void apply_delay(sr_engine *e, int64_t now, int32_t delay) {
 
 /* Asks the policy when to try again after `err`. */
 static void schedule_retry(sr_engine *e, int64_t now, const sr_error_info *err) {
-  e->last_failure = *err;
+  sr_error_assign(&e->last_failure, err);
   e->attempt++;
   if (e->cfg.custom_retry) {
     e->awaiting_retry = 1;
@@ -340,6 +349,7 @@ static int pick_transport(const sr_engine *e, const sr_negotiate_response *r) {
  * and hint of the last. */
 static void aggregate_error(sr_engine *e, sr_error_info *err) {
   *err = e->last_failure;
+  err->full = NULL; /* the message is rewritten: (each transport's text is in it, cut) */
   snprintf(err->message, sizeof err->message,
            "Unable to connect to the server with any of the available transports. %.*s", (int)e->failures.len,
            e->failures.data ? (const char *)e->failures.data : "");
@@ -404,7 +414,7 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
     return;
   }
   if (r.kind == SR_NEGOTIATE_SERVER_ERROR) {
-    sr_error_set(&err, SIGNALR_ENEGOTIATE, status, "%s", r.error);
+    sr_error_set_long(&err, SIGNALR_ENEGOTIATE, status, "", r.error, strlen(r.error));
   } else if (r.kind == SR_NEGOTIATE_REDIRECT) {
     if (++e->redirects > SR_MAX_NEGOTIATE_REDIRECTS) {
       sr_error_set(&err, SIGNALR_EREDIRECT, 0, "Negotiate redirection limit exceeded.");
@@ -450,6 +460,7 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
   }
   sr_negotiate_response_clear(&r);
   negotiate_failed(e, now, &err);
+  sr_error_release(&err); /* the server's error text, when it was long */
 }
 
 /* The transport failed to connect: with negotiation, try the next one after a fresh negotiate
@@ -457,7 +468,7 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
 static int fall_back(sr_engine *e, int64_t now, const sr_error_info *why) {
   if (e->cfg.skip_negotiation || e->stopping || !e->transport) return 0;
   e->tried |= e->transport;
-  e->last_failure = *why;
+  sr_error_assign(&e->last_failure, why);
   char line[sizeof why->message + 48];
   int n = snprintf(line, sizeof line, "%s%s failed: %s", e->failures.len ? " " : "",
                    sr_transport_name(e->transport), why->message);
@@ -626,14 +637,15 @@ static void handle_message(sr_engine *e, int64_t now, const sr_hub_message *m) {
     case SR_MSG_CLOSE: {
       sr_error_info err;
       if (m->error.ptr)
-        sr_error_set(&err, SIGNALR_ECLOSED, 0, "The server closed the connection with the following error: %.*s",
-                     (int)m->error.len, m->error.ptr);
+        sr_error_set_long(&err, SIGNALR_ECLOSED, 0, "The server closed the connection with the following error: ",
+                          m->error.ptr, m->error.len);
       else
         sr_error_set(&err, SIGNALR_ECLOSED, 0, "The server closed the connection.");
       err.allow_reconnect = m->allow_reconnect;
       e->server_closed = !m->allow_reconnect;
       if (!e->close_reason.code) e->clean_close = !m->error.ptr;
       set_reason(e, &err);
+      sr_error_release(&err);
       e->io.close(e->io.ud);
       break;
     }
@@ -702,42 +714,52 @@ static int redial_later(sr_engine *e, int64_t now, const sr_error_info *why) {
   return 1;
 }
 
+static void on_closed(sr_engine *e, int64_t now, const sr_error_info *failure, int was_open, sr_error_info *reason);
+
 void sr_engine_on_closed(sr_engine *e, int64_t now, const sr_error_info *failure) {
   int was_open = e->transport_open;
   e->transport_open = 0;
   e->transport_active = 0;
   if (e->state == SR_STATE_DISCONNECTED) return;
-  sr_error_info reason = e->close_reason;
-  if (!reason.code && failure && !e->stopping) {
-    reason = *failure;
-    if (!reason.hint)
-      reason.hint = sr_error_hint(was_open                   ? SR_STAGE_CONNECTED
+  /* reason holds its own reference to a long text: the close reason may be reset (a new
+   * attempt) while it is still being reported */
+  sr_error_info reason = {0};
+  sr_error_assign(&reason, &e->close_reason);
+  on_closed(e, now, failure, was_open, &reason);
+  sr_error_release(&reason);
+}
+
+static void on_closed(sr_engine *e, int64_t now, const sr_error_info *failure, int was_open, sr_error_info *reason) {
+  if (!reason->code && failure && !e->stopping) {
+    sr_error_assign(reason, failure);
+    if (!reason->hint)
+      reason->hint = sr_error_hint(was_open                   ? SR_STAGE_CONNECTED
                                   : e->cfg.skip_negotiation ? SR_STAGE_DIRECT
                                                             : SR_STAGE_TRANSPORT,
-                                  reason.code, reason.http_status);
+                                  reason->code, reason->http_status);
   }
   if (e->stopping) {
     closed(e, e->start_pending ? &e->close_reason : NULL);
     return;
   }
   if (e->redialing) { /* the re-dial failed */
-    if (redial_later(e, now, &reason)) return;
+    if (redial_later(e, now, reason)) return;
     e->redialing = 0;
-    if (!reason.code) sr_error_set(&reason, SIGNALR_ECLOSED, 0, "Unable to reconnect to server.");
-    connection_lost(e, now, &reason);
+    if (!reason->code) sr_error_set(reason, SIGNALR_ECLOSED, 0, "Unable to reconnect to server.");
+    connection_lost(e, now, reason);
     return;
   }
   if (!e->handshake_done) {
-    if (!reason.code)
-      sr_error_set(&reason, SIGNALR_ECLOSED, 0,
+    if (!reason->code)
+      sr_error_set(reason, SIGNALR_ECLOSED, 0,
                    "The underlying connection was closed before the hub handshake could complete.");
-    if (!was_open && fall_back(e, now, &reason)) return;
-    attempt_failed(e, now, &reason);
+    if (!was_open && fall_back(e, now, reason)) return;
+    attempt_failed(e, now, reason);
     return;
   }
   if (redial(e, now, failure)) return;
-  if (!reason.code) sr_error_set(&reason, SIGNALR_ECLOSED, 0, "The server closed the connection.");
-  connection_lost(e, now, &reason);
+  if (!reason->code) sr_error_set(reason, SIGNALR_ECLOSED, 0, "The server closed the connection.");
+  connection_lost(e, now, reason);
 }
 
 int sr_engine_stop(sr_engine *e, int64_t now) {
