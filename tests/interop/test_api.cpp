@@ -12,6 +12,7 @@
 #include <functional>
 #include <mutex>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -328,5 +329,47 @@ TEST_P(LongTexts, CloseErrorsSurviveWhole) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryTransport, LongTexts, ::testing::ValuesIn(kTransports));
+
+// ===================================================================== User-Agent
+
+class UserAgent : public ::testing::TestWithParam<const char *> {};
+
+// Every request (negotiate, the WebSocket upgrade, the SSE stream, polls, POSTs, the DELETE)
+// carries the User-Agent in the official clients' format,
+//   <product>/<major.minor> (<version>; <OS>; <runtime>; <runtime version>),
+// with the binding option as runtime and its version; the C library names itself and its libc.
+// Like the official non-browser clients, no X-SignalR-User-Agent.
+TEST_P(UserAgent, OfficialFormatOnEveryRequest) {
+  SIGNALR_NEED_SERVER();
+  const std::string transport = GetParam();
+  const std::string version = signalr_version();
+  const std::string major_minor = version.substr(0, version.rfind('.'));
+  struct Case {
+    const char *binding;
+    std::string runtime;
+  };
+  for (const Case &k : {Case{"Python 3.11.2", "Python; 3\\.11\\.2"}, Case{nullptr, "C; [^;()]+"}}) {
+    SCOPED_TRACE(k.binding ? k.binding : "(C)");
+    const std::string key = unique_key("ua-" + transport);
+    std::vector<std::pair<std::string, std::string>> opts = {{"transports", transport}};
+    if (k.binding) opts.push_back({"binding", k.binding});
+    Api a("/hubs/api?key=" + key, opts);
+    a.start();
+    std::vector<Seen> all = seen(a, key);
+    a.stop();
+    const std::regex want("libsignalr/" + std::regex_replace(major_minor, std::regex("\\."), "\\.") + " \\(" +
+                          std::regex_replace(version, std::regex("\\."), "\\.") + "; [^;()]+ [^;()]+; " + k.runtime +
+                          "\\)");
+    ASSERT_GE(all.size(), 2u);
+    for (const Seen &s : all) {
+      EXPECT_TRUE(std::regex_match(s.ua, want)) << s.kind << ": '" << s.ua << "'";
+      EXPECT_EQ(s.signalr_ua, "") << s.kind;
+      EXPECT_EQ(s.ua, all[0].ua) << s.kind; // one value on every request
+    }
+    if (!k.binding) std::printf("User-Agent (%s): %s\n", transport.c_str(), all[0].ua.c_str());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryTransport, UserAgent, ::testing::ValuesIn(kTransports));
 
 }  // namespace

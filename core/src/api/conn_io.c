@@ -166,13 +166,9 @@ static void on_negotiated(void *ud, const sr_http_response *resp) {
 static void add_user_agent(signalr_connection *c, const char **list, char *buf, size_t len);
 
 static const char *user_agent(signalr_connection *c, char *buf, size_t len) {
-  /* sr_user_agent() is "libsignalr/<version> (<os>; <machine>)": the binding goes last. */
-  const char *ua = sr_user_agent();
-  size_t n = strlen(ua);
-  if (n && ua[n - 1] == ')')
-    snprintf(buf, len, "User-Agent: %.*s; %s)", (int)(n - 1), ua, c->s.binding ? c->s.binding : "C");
-  else
-    snprintf(buf, len, "User-Agent: %s", ua);
+  static const char name[] = "User-Agent: ";
+  memcpy(buf, name, sizeof name);
+  sr_format_user_agent(buf + sizeof name - 1, len - (sizeof name - 1), c->s.binding);
   return buf;
 }
 

@@ -23,6 +23,10 @@ struct signalr_value {
 
 signalr_error *sr_error_new(const sr_error_info *info);
 
+/* The User-Agent value in the official clients' format (user_agent.c); binding is the
+ * builder's binding option ("Python 3.11.2"; NULL: the C library). */
+void sr_format_user_agent(char *buf, size_t len, const char *binding);
+
 /* A callback with its user_data, shared by a builder and the connections built from it:
  * free_user_data runs once, when the last holder lets go. */
 typedef struct sr_callback {
