@@ -372,4 +372,91 @@ TEST_P(UserAgent, OfficialFormatOnEveryRequest) {
 
 INSTANTIATE_TEST_SUITE_P(EveryTransport, UserAgent, ::testing::ValuesIn(kTransports));
 
+// ===================================================================== canceling a pending invoke
+
+class Cancel : public ::testing::TestWithParam<const char *> {};
+
+// signalr_call_cancel completes a pending call once, at once, with SIGNALR_ECANCELED; the
+// server's answer, which comes later, is dropped. The server runs one invocation of a client
+// at a time, in order (MaximumParallelInvocationsPerClient = 1), so the Echo that follows
+// completes after the canceled call's late answer has arrived.
+TEST_P(Cancel, CancelCompletesOnceAndTheLateResultIsDropped) {
+  SIGNALR_NEED_SERVER();
+  Api a("/hubs/api", {{"transports", GetParam()}});
+  a.start();
+  const std::string slow = "[800,\"late\"]";
+  signalr_call *call = nullptr;
+  ASSERT_EQ(signalr_connection_invoke_call(a.conn, "DelayedEcho", slow.data(), slow.size(), SIGNALR_ENCODING_JSON,
+                                           0, &call), 0);
+  EXPECT_EQ(signalr_call_wait(call, 0, nullptr, nullptr, nullptr), SIGNALR_EAGAIN); // pending
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(signalr_call_cancel(call), 0);
+  void *res = nullptr;
+  size_t len = 0;
+  signalr_error *err = nullptr;
+  EXPECT_EQ(signalr_call_wait(call, 5000, &res, &len, &err), SIGNALR_ECANCELED);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(ms, 700) << "the cancel waited for the server's answer";
+  EXPECT_EQ(res, nullptr);
+  ASSERT_NE(err, nullptr);
+  EXPECT_EQ(signalr_error_code(err), SIGNALR_ECANCELED);
+  EXPECT_NE(str(signalr_error_message(err)).find("canceled"), std::string::npos) << signalr_error_message(err);
+  signalr_error_free(err);
+  EXPECT_EQ(signalr_call_wait(call, 0, nullptr, nullptr, nullptr), SIGNALR_ESTATE); // once
+  EXPECT_EQ(signalr_call_cancel(call), 0); // again: nothing
+
+  // after the late answer: the connection works, the canceled call stays canceled
+  const std::string echo = "[\"after\"]";
+  res = nullptr;
+  ASSERT_EQ(signalr_connection_invoke_blocking(a.conn, "Echo", echo.data(), echo.size(), SIGNALR_ENCODING_JSON, 10000,
+                                               &res, &len, nullptr), 0);
+  EXPECT_EQ(std::string(static_cast<char *>(res), len), "\"after\"");
+  signalr_free(res);
+  EXPECT_EQ(signalr_call_wait(call, 0, nullptr, nullptr, nullptr), SIGNALR_ESTATE);
+  signalr_call_free(call);
+
+  // a call that has its outcome keeps it
+  ASSERT_EQ(signalr_connection_invoke_call(a.conn, "Echo", echo.data(), echo.size(), SIGNALR_ENCODING_JSON, 0, &call),
+            0);
+  res = nullptr;
+  while (signalr_call_wait(call, 0, nullptr, nullptr, nullptr) == SIGNALR_EAGAIN) signalr_context_poll(a.ctx, 10);
+  signalr_call_free(call);
+  ASSERT_EQ(signalr_connection_invoke_call(a.conn, "Echo", echo.data(), echo.size(), SIGNALR_ENCODING_JSON, 0, &call),
+            0);
+  // (wait first, then cancel: the outcome is there, the cancel changes nothing)
+  ASSERT_EQ(signalr_call_wait(call, 10000, &res, &len, nullptr), 0);
+  EXPECT_EQ(signalr_call_cancel(call), 0);
+  signalr_free(res);
+  signalr_call_free(call);
+  a.stop();
+}
+
+// A blocking invoke that times out and a call handle freed while pending are canceled, not
+// left behind: the connection goes on, and its close reports nothing for them.
+TEST_P(Cancel, TimedOutAndFreedCallsAreReleased) {
+  SIGNALR_NEED_SERVER();
+  Api a("/hubs/api", {{"transports", GetParam()}});
+  a.start();
+  const std::string slow = "[600,\"late\"]";
+  signalr_error *err = nullptr;
+  EXPECT_EQ(signalr_connection_invoke_blocking(a.conn, "DelayedEcho", slow.data(), slow.size(), SIGNALR_ENCODING_JSON,
+                                               100, nullptr, nullptr, &err),
+            SIGNALR_ETIMEOUT);
+  signalr_error_free(err);
+  signalr_call *call = nullptr;
+  ASSERT_EQ(signalr_connection_invoke_call(a.conn, "DelayedEcho", slow.data(), slow.size(), SIGNALR_ENCODING_JSON, 0,
+                                           &call), 0);
+  signalr_call_free(call); // pending: canceled
+  const std::string echo = "[\"after\"]";
+  void *res = nullptr;
+  size_t len = 0;
+  ASSERT_EQ(signalr_connection_invoke_blocking(a.conn, "Echo", echo.data(), echo.size(), SIGNALR_ENCODING_JSON, 10000,
+                                               &res, &len, nullptr), 0);
+  EXPECT_EQ(std::string(static_cast<char *>(res), len), "\"after\"");
+  signalr_free(res);
+  a.stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryTransport, Cancel, ::testing::ValuesIn(kTransports));
+
 }  // namespace

@@ -305,6 +305,7 @@ extern "C" {
         err: *mut *mut signalr_error,
     ) -> c_int;
     pub fn signalr_call_free(call: *mut signalr_call);
+    pub fn signalr_call_cancel(call: *mut signalr_call) -> c_int;
     pub fn signalr_connection_stream(
         conn: *mut signalr_connection,
         method: *const c_char,

@@ -369,7 +369,7 @@ SIGNALR_API int signalr_connection_invoke(signalr_connection *conn, const char *
  * carried no value at all). Otherwise the
  * call's error, as the completion of signalr_connection_invoke would have it, with *err (may
  * be NULL) to free with signalr_error_free; SIGNALR_ETIMEOUT when the time ran out (the call
- * stays pending: its result, when it comes, is dropped). In a poll-mode context the waiting
+ * is then canceled as by signalr_call_cancel: released, a late result dropped). In a poll-mode context the waiting
  * thread runs the connection's I/O itself while no other thread does (as a waiting
  * signalr_context_poll does): a call in a loop costs no hand-off between threads. Callbacks
  * of other operations are not run by it: they stay queued for signalr_context_poll. */
@@ -402,8 +402,9 @@ SIGNALR_API int signalr_connection_invoke_call(signalr_connection *conn, const c
  * SIGNALR_ESTATE. Blocking; one thread at a time per call; SIGNALR_ERECURSIVE from a callback. */
 SIGNALR_API int signalr_call_wait(signalr_call *call, int32_t timeout_ms, void **result, size_t *result_len,
                                   signalr_error **err);
-/* Releases the handle; a call still pending goes on and its result is dropped. NULL is a no-op.
- * Any thread, also from callbacks; never blocks. Before the context's free. */
+/* Releases the handle; a call still pending is canceled as by signalr_call_cancel (its result,
+ * if the server still sends one, is dropped). NULL is a no-op. Any thread, also from callbacks;
+ * never blocks. Before the context's free. */
 SIGNALR_API void signalr_call_free(signalr_call *call);
 
 /* One item of a server-to-client stream, in the wire's encoding (borrowed for the call). */
@@ -512,6 +513,18 @@ SIGNALR_API int signalr_connection_off(signalr_connection *conn, uint64_t handle
  * Exception: called on the I/O thread (a callback in SIGNALR_CONTEXT_DIRECT mode), the pending
  * completions run on the I/O thread right after that callback returns. */
 SIGNALR_API void signalr_connection_free(signalr_connection *conn);
+
+/* ---------------------------------------------------------------- added after 0.2.0 (append only) */
+
+/* Cancels a pending call (signalr_connection_invoke_call): its outcome becomes SIGNALR_ECANCELED,
+ * once (signalr_call_wait returns it), and the connection forgets the call: a result the server
+ * sends later is dropped, nothing stays allocated for it. Nothing is sent to the server (SignalR
+ * has no cancel for an invocation; the hub method runs on), as with a canceled InvokeAsync of the
+ * official clients. An invoke still waiting for room to be sent is not sent. A call that has its
+ * outcome already keeps it (0, nothing changes). Returns 0, SIGNALR_EINVAL (NULL) or
+ * SIGNALR_ENOMEM. Thread-safe (also while another thread waits in signalr_call_wait), never
+ * blocks, callable from callbacks; the handle stays the caller's (signalr_call_free). */
+SIGNALR_API int signalr_call_cancel(signalr_call *call);
 
 #ifdef __cplusplus
 }

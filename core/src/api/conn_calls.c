@@ -71,7 +71,8 @@ static int call_ex(signalr_connection *c, int type, const char *method, const vo
     cmd->done_ud = ud;
     cmd->rec_internal = internal;
     cmd->item = item;
-    if (type == CMD_STREAM) cmd->handle = atomic_fetch_add(&c->next_stream_handle, 1) + 1;
+    /* streams (signalr_connection_stream_cancel) and invokes (signalr_call_cancel) */
+    if (type == CMD_STREAM || type == CMD_INVOKE) cmd->handle = atomic_fetch_add(&c->next_stream_handle, 1) + 1;
     if (handle) *handle = cmd->handle;
     cmd->upload_count = upload_count;
     if (upload_count) memcpy(cmd->uploads, uploads, upload_count * sizeof *uploads);
@@ -106,8 +107,8 @@ int signalr_connection_invoke(signalr_connection *c, const char *method, const v
 }
 
 int sr_conn_invoke_internal(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
-                            signalr_completion_fn cb, void *ud, int internal) {
-  return call_ex(c, CMD_INVOKE, method, args, len, encoding, NULL, 0, cb, ud, NULL, NULL, internal);
+                            signalr_completion_fn cb, void *ud, int internal, uint64_t *handle) {
+  return call_ex(c, CMD_INVOKE, method, args, len, encoding, NULL, 0, cb, ud, NULL, handle, internal);
 }
 
 int signalr_connection_send_with_uploads(signalr_connection *c, const char *method, const void *args, size_t len,
@@ -136,6 +137,14 @@ int signalr_connection_stream_cancel(signalr_connection *c, uint64_t handle) {
   if (!c || !handle) return SIGNALR_EINVAL;
   sr_app_event *cmd = atomic_load(&c->freed) ? NULL : sr_conn_command(c, CMD_CANCEL, NULL, NULL, 0, 0, NULL);
   if (!cmd) return atomic_load(&c->freed) ? SIGNALR_ECLOSED : SIGNALR_ENOMEM;
+  cmd->handle = handle;
+  return sr_conn_post_command(c, cmd);
+}
+
+int sr_conn_cancel_call(signalr_connection *c, uint64_t handle) {
+  if (!c || !handle) return SIGNALR_EINVAL;
+  sr_app_event *cmd = atomic_load(&c->freed) ? NULL : sr_conn_command(c, CMD_CANCEL_CALL, NULL, NULL, 0, 0, NULL);
+  if (!cmd) return atomic_load(&c->freed) ? 0 : SIGNALR_ENOMEM; /* (the free completes it: ECLOSED) */
   cmd->handle = handle;
   return sr_conn_post_command(c, cmd);
 }

@@ -132,6 +132,7 @@ enum {
   CMD_RETRY,
   CMD_FREE,
   CMD_RESUME,                  /* the application drained: read again */
+  CMD_CANCEL_CALL,             /* signalr_call_cancel: handle names the invoke; never waits its turn */
 };
 
 /* What signalr_connection_free collects from the I/O thread: the completions of every pending
@@ -176,8 +177,10 @@ int sr_conn_post(signalr_connection *c, int type, const char *method, const void
 
 /* signalr_connection_invoke with an internal completion (a blocking invoke's waiter);
  * internal: 1 or SR_REC_ORDERED (see call_record). */
+/* Posts the cancel of the invoke with that handle (see signalr_call_cancel). */
+int sr_conn_cancel_call(signalr_connection *c, uint64_t handle);
 int sr_conn_invoke_internal(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
-                            signalr_completion_fn cb, void *ud, int internal);
+                            signalr_completion_fn cb, void *ud, int internal, uint64_t *handle);
 
 /* I/O thread. */
 void sr_conn_log(signalr_connection *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -89,11 +89,27 @@ uint32_t sr_engine_session(const sr_engine *e) { return e->session; }
 int sr_engine_is_stateful(const sr_engine *e) { return e->stateful; }
 
 uint64_t sr_engine_find_stream(const sr_engine *e, int (*match)(void *ud, uint64_t token), void *ud) {
+  return sr_engine_find_call(e, SR_CALL_STREAM, match, ud);
+}
+
+uint64_t sr_engine_find_call(const sr_engine *e, int kind, int (*match)(void *ud, uint64_t token), void *ud) {
   for (size_t i = 0; i < e->calls.cap; i++) {
     const sr_call *call = &e->calls.slots[i];
-    if (call->id && call->kind == SR_CALL_STREAM && match(ud, call->token)) return call->token;
+    if (call->id && call->kind == kind && match(ud, call->token)) return call->token;
   }
   return 0;
+}
+
+int sr_engine_forget_call(sr_engine *e, uint64_t token, const sr_error_info *err) {
+  for (size_t i = 0; i < e->calls.cap; i++) {
+    sr_call *c = &e->calls.slots[i];
+    if (!c->id || c->token != token) continue;
+    sr_call call;
+    sr_call_table_take(&e->calls, c->id, &call);
+    sr_engine_emit(e, SR_EV_COMPLETION, err, call.token, NULL);
+    return 0;
+  }
+  return SIGNALR_EINVAL;
 }
 
 int sr_engine_take_call(sr_engine *e, uint64_t *token) {

@@ -176,6 +176,12 @@ uint32_t sr_engine_session(const sr_engine *e);          /* counts the server co
 int sr_engine_is_stateful(const sr_engine *e);           /* stateful reconnect was negotiated */
 /* The token of the pending server stream that match(ud, token) picks, or 0. */
 uint64_t sr_engine_find_stream(const sr_engine *e, int (*match)(void *ud, uint64_t token), void *ud);
+/* The same for calls of kind (SR_CALL_INVOKE, SR_CALL_STREAM). */
+uint64_t sr_engine_find_call(const sr_engine *e, int kind, int (*match)(void *ud, uint64_t token), void *ud);
+/* Takes the call out of the table and completes it with err (SR_EV_COMPLETION): the server's
+ * answer, if it comes, finds no call and is dropped. Nothing is sent. SIGNALR_EINVAL: no such
+ * call (it completed already). */
+int sr_engine_forget_call(sr_engine *e, uint64_t token, const sr_error_info *err);
 /* Takes the pending calls one by one (a teardown completes them); 0 when none is left. */
 int sr_engine_take_call(sr_engine *e, uint64_t *token);
 /* The engine reports no more events (a teardown: they would reach a connection being freed). */

@@ -1098,8 +1098,8 @@ class BaseConnection:
 
     def _wait_call(self, call: Any, timeout: Optional[float], what: str) -> Any:
         """The outcome of an :meth:`_invoke_call`, waited for in slices without the GIL (Ctrl-C
-        is seen between them); TimeoutError after ``timeout`` seconds (the call goes on, its
-        result is dropped). Frees the call."""
+        is seen between them); TimeoutError after ``timeout`` seconds (freeing the call cancels
+        it in the library: released, a late result dropped). Frees the call."""
         wait = _ll.pysr_call_wait
         again = _ll.SIGNALR_EAGAIN
         try:
