@@ -63,14 +63,29 @@ struct Api {
   signalr_connection *conn = nullptr;
   std::mutex mu;
   std::vector<Life> life;
+  std::function<void(int event)> on_event; // runs in the lifecycle callback (the polling thread)
 
   static void on_life(void *ud, signalr_connection *, int event, const signalr_error *e) {
     auto *a = static_cast<Api *>(ud);
+    if (a->on_event) a->on_event(event);
     std::lock_guard<std::mutex> l(a->mu);
     a->life.push_back({event, signalr_error_code(e), e ? str(signalr_error_message(e)) : ""});
   }
+  bool has(int event) {
+    std::lock_guard<std::mutex> l(mu);
+    for (auto &e : life)
+      if (e.event == event) return true;
+    return false;
+  }
+  Life first(int event) {
+    std::lock_guard<std::mutex> l(mu);
+    for (auto &e : life)
+      if (e.event == event) return e;
+    return Life{0, 0, ""};
+  }
 
-  Api(const std::string &path, const std::vector<std::pair<std::string, std::string>> &opts) {
+  Api(const std::string &path, const std::vector<std::pair<std::string, std::string>> &opts,
+      const std::function<void(signalr_builder *)> &more = nullptr) {
     EXPECT_EQ(signalr_context_new(&ctx, 0), 0);
     signalr_builder *b;
     EXPECT_EQ(signalr_builder_new(&b), 0);
@@ -78,6 +93,7 @@ struct Api {
     EXPECT_EQ(signalr_builder_set(b, "url", (srtest::test_server().http + path).c_str(), err, sizeof err), 0) << err;
     for (auto &o : opts) EXPECT_EQ(signalr_builder_set(b, o.first.c_str(), o.second.c_str(), err, sizeof err), 0) << err;
     signalr_builder_set_lifecycle(b, on_life, this, nullptr);
+    if (more) more(b);
     EXPECT_EQ(signalr_builder_build(b, ctx, &conn, err, sizeof err), 0) << err;
     signalr_builder_free(b);
   }
@@ -458,5 +474,84 @@ TEST_P(Cancel, TimedOutAndFreedCallsAreReleased) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryTransport, Cancel, ::testing::ValuesIn(kTransports));
+
+// ===================================================================== live settings
+
+int32_t retry_at_once(void *, uint32_t attempt, int64_t, const signalr_error *) { return attempt <= 5 ? 0 : -1; }
+
+class LiveSettings : public ::testing::TestWithParam<const char *> {};
+
+// The URL changed inside the RECONNECTING callback is where the reconnect goes (the official
+// clients' baseUrl). The retry policy is asked after that event, so the first attempt has it.
+TEST_P(LiveSettings, UrlChangedWhileReconnectingIsWhereTheReconnectGoes) {
+  SIGNALR_NEED_SERVER();
+  const std::string key_a = unique_key("url-a"), key_b = unique_key("url-b");
+  const std::string url_b = srtest::test_server().http + "/hubs/api?key=" + key_b;
+  Api a("/hubs/api?key=" + key_a, {{"transports", GetParam()}},
+        [](signalr_builder *b) { signalr_builder_set_retry_policy(b, retry_at_once, nullptr, nullptr); });
+  std::atomic<int> set_rc{1};
+  a.on_event = [&](int event) {
+    if (event == SIGNALR_EVENT_RECONNECTING) set_rc = signalr_connection_set_url(a.conn, url_b.c_str());
+  };
+  EXPECT_EQ(signalr_connection_set_url(a.conn, "ftp://example.com/hub"), SIGNALR_EINVAL);
+  a.start();
+  EXPECT_EQ(signalr_connection_set_url(a.conn, url_b.c_str()), SIGNALR_ESTATE); // connected: not now
+  EXPECT_EQ(a.call("CloseWithError", "[\"moving\",true]"), "true");
+  ASSERT_TRUE(a.until([&] { return a.has(SIGNALR_EVENT_RECONNECTED) || a.has(SIGNALR_EVENT_CLOSED); }));
+  ASSERT_TRUE(a.has(SIGNALR_EVENT_RECONNECTED)) << a.first(SIGNALR_EVENT_CLOSED).message;
+  EXPECT_EQ(set_rc.load(), 0);
+  std::vector<Seen> at_b = seen(a, key_b), at_a = seen(a, key_a);
+  int negotiates_a = 0, negotiates_b = 0;
+  for (auto &s : at_a) negotiates_a += s.kind == "negotiate";
+  for (auto &s : at_b) negotiates_b += s.kind == "negotiate";
+  EXPECT_EQ(negotiates_a, 1) << "the reconnect went to the old URL";
+  EXPECT_EQ(negotiates_b, 1);
+  EXPECT_GE(at_b.size(), 2u) << "no transport request at the new URL";
+  a.stop();
+  // disconnected: allowed again, and the next start uses it
+  EXPECT_EQ(signalr_connection_set_url(a.conn, (srtest::test_server().http + "/hubs/api?key=" + key_a).c_str()), 0);
+  a.start();
+  at_a = seen(a, key_a);
+  negotiates_a = 0;
+  for (auto &s : at_a) negotiates_a += s.kind == "negotiate";
+  EXPECT_EQ(negotiates_a, 2);
+  a.stop();
+}
+
+// A server timeout shortened on a live connection to a hub that never pings closes it with
+// SIGNALR_ETIMEOUT after the new time, not the old 30 s.
+TEST_P(LiveSettings, ServerTimeoutChangedOnALiveConnection) {
+  SIGNALR_NEED_SERVER();
+  Api a("/hubs/silent", {{"transports", GetParam()}, {"server_timeout_ms", "30000"}});
+  a.start();
+  EXPECT_EQ(signalr_connection_set_timeouts(a.conn, -2, -1), SIGNALR_EINVAL);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(signalr_connection_set_timeouts(a.conn, 400, -1), 0);
+  ASSERT_TRUE(a.until([&] { return a.has(SIGNALR_EVENT_CLOSED); }, 10000));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  Life closed = a.first(SIGNALR_EVENT_CLOSED);
+  EXPECT_EQ(closed.code, SIGNALR_ETIMEOUT) << closed.message;
+  EXPECT_NE(closed.message.find("400"), std::string::npos) << closed.message;
+  EXPECT_LT(ms, 5000);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryTransport, LiveSettings, ::testing::ValuesIn(kTransports));
+
+// The keep-alive interval turned on on a live connection keeps it alive past the server's
+// client timeout (3 s on /hubs/short-timeout); turned off again, the server drops it.
+TEST(LiveSettingsWs, KeepAliveChangedOnALiveConnection) {
+  SIGNALR_NEED_SERVER();
+  Api a("/hubs/short-timeout", {{"transports", "websockets"}, {"keep_alive_interval_ms", "0"}});
+  a.start();
+  ASSERT_EQ(signalr_connection_set_timeouts(a.conn, -1, 500), 0);
+  a.until([] { return false; }, 4500); // longer than the server's 3 s client timeout
+  EXPECT_FALSE(a.has(SIGNALR_EVENT_CLOSED)) << a.first(SIGNALR_EVENT_CLOSED).message;
+  EXPECT_EQ(signalr_connection_state(a.conn), SIGNALR_STATE_CONNECTED);
+  ASSERT_EQ(signalr_connection_set_timeouts(a.conn, -1, 0), 0);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(a.until([&] { return a.has(SIGNALR_EVENT_CLOSED); }, 10000)) << "the server kept a silent client";
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(ms, 6000);
+}
 
 }  // namespace

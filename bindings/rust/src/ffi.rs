@@ -306,6 +306,12 @@ extern "C" {
     ) -> c_int;
     pub fn signalr_call_free(call: *mut signalr_call);
     pub fn signalr_call_cancel(call: *mut signalr_call) -> c_int;
+    pub fn signalr_connection_set_url(conn: *mut signalr_connection, url: *const c_char) -> c_int;
+    pub fn signalr_connection_set_timeouts(
+        conn: *mut signalr_connection,
+        server_timeout_ms: i32,
+        keep_alive_interval_ms: i32,
+    ) -> c_int;
     pub fn signalr_connection_stream(
         conn: *mut signalr_connection,
         method: *const c_char,

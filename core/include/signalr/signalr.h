@@ -526,6 +526,27 @@ SIGNALR_API void signalr_connection_free(signalr_connection *conn);
  * blocks, callable from callbacks; the handle stays the caller's (signalr_call_free). */
 SIGNALR_API int signalr_call_cancel(signalr_call *call);
 
+/* Changes the hub URL (http, https, ws or wss; copied) for the connection's next connect
+ * attempt, as the official clients' baseUrl: allowed while disconnected (before a start) and
+ * while reconnecting, typically from the SIGNALR_EVENT_RECONNECTING callback to reconnect
+ * elsewhere; SIGNALR_ESTATE otherwise, SIGNALR_EINVAL for a URL of another scheme. A reconnect
+ * attempt already under way keeps its URL: from the RECONNECTING callback the change reaches the
+ * first attempt when that waits for the application (a retry policy set with
+ * signalr_builder_set_retry_policy: it is asked after the event) or has a delay (the default
+ * first delay is 0 ms: the change may reach the second attempt only). A negotiate redirect
+ * chain starts over from the new URL. Thread-safe, never blocks, callable from callbacks. */
+SIGNALR_API int signalr_connection_set_url(signalr_connection *conn, const char *url);
+
+/* Changes the server timeout and the keep-alive interval of a connection, also while it is
+ * connected (the builder's server_timeout_ms and keep_alive_interval_ms; -1 leaves one as it
+ * is, 0 turns it off), as the official clients' serverTimeoutInMilliseconds and
+ * keepAliveIntervalInMilliseconds. In effect at once, counted from the last message received
+ * (a server timeout shorter than the silence so far closes the connection with
+ * SIGNALR_ETIMEOUT now) and the last message sent. SIGNALR_EINVAL below -1. Thread-safe, never
+ * blocks, callable from callbacks. */
+SIGNALR_API int signalr_connection_set_timeouts(signalr_connection *conn, int32_t server_timeout_ms,
+                                                int32_t keep_alive_interval_ms);
+
 #ifdef __cplusplus
 }
 #endif

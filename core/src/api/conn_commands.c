@@ -297,6 +297,10 @@ static void execute(signalr_connection *c, sr_app_event *cmd) {
         break;
       case CMD_RETRY: sr_engine_on_retry_delay(&c->engine, now, cmd->u.delay_ms); break;
       case CMD_CANCEL_CALL: run_cancel_call(c, cmd); break;
+      case CMD_SET_URL: rc = sr_engine_set_url(&c->engine, (const char *)cmd->target.data); break;
+      case CMD_SET_TIMEOUTS:
+        sr_engine_set_timeouts(&c->engine, cmd->u.timeouts.server_timeout_ms, cmd->u.timeouts.keep_alive_ms);
+        break; /* (the settle after every command re-arms the engine's timer) */
       default: break;
     }
   }

@@ -133,6 +133,8 @@ enum {
   CMD_FREE,
   CMD_RESUME,                  /* the application drained: read again */
   CMD_CANCEL_CALL,             /* signalr_call_cancel: handle names the invoke; never waits its turn */
+  CMD_SET_URL,                 /* signalr_connection_set_url: the URL in target */
+  CMD_SET_TIMEOUTS,            /* signalr_connection_set_timeouts: u.timeouts */
 };
 
 /* What signalr_connection_free collects from the I/O thread: the completions of every pending

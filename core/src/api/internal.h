@@ -123,6 +123,9 @@ typedef struct sr_app_event {
     uint32_t attempt;           /* SR_APP_RETRY: the reconnect attempt to ask the policy about */
     int32_t delay_ms;           /* CMD_RETRY: the policy's answer (< 0: give up) */
     int token_rc;               /* CMD_TOKEN: the provider's code (0: the token in target) */
+    struct {                    /* CMD_SET_TIMEOUTS (< 0: unchanged) */
+      int32_t server_timeout_ms, keep_alive_ms;
+    } timeouts;
   } u;
   int64_t elapsed;              /* SR_APP_RETRY: ms since the connection was lost */
   size_t upload_count;

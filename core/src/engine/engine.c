@@ -92,6 +92,22 @@ uint64_t sr_engine_find_stream(const sr_engine *e, int (*match)(void *ud, uint64
   return sr_engine_find_call(e, SR_CALL_STREAM, match, ud);
 }
 
+int sr_engine_set_url(sr_engine *e, const char *url) {
+  char *u = strdup(url);
+  if (!u) return SIGNALR_ENOMEM;
+  free(e->cfg.url);
+  e->cfg.url = u;
+  return 0;
+}
+
+void sr_engine_set_timeouts(sr_engine *e, int32_t server_timeout_ms, int32_t keep_alive_ms) {
+  if (server_timeout_ms >= 0) {
+    e->cfg.server_timeout_ms = server_timeout_ms;
+    e->slow_warned = 0; /* the warning at 2/3 is of the new timeout */
+  }
+  if (keep_alive_ms >= 0) e->cfg.keep_alive_interval_ms = keep_alive_ms;
+}
+
 uint64_t sr_engine_find_call(const sr_engine *e, int kind, int (*match)(void *ud, uint64_t token), void *ud) {
   for (size_t i = 0; i < e->calls.cap; i++) {
     const sr_call *call = &e->calls.slots[i];

@@ -176,6 +176,12 @@ uint32_t sr_engine_session(const sr_engine *e);          /* counts the server co
 int sr_engine_is_stateful(const sr_engine *e);           /* stateful reconnect was negotiated */
 /* The token of the pending server stream that match(ud, token) picks, or 0. */
 uint64_t sr_engine_find_stream(const sr_engine *e, int (*match)(void *ud, uint64_t token), void *ud);
+/* The URL the next connect attempt starts from (the start, or a reconnect attempt not yet
+ * begun); a negotiate redirect chain starts over from it. 0 or SIGNALR_ENOMEM. */
+int sr_engine_set_url(sr_engine *e, const char *url);
+/* Changes the server timeout and keep-alive interval (< 0: unchanged, 0: off) at once: the
+ * deadlines count from the last message received and sent, as sr_engine_deadline tells. */
+void sr_engine_set_timeouts(sr_engine *e, int32_t server_timeout_ms, int32_t keep_alive_ms);
 /* The same for calls of kind (SR_CALL_INVOKE, SR_CALL_STREAM). */
 uint64_t sr_engine_find_call(const sr_engine *e, int kind, int (*match)(void *ud, uint64_t token), void *ud);
 /* Takes the call out of the table and completes it with err (SR_EV_COMPLETION): the server's
