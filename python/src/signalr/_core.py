@@ -625,6 +625,59 @@ class BaseConnection:
         """The hub URL."""
         return self._url
 
+    @url.setter
+    def url(self, value: str) -> None:
+        """Changes the hub URL for the next connect attempt, as the official clients' ``baseUrl``:
+        allowed while disconnected and while reconnecting (typically from an
+        :meth:`on_reconnecting` callback: the reconnect goes there); InvalidStateError otherwise,
+        ValueError for a URL that is not http(s):// or ws(s)://. With the default reconnect
+        delays the first attempt starts at once and may keep the old URL; a retry policy is asked
+        after the callback, so its first attempt has the new one."""
+        if not isinstance(value, str) or not value.lower().startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError("url must start with http://, https://, ws:// or wss://")
+        native = self._native
+        with native.lock:
+            if native.ptr is not None:
+                check(_ll.signalr_connection_set_url(native.ptr, value), "set url")
+            self._settings.url = self._url = value  # (a native connection made later gets it too)
+
+    def _set_timeout(self, key: str, ms: str, server: bool) -> None:
+        native = self._native
+        with native.lock:
+            if native.ptr is not None:
+                v = int(ms)
+                check(_ll.signalr_connection_set_timeouts(native.ptr, v if server else -1, -1 if server else v),
+                      "set " + key)
+            self._settings.options = [(k, v) for k, v in self._settings.options if k != key] + [(key, ms)]
+
+    def _timeout(self, key: str, default_ms: int) -> float:
+        ms = default_ms
+        for k, v in self._settings.options:
+            if k == key:
+                ms = int(v)
+        return ms / 1000.0
+
+    @property
+    def server_timeout(self) -> float:
+        """Seconds without a message from the server before the connection closes (0: never).
+        Settable on a live connection, as the official clients' serverTimeoutInMilliseconds: in
+        effect at once, counted from the last message received."""
+        return self._timeout("server_timeout_ms", 30000)
+
+    @server_timeout.setter
+    def server_timeout(self, seconds: Union[float, timedelta]) -> None:
+        self._set_timeout("server_timeout_ms", _seconds_to_ms(seconds, "server timeout"), True)
+
+    @property
+    def keep_alive_interval(self) -> float:
+        """Seconds without sending before a Ping goes to the server (0: never). Settable on a
+        live connection (keepAliveIntervalInMilliseconds of the official clients)."""
+        return self._timeout("keep_alive_interval_ms", 15000)
+
+    @keep_alive_interval.setter
+    def keep_alive_interval(self, seconds: Union[float, timedelta]) -> None:
+        self._set_timeout("keep_alive_interval_ms", _seconds_to_ms(seconds, "keep-alive interval"), False)
+
     @property
     def protocol(self) -> str:
         """The hub protocol: ``"json"`` or ``"messagepack"``."""
