@@ -554,4 +554,81 @@ TEST(LiveSettingsWs, KeepAliveChangedOnALiveConnection) {
   EXPECT_LT(ms, 6000);
 }
 
+// ===================================================================== raw connections
+
+struct RawCase {
+  const char *transport, *format;
+};
+
+class Raw : public ::testing::TestWithParam<RawCase> {};
+
+struct Received {
+  std::mutex mu;
+  std::string bytes;
+  int messages = 0, binary = -1;
+};
+
+void on_raw(void *ud, signalr_connection *, const uint8_t *data, size_t len, int binary) {
+  auto *r = static_cast<Received *>(ud);
+  std::lock_guard<std::mutex> l(r->mu);
+  r->bytes.append(reinterpret_cast<const char *>(data), len);
+  r->messages++;
+  r->binary = binary;
+}
+
+// A raw connection (the official clients' HttpConnection) to an ASP.NET Core ConnectionHandler
+// that echoes: negotiate, the transport, bytes both ways as they are, stop. One message at a
+// time: each echo is awaited before the next goes.
+TEST_P(Raw, EchoThroughAConnectionHandler) {
+  SIGNALR_NEED_SERVER();
+  const RawCase k = GetParam();
+  const bool binary = std::string(k.format) == "binary";
+  Received got;
+  Api a("/raw/echo", {{"transports", k.transport}, {"raw", k.format}},
+        [&](signalr_builder *b) { ASSERT_EQ(signalr_builder_set_raw_receive(b, on_raw, &got, nullptr), 0); });
+  a.start();
+  EXPECT_EQ(signalr_connection_state(a.conn), SIGNALR_STATE_CONNECTED);
+  std::vector<std::string> messages = {"hello", "{\"not\":\"a hub message\"}\x1e", "caf\xc3\xa9 \xe2\x82\xac"};
+  if (binary) messages.push_back(std::string("\x00\x01\xff\xfe\x1e", 5));
+  messages.push_back(std::string(40000, 'x'));
+  std::string expect;
+  for (const std::string &m : messages) {
+    expect += m;
+    ASSERT_EQ(signalr_connection_send_raw(a.conn, m.data(), m.size()), 0);
+    ASSERT_TRUE(a.until([&] {
+      std::lock_guard<std::mutex> l(got.mu);
+      return got.bytes.size() >= expect.size();
+    })) << "no echo of a " << m.size() << "-byte message";
+  }
+  {
+    std::lock_guard<std::mutex> l(got.mu);
+    EXPECT_EQ(got.bytes, expect);
+    EXPECT_EQ(got.binary, binary ? 1 : 0);
+    EXPECT_GE(got.messages, (int)messages.size());
+  }
+  // no hub protocol here: hub calls are refused, and raw sends are refused on hubs
+  EXPECT_EQ(signalr_connection_invoke(a.conn, "Echo", "[]", 2, SIGNALR_ENCODING_JSON, on_done, nullptr),
+            SIGNALR_EUNSUPPORTED);
+  a.stop();
+  EXPECT_TRUE(a.until([&] { return a.has(SIGNALR_EVENT_CLOSED); }));
+  EXPECT_EQ(a.first(SIGNALR_EVENT_CLOSED).code, 0) << a.first(SIGNALR_EVENT_CLOSED).message;
+  EXPECT_EQ(signalr_connection_send_raw(a.conn, "x", 1), SIGNALR_ESTATE);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryTransport, Raw,
+                         ::testing::Values(RawCase{"websockets", "text"}, RawCase{"websockets", "binary"},
+                                           RawCase{"serversentevents", "text"}, RawCase{"longpolling", "text"},
+                                           RawCase{"longpolling", "binary"}),
+                         [](const ::testing::TestParamInfo<RawCase> &i) {
+                           return std::string(i.param.transport) + "_" + i.param.format;
+                         });
+
+TEST(RawRefused, SendRawOnAHubConnectionIsInvalid) {
+  SIGNALR_NEED_SERVER();
+  Api a("/hubs/api", {});
+  a.start();
+  EXPECT_EQ(signalr_connection_send_raw(a.conn, "x", 1), SIGNALR_EINVAL);
+  a.stop();
+}
+
 }  // namespace

@@ -1,5 +1,6 @@
 // Endpoints for the client-API tests (cookies, User-Agent, ...): /hubs/api, a TestHub that
-// also reports what every HTTP request of a test reached the server with.
+// also reports what every HTTP request of a test reached the server with; /raw/echo, an echo
+// ConnectionHandler for raw connections.
 //
 // Every request under /hubs/api whose query has key=K is recorded under K: its kind
 // (negotiate, ws, sse, poll, send, delete), its Cookie, User-Agent and X-SignalR-User-Agent
@@ -11,7 +12,9 @@
 //   foreign=no (Domain=example.com), sec=yes (Secure: over http:// sent to loopback hosts only);
 // the second replaces ver with 2 and deletes gone the way ASP.NET Core does
 // (Response.Cookies.Delete: "gone=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/").
+using System.Buffers;
 using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.SignalR;
 using SignalRTestServer.Hubs;
 
@@ -74,6 +77,8 @@ public static class ApiEndpoints
             await next(ctx);
         });
         app.MapHub<ApiHub>("/hubs/api");
+        // A raw connection endpoint (no hub protocol) for the client's raw mode: echoes bytes.
+        app.MapConnectionHandler<EchoConnectionHandler>("/raw/echo");
     }
 }
 
@@ -83,4 +88,24 @@ public class ApiHub : TestHub
 
     /// <summary>What the requests recorded under key carried (see ApiEndpoints).</summary>
     public IReadOnlyList<ApiEndpoints.Seen> Seen(string key) => ApiEndpoints.For(key);
+}
+
+/// <summary>Writes back every byte it reads, until the client goes (ConnectionHandler: what the
+/// official clients' HttpConnection talks to).</summary>
+public sealed class EchoConnectionHandler : ConnectionHandler
+{
+    public override async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        var input = connection.Transport.Input;
+        var output = connection.Transport.Output;
+        while (true)
+        {
+            var result = await input.ReadAsync();
+            var buffer = result.Buffer;
+            foreach (var segment in buffer)
+                await output.WriteAsync(segment);
+            input.AdvanceTo(buffer.End);
+            if (result.IsCompleted || result.IsCanceled) break;
+        }
+    }
 }

@@ -547,6 +547,29 @@ SIGNALR_API int signalr_connection_set_url(signalr_connection *conn, const char 
 SIGNALR_API int signalr_connection_set_timeouts(signalr_connection *conn, int32_t server_timeout_ms,
                                                 int32_t keep_alive_interval_ms);
 
+/* Raw connections: the official clients' HttpConnection, for an ASP.NET Core ConnectionHandler
+ * (MapConnectionHandler) rather than a hub. Build with the option raw=text or raw=binary (the
+ * transfer format negotiate asks for; binary excludes Server-Sent Events): negotiate and the
+ * transport run as for a hub, with no handshake, pings or hub messages; start completes when
+ * the transport is open, stop closes it; lifecycle events, reconnect and the options (headers,
+ * token, TLS, cookies, transports) work as for a hub.
+ *
+ * signalr_builder_set_raw_receive: fn runs for each message the transport received, with its
+ *   bytes (borrowed for the call) and binary = 1 for the binary transfer format. Messages are
+ *   what the transport delivered: one WebSocket message, one SSE event, one poll's body; a
+ *   server that writes twice may arrive as one message or two (a byte stream, as the official
+ *   HttpConnection's). Runs like any event (signalr_context_poll's thread unless direct).
+ * signalr_connection_send_raw: sends bytes (copied) as they are, in order with other sends;
+ *   backpressure and failures as signalr_connection_send (SIGNALR_EAGAIN at the bound, then
+ *   SIGNALR_EVENT_WRITABLE; a message that cannot go out: SIGNALR_EVENT_SEND_FAILED).
+ *   SIGNALR_EINVAL on a connection that is not raw, SIGNALR_ESTATE when not connected.
+ *   Thread-safe, never blocks, callable from callbacks. */
+typedef void (*signalr_raw_fn)(void *user_data, signalr_connection *conn, const uint8_t *data,
+                               size_t len, int binary);
+SIGNALR_API int signalr_builder_set_raw_receive(signalr_builder *b, signalr_raw_fn fn, void *user_data,
+                                                void (*free_user_data)(void *));
+SIGNALR_API int signalr_connection_send_raw(signalr_connection *conn, const void *data, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,6 +33,8 @@ static int backpressure(signalr_connection *c) {
   return full(c) ? SIGNALR_EAGAIN : 0;
 }
 
+int sr_conn_backpressure(signalr_connection *c) { return backpressure(c); }
+
 /* Marks the uploads as attached to a call; SIGNALR_ESTATE for an unknown or attached one. */
 static int claim_uploads(signalr_connection *c, const uint64_t *uploads, size_t count, int claim) {
   int rc = 0;
@@ -58,6 +60,7 @@ static int call_ex(signalr_connection *c, int type, const char *method, const vo
   int rc = check_call(method, &args, &len, encoding);
   if (rc || !c || upload_count > SR_MAX_UPLOADS || (upload_count && !uploads)) return rc ? rc : SIGNALR_EINVAL;
   if (atomic_load(&c->freed)) return SIGNALR_ECLOSED;
+  if (c->s.engine.raw) return SIGNALR_EUNSUPPORTED; /* no hub protocol: signalr_connection_send_raw */
   /* Sends are refused, synchronously, when they cannot go out: not connected (the official
    * clients throw), or no room (EAGAIN). Invokes and streams are accepted and wait for room
    * on the I/O thread, as the official clients await; their completion reports the rest. */

@@ -251,11 +251,12 @@ static int run_stop(signalr_connection *c, sr_app_event *cmd, int64_t now) {
  * the outgoing side is full (the transport's queue, or the stateful-reconnect buffer). */
 static int is_message(int kind) {
   return kind == CMD_SEND || kind == CMD_INVOKE || kind == CMD_STREAM || kind == CMD_UPLOAD_BATCH ||
-         kind == CMD_UPLOAD_DONE || kind == CMD_RESULT || kind == CMD_CANCEL;
+         kind == CMD_UPLOAD_DONE || kind == CMD_RESULT || kind == CMD_CANCEL || kind == CMD_SEND_RAW;
 }
 
 static int needs_room(int kind) {
-  return kind == CMD_SEND || kind == CMD_INVOKE || kind == CMD_STREAM || kind == CMD_UPLOAD_BATCH;
+  return kind == CMD_SEND || kind == CMD_INVOKE || kind == CMD_STREAM || kind == CMD_UPLOAD_BATCH ||
+         kind == CMD_SEND_RAW;
 }
 
 static int has_room(signalr_connection *c) {
@@ -297,6 +298,17 @@ static void execute(signalr_connection *c, sr_app_event *cmd) {
         break;
       case CMD_RETRY: sr_engine_on_retry_delay(&c->engine, now, cmd->u.delay_ms); break;
       case CMD_CANCEL_CALL: run_cancel_call(c, cmd); break;
+      case CMD_SEND_RAW: {
+        c->sending_app = 1;
+        rc = sr_engine_send_raw(&c->engine, now, cmd->value.data, cmd->value.len);
+        c->sending_app = 0;
+        if (rc) {
+          sr_error_info err;
+          sr_error_set(&err, rc, 0, "a raw message of %zu bytes was not sent: %s", cmd->value.len, signalr_strerror(rc));
+          sr_conn_push_lifecycle(c, SIGNALR_EVENT_SEND_FAILED, &err);
+        }
+        break;
+      }
       case CMD_SET_URL: rc = sr_engine_set_url(&c->engine, (const char *)cmd->target.data); break;
       case CMD_SET_TIMEOUTS:
         sr_engine_set_timeouts(&c->engine, cmd->u.timeouts.server_timeout_ms, cmd->u.timeouts.keep_alive_ms);

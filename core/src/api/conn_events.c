@@ -136,6 +136,20 @@ void sr_conn_push_handler(signalr_connection *c, const sr_hub_message *m) {
   conn_push(c, ev);
 }
 
+void sr_conn_push_raw(signalr_connection *c, const sr_payload *data) {
+  if (!c->s.raw_receive) return; /* nobody listens: dropped, as a hub message without handler */
+  sr_app_event *ev = event_for(c, SR_APP_RAW);
+  if (!ev) return;
+  ev->has_value = 1;
+  ev->encoding = data->encoding;
+  if (sr_buf_append(&ev->value, data->data, data->len)) {
+    sr_event_release(c->ctx, ev);
+    sr_conn_log(c, SIGNALR_LOG_ERROR, "out of memory: dropped a received message of %zu bytes", data->len);
+    return;
+  }
+  conn_push(c, ev);
+}
+
 void sr_conn_push_token_request(signalr_connection *c) {
   sr_app_event *ev = event_for(c, SR_APP_TOKEN);
   if (!ev) {

@@ -543,6 +543,9 @@ static void io_event(void *ud, const sr_engine_event *ev) {
       sr_conn_record_free(c, rec);
       break;
     }
+    case SR_EV_RAW:
+      sr_conn_push_raw(c, &ev->msg->arguments);
+      break;
     case SR_EV_STREAM_ITEM: {
       const call_record *rec = (const call_record *)(uintptr_t)ev->call;
       if (rec->item) sr_conn_push_item(c, rec, &ev->msg->item);

@@ -24,3 +24,21 @@ int signalr_connection_set_timeouts(signalr_connection *c, int32_t server_timeou
   cmd->u.timeouts.keep_alive_ms = keep_alive_interval_ms;
   return sr_conn_post_command(c, cmd);
 }
+
+/* Raw connections (the raw option): bytes out as they are, with the send bound of
+ * signalr_connection_send. */
+int signalr_connection_send_raw(signalr_connection *c, const void *data, size_t len) {
+  if (!c || (!data && len)) return SIGNALR_EINVAL;
+  if (!c->s.engine.raw) return SIGNALR_EINVAL;
+  if (atomic_load(&c->freed)) return SIGNALR_ECLOSED;
+  if (atomic_load(&c->state) != SIGNALR_STATE_CONNECTED) return SIGNALR_ESTATE;
+  int rc = sr_conn_backpressure(c);
+  if (rc) return rc;
+  sr_app_event *cmd = sr_conn_command(c, CMD_SEND_RAW, NULL, data, len, 0, NULL);
+  if (!cmd) return SIGNALR_ENOMEM;
+  cmd->cost = len;
+  atomic_fetch_add(&c->out_pending, len);
+  rc = sr_conn_post_command(c, cmd);
+  if (rc) atomic_fetch_sub(&c->out_pending, len);
+  return rc;
+}

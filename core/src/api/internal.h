@@ -60,6 +60,7 @@ typedef struct sr_settings {
   sr_callback *lifecycle;
   sr_callback *token_provider;
   sr_callback *retry_policy;  /* set: the engine asks through sr_engine_io.retry */
+  sr_callback *raw_receive;   /* raw connection: each message the transport received */
 } sr_settings;
 
 void sr_settings_init(sr_settings *s);
@@ -85,6 +86,7 @@ enum {
   SR_APP_TOKEN,          /* ask the access-token provider */
   SR_APP_RETRY,          /* ask the retry policy (u.attempt, elapsed: ms) */
   SR_APP_FREED,          /* signalr_connection_free's wait for the I/O thread (internal) */
+  SR_APP_RAW,            /* raw connection: a received message (value, encoding) */
   SR_APP_COMMAND = 100,  /* from here on: commands for the I/O thread (connection module) */
 };
 

@@ -92,6 +92,14 @@ uint64_t sr_engine_find_stream(const sr_engine *e, int (*match)(void *ud, uint64
   return sr_engine_find_call(e, SR_CALL_STREAM, match, ud);
 }
 
+int sr_engine_send_raw(sr_engine *e, int64_t now, const uint8_t *data, size_t len) {
+  if (!e->cfg.raw) return SIGNALR_EINVAL;
+  if (!e->handshake_done || !e->transport_open || e->state != SR_STATE_CONNECTED) return SIGNALR_ESTATE;
+  int rc = e->io.send(e->io.ud, data, len);
+  if (!rc) e->last_sent = now;
+  return rc;
+}
+
 int sr_engine_set_url(sr_engine *e, const char *url) {
   char *u = strdup(url);
   if (!u) return SIGNALR_ENOMEM;
@@ -159,6 +167,7 @@ int sr_engine_send_message(sr_engine *e, int64_t now, const sr_hub_message *m, i
 }
 
 static int send_control(sr_engine *e, int64_t now, int type, int64_t sequence_id) {
+  if (e->cfg.raw) return 0; /* no hub protocol: no Ping, Ack, Sequence */
   sr_hub_message m = {0};
   m.type = type;
   m.sequence_id = sequence_id;
@@ -479,7 +488,7 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
     if (t) {
       set_str(&e->connection_id, r.connection_id);
       set_str(&e->connection_token, r.connection_token);
-      e->stateful = r.use_stateful_reconnect && t == SR_TRANSPORT_WEBSOCKETS;
+      e->stateful = r.use_stateful_reconnect && t == SR_TRANSPORT_WEBSOCKETS && !e->cfg.raw;
       sr_negotiate_response_clear(&r);
       open_transport(e, now, t, e->connection_token);
       return;
@@ -521,6 +530,8 @@ static int fall_back(sr_engine *e, int64_t now, const sr_error_info *why) {
 
 /* ---------------------------------------------------------------- transport open, handshake */
 
+static void connected(sr_engine *e, int64_t now);
+
 void sr_engine_on_open(sr_engine *e, int64_t now) {
   if (!e->transport_active) return;
   e->transport_open = 1;
@@ -537,6 +548,9 @@ void sr_engine_on_open(sr_engine *e, int64_t now) {
     const uint8_t *msg;
     size_t len;
     while (!rc && sr_replay_next(&e->replay, &cursor, &msg, &len)) rc = e->io.send(e->io.ud, msg, len);
+  } else if (e->cfg.raw) {
+    connected(e, now); /* nothing to agree on: open is connected */
+    return;
   } else {
     e->out.len = 0;
     rc = sr_handshake_write_request(&e->out, e->binary ? "messagepack" : "json", e->stateful ? 2 : 1);
@@ -584,6 +598,12 @@ static int handle_handshake(sr_engine *e, int64_t now, const uint8_t *rec, size_
     e->io.close(e->io.ud);
     return -1;
   }
+  connected(e, now);
+  return 0;
+}
+
+/* The connection is up (handshake answered, or a raw transport open). */
+static void connected(sr_engine *e, int64_t now) {
   int reconnected = e->state == SR_STATE_RECONNECTING;
   e->handshake_done = 1;
   e->session++;
@@ -601,7 +621,6 @@ static int handle_handshake(sr_engine *e, int64_t now, const uint8_t *rec, size_
   if (e->transport != SR_TRANSPORT_LONG_POLLING) send_control(e, now, SR_MSG_PING, 0);
   if (reconnected) sr_engine_emit(e, SR_EV_RECONNECTED, NULL, 0, NULL);
   else finish_start(e, NULL);
-  return 0;
 }
 
 /* ---------------------------------------------------------------- receiving */
@@ -690,6 +709,13 @@ void sr_engine_on_data(sr_engine *e, int64_t now, const uint8_t *data, size_t le
   if (!e->transport_open || e->close_reason.code) return;
   e->last_received = now;
   e->slow_warned = 0;
+  if (e->cfg.raw) { /* no framing, no hub messages: the transport's message as it is */
+    if (!e->handshake_done) return;
+    sr_hub_message m = {0};
+    m.arguments = (sr_payload){data, len, e->binary ? SIGNALR_ENCODING_MSGPACK : SIGNALR_ENCODING_JSON};
+    sr_engine_emit(e, SR_EV_RAW, NULL, 0, &m);
+    return;
+  }
   sr_framer_feed(&e->framer, data, len);
   const uint8_t *msg;
   size_t n;
@@ -820,7 +846,7 @@ int sr_engine_stop(sr_engine *e, int64_t now) {
     default: {
       sr_hub_message m = {0};
       m.type = SR_MSG_CLOSE;
-      if (e->transport_open) sr_engine_send_message(e, now, &m, 0); /* best effort */
+      if (e->transport_open && !e->cfg.raw) sr_engine_send_message(e, now, &m, 0); /* best effort */
       e->stopping = 1;
       e->state = SR_STATE_DISCONNECTING;
       if (e->transport_active) e->io.close(e->io.ud);

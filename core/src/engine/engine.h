@@ -45,6 +45,10 @@ typedef struct sr_engine_config {
   int stateful_reconnect;
   size_t stateful_buffer_size; /* bytes of unacknowledged messages kept for replay */
   uint64_t random_seed;        /* for jitter; any value */
+  /* A raw connection (the official clients' HttpConnection): negotiate and a transport, no hub
+   * protocol. No handshake, pings, acks or Close message; each transport message is handed
+   * over as it came (SR_EV_RAW); protocol MSGPACK means the binary transfer format. */
+  int raw;
 } sr_engine_config;
 
 void sr_engine_config_defaults(sr_engine_config *c);
@@ -58,6 +62,7 @@ enum {
   SR_EV_STREAM_ITEM,         /* msg->item for the stream `call` */
   SR_EV_RECONNECTING,        /* error: why the connection was lost; retries begin */
   SR_EV_RECONNECTED,         /* connected again (a new connection id) */
+  SR_EV_RAW,                 /* raw connection: msg->arguments holds the bytes of one transport message */
 };
 
 typedef struct sr_engine_event {
@@ -182,6 +187,8 @@ int sr_engine_set_url(sr_engine *e, const char *url);
 /* Changes the server timeout and keep-alive interval (< 0: unchanged, 0: off) at once: the
  * deadlines count from the last message received and sent, as sr_engine_deadline tells. */
 void sr_engine_set_timeouts(sr_engine *e, int32_t server_timeout_ms, int32_t keep_alive_ms);
+/* Raw connection: writes bytes to the transport as they are. SIGNALR_ESTATE when not connected. */
+int sr_engine_send_raw(sr_engine *e, int64_t now, const uint8_t *data, size_t len);
 /* The same for calls of kind (SR_CALL_INVOKE, SR_CALL_STREAM). */
 uint64_t sr_engine_find_call(const sr_engine *e, int kind, int (*match)(void *ud, uint64_t token), void *ud);
 /* Takes the call out of the table and completes it with err (SR_EV_COMPLETION): the server's
