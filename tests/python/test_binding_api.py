@@ -147,3 +147,38 @@ def test_server_timeout_changed_on_a_live_connection(build, transport):
     assert done.wait(10)
     assert time.monotonic() - t0 < 5
     assert isinstance(closed[0], TimeoutError), closed
+
+
+@pytest.mark.parametrize("fmt", ["text", "binary"])
+def test_raw_connection_echo(build, transport, fmt):
+    if transport == "serversentevents" and fmt == "binary":
+        pytest.skip("Server-Sent Events carry text only")
+    conn = build("/raw/echo", transport, configure=lambda b: b.with_raw(fmt))
+    got = bytearray()
+    lock = threading.Lock()
+
+    def on_receive(data):
+        with lock:
+            got.extend(data)
+
+    conn.on_receive(on_receive)
+    conn.start(timeout=T)
+    expect = b""
+    msgs = [b"hello", "caf\u00e9 \u20ac".encode(), b"x" * 30000]
+    if fmt == "binary":
+        msgs.append(bytes(range(256)))
+    for m in msgs:
+        expect += m
+        conn.send_raw(m)
+        assert wait_for(lambda: len(got) >= len(expect)), (len(got), len(expect))
+    assert bytes(got) == expect
+    with pytest.raises(signalr.SignalRError):
+        conn.invoke("Echo", "x", timeout=T)
+    conn.stop(timeout=T)
+
+
+def test_send_raw_on_a_hub_connection_is_refused(build):
+    conn = build("/hubs/api")
+    conn.start(timeout=T)
+    with pytest.raises(ValueError):
+        conn.send_raw(b"x")
