@@ -43,6 +43,11 @@ int sr_cookie_jar_attach(sr_cookie_jar *jar, void *curl_easy) {
   return 0;
 }
 
+int sr_cookie_jar_store(sr_cookie_jar *jar, const char *line) {
+  if (!jar || !line) return SIGNALR_EINVAL;
+  return curl_easy_setopt(jar->reader, CURLOPT_COOKIELIST, line) == CURLE_OK ? 0 : SIGNALR_EINVAL;
+}
+
 size_t sr_cookie_jar_count(sr_cookie_jar *jar) {
   struct curl_slist *list = NULL;
   if (!jar || curl_easy_getinfo(jar->reader, CURLINFO_COOKIELIST, &list) != CURLE_OK) return 0;

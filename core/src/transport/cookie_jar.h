@@ -32,6 +32,12 @@ int sr_cookie_jar_attach(sr_cookie_jar *jar, void *curl_easy);
  * SIGNALR_ENOMEM / SIGNALR_EINVAL (a URL curl cannot parse). */
 int sr_cookie_jar_header(sr_cookie_jar *jar, const char *url, sr_buf *out);
 
+/* Stores one cookie line as libcurl's CURLOPT_COOKIELIST takes it: a Netscape cookie-file line
+ * (domain, tailmatch, path, secure, expires, name, value, tab-separated) or "Set-Cookie: ..."
+ * with an explicit Domain (curl has no request URL for it: no host check, no default domain).
+ * For tests. 0 or SIGNALR_EINVAL. */
+int sr_cookie_jar_store(sr_cookie_jar *jar, const char *line);
+
 /* The number of cookies in the jar (expired ones included until curl drops them). */
 size_t sr_cookie_jar_count(sr_cookie_jar *jar);
 
