@@ -400,7 +400,7 @@ TEST_P(Cancel, CancelCompletesOnceAndTheLateResultIsDropped) {
   SIGNALR_NEED_SERVER();
   Api a("/hubs/api", {{"transports", GetParam()}});
   a.start();
-  const std::string slow = "[800,\"late\"]";
+  const std::string slow = "[2000,\"late\"]"; // answered 2 s later
   signalr_call *call = nullptr;
   ASSERT_EQ(signalr_connection_invoke_call(a.conn, "DelayedEcho", slow.data(), slow.size(), SIGNALR_ENCODING_JSON,
                                            0, &call), 0);
@@ -412,7 +412,7 @@ TEST_P(Cancel, CancelCompletesOnceAndTheLateResultIsDropped) {
   signalr_error *err = nullptr;
   EXPECT_EQ(signalr_call_wait(call, 5000, &res, &len, &err), SIGNALR_ECANCELED);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_LT(ms, 700) << "the cancel waited for the server's answer";
+  EXPECT_LT(ms, 1500) << "the cancel waited for the server's answer";
   EXPECT_EQ(res, nullptr);
   ASSERT_NE(err, nullptr);
   EXPECT_EQ(signalr_error_code(err), SIGNALR_ECANCELED);

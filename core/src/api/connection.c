@@ -286,8 +286,9 @@ int signalr_connection_invoke_blocking(signalr_connection *c, const char *method
   waiter *w = NULL;
   int rc = invoke_into(c, method, args, len, encoding, result != NULL, 0, &w);
   if (rc) return rc;
-  if (!wait_done(c, w, timeout_ms)) sr_conn_cancel_call(c, w->handle); /* timed out: the engine forgets it */
-  rc = waiter_take(w, err, result, result_len);
+  int done = wait_done(c, w, timeout_ms);
+  rc = waiter_take(w, err, result, result_len); /* the outcome first: the cancel would complete it */
+  if (!done) sr_conn_cancel_call(c, w->handle); /* timed out: the engine forgets the call */
   waiter_unref(w); /* on a timeout, the completion's reference keeps it until the cancel ends it */
   return rc;
 }
