@@ -182,6 +182,7 @@ app.MapHub<SilentHub>("/hubs/silent");
 app.MapHub<BenchHub>("/hubs/bench"); // signalr bench (tools/cli/bench.c)
 app.MapHub<TestHub>("/hubs/v0");
 app.MapHub<TestHub>("/hubs/cookie");
+ApiEndpoints.Map(app); // /hubs/api: what each request carried (ApiEndpoints.cs)
 app.MapHub<TestHub>("/hubs/ws-rejected");
 app.MapHub<TestHub>("/hubs/short-disconnect", o =>
 {

@@ -110,6 +110,13 @@ pub type signalr_lifecycle_fn = unsafe extern "C" fn(
     event: c_int,
     err: *const signalr_error,
 );
+pub type signalr_raw_fn = unsafe extern "C" fn(
+    user_data: *mut c_void,
+    conn: *mut signalr_connection,
+    data: *const u8,
+    len: usize,
+    binary: c_int,
+);
 pub type signalr_token_fn =
     unsafe extern "C" fn(user_data: *mut c_void, conn: *mut signalr_connection, token: *mut *const c_char) -> c_int;
 pub type signalr_retry_fn =
@@ -305,6 +312,20 @@ extern "C" {
         err: *mut *mut signalr_error,
     ) -> c_int;
     pub fn signalr_call_free(call: *mut signalr_call);
+    pub fn signalr_call_cancel(call: *mut signalr_call) -> c_int;
+    pub fn signalr_connection_set_url(conn: *mut signalr_connection, url: *const c_char) -> c_int;
+    pub fn signalr_connection_set_timeouts(
+        conn: *mut signalr_connection,
+        server_timeout_ms: i32,
+        keep_alive_interval_ms: i32,
+    ) -> c_int;
+    pub fn signalr_builder_set_raw_receive(
+        b: *mut signalr_builder,
+        fn_: Option<signalr_raw_fn>,
+        user_data: *mut c_void,
+        free_user_data: Option<signalr_free_fn>,
+    ) -> c_int;
+    pub fn signalr_connection_send_raw(conn: *mut signalr_connection, data: *const c_void, len: usize) -> c_int;
     pub fn signalr_connection_stream(
         conn: *mut signalr_connection,
         method: *const c_char,

@@ -371,7 +371,7 @@ SIGNALR_API int signalr_connection_invoke(signalr_connection *conn, const char *
  * carried no value at all). Otherwise the
  * call's error, as the completion of signalr_connection_invoke would have it, with *err (may
  * be NULL) to free with signalr_error_free; SIGNALR_ETIMEOUT when the time ran out (the call
- * stays pending: its result, when it comes, is dropped). In a poll-mode context the waiting
+ * is then canceled as by signalr_call_cancel: released, a late result dropped). In a poll-mode context the waiting
  * thread runs the connection's I/O itself while no other thread does (as a waiting
  * signalr_context_poll does): a call in a loop costs no hand-off between threads. Callbacks
  * of other operations are not run by it: they stay queued for signalr_context_poll. */
@@ -404,8 +404,9 @@ SIGNALR_API int signalr_connection_invoke_call(signalr_connection *conn, const c
  * SIGNALR_ESTATE. Blocking; one thread at a time per call; SIGNALR_ERECURSIVE from a callback. */
 SIGNALR_API int signalr_call_wait(signalr_call *call, int32_t timeout_ms, void **result, size_t *result_len,
                                   signalr_error **err);
-/* Releases the handle; a call still pending goes on and its result is dropped. NULL is a no-op.
- * Any thread, also from callbacks; never blocks. Before the context's free. */
+/* Releases the handle; a call still pending is canceled as by signalr_call_cancel (its result,
+ * if the server still sends one, is dropped). NULL is a no-op. Any thread, also from callbacks;
+ * never blocks. Before the context's free. */
 SIGNALR_API void signalr_call_free(signalr_call *call);
 
 /* One item of a server-to-client stream, in the wire's encoding (borrowed for the call). */
@@ -538,6 +539,62 @@ SIGNALR_API void signalr_connection_free(signalr_connection *conn);
  * Thread-safe, never blocks (a snapshot the I/O thread keeps current), callable from callbacks.
  * Errors: SIGNALR_EINVAL (conn or out NULL), SIGNALR_ENOMEM. */
 SIGNALR_API int signalr_connection_diagnostics(signalr_connection *conn, char **out, size_t *out_len);
+
+/* ---------------------------------------------------------------- added after 0.2.0 (append only) */
+
+/* Cancels a pending call (signalr_connection_invoke_call): its outcome becomes SIGNALR_ECANCELED,
+ * once (signalr_call_wait returns it), and the connection forgets the call: a result the server
+ * sends later is dropped, nothing stays allocated for it. Nothing is sent to the server (SignalR
+ * has no cancel for an invocation; the hub method runs on), as with a canceled InvokeAsync of the
+ * official clients. An invoke still waiting for room to be sent is not sent. A call that has its
+ * outcome already keeps it (0, nothing changes). Returns 0, SIGNALR_EINVAL (NULL) or
+ * SIGNALR_ENOMEM. Thread-safe (also while another thread waits in signalr_call_wait), never
+ * blocks, callable from callbacks; the handle stays the caller's (signalr_call_free). */
+SIGNALR_API int signalr_call_cancel(signalr_call *call);
+
+/* Changes the hub URL (http, https, ws or wss; copied) for the connection's next connect
+ * attempt, as the official clients' baseUrl: allowed while disconnected (before a start) and
+ * while reconnecting, typically from the SIGNALR_EVENT_RECONNECTING callback to reconnect
+ * elsewhere; SIGNALR_ESTATE otherwise, SIGNALR_EINVAL for a URL of another scheme. A reconnect
+ * attempt already under way keeps its URL: from the RECONNECTING callback the change reaches the
+ * first attempt when that waits for the application (a retry policy set with
+ * signalr_builder_set_retry_policy: it is asked after the event) or has a delay (the default
+ * first delay is 0 ms: the change may reach the second attempt only). A negotiate redirect
+ * chain starts over from the new URL. Thread-safe, never blocks, callable from callbacks. */
+SIGNALR_API int signalr_connection_set_url(signalr_connection *conn, const char *url);
+
+/* Changes the server timeout and the keep-alive interval of a connection, also while it is
+ * connected (the builder's server_timeout_ms and keep_alive_interval_ms; -1 leaves one as it
+ * is, 0 turns it off), as the official clients' serverTimeoutInMilliseconds and
+ * keepAliveIntervalInMilliseconds. In effect at once, counted from the last message received
+ * (a server timeout shorter than the silence so far closes the connection with
+ * SIGNALR_ETIMEOUT now) and the last message sent. SIGNALR_EINVAL below -1. Thread-safe, never
+ * blocks, callable from callbacks. */
+SIGNALR_API int signalr_connection_set_timeouts(signalr_connection *conn, int32_t server_timeout_ms,
+                                                int32_t keep_alive_interval_ms);
+
+/* Raw connections: the official clients' HttpConnection, for an ASP.NET Core ConnectionHandler
+ * (MapConnectionHandler) rather than a hub. Build with the option raw=text or raw=binary (the
+ * transfer format negotiate asks for; binary excludes Server-Sent Events): negotiate and the
+ * transport run as for a hub, with no handshake, pings or hub messages; start completes when
+ * the transport is open, stop closes it; lifecycle events, reconnect and the options (headers,
+ * token, TLS, cookies, transports) work as for a hub.
+ *
+ * signalr_builder_set_raw_receive: fn runs for each message the transport received, with its
+ *   bytes (borrowed for the call) and binary = 1 for the binary transfer format. Messages are
+ *   what the transport delivered: one WebSocket message, one SSE event, one poll's body; a
+ *   server that writes twice may arrive as one message or two (a byte stream, as the official
+ *   HttpConnection's). Runs like any event (signalr_context_poll's thread unless direct).
+ * signalr_connection_send_raw: sends bytes (copied) as they are, in order with other sends;
+ *   backpressure and failures as signalr_connection_send (SIGNALR_EAGAIN at the bound, then
+ *   SIGNALR_EVENT_WRITABLE; a message that cannot go out: SIGNALR_EVENT_SEND_FAILED).
+ *   SIGNALR_EINVAL on a connection that is not raw, SIGNALR_ESTATE when not connected.
+ *   Thread-safe, never blocks, callable from callbacks. */
+typedef void (*signalr_raw_fn)(void *user_data, signalr_connection *conn, const uint8_t *data,
+                               size_t len, int binary);
+SIGNALR_API int signalr_builder_set_raw_receive(signalr_builder *b, signalr_raw_fn fn, void *user_data,
+                                                void (*free_user_data)(void *));
+SIGNALR_API int signalr_connection_send_raw(signalr_connection *conn, const void *data, size_t len);
 
 #ifdef __cplusplus
 }

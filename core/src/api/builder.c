@@ -60,6 +60,7 @@ void sr_settings_free(sr_settings *s) {
   sr_callback_unref(s->lifecycle);
   sr_callback_unref(s->token_provider);
   sr_callback_unref(s->retry_policy);
+  sr_callback_unref(s->raw_receive);
   memset(s, 0, sizeof *s);
 }
 
@@ -81,6 +82,7 @@ int sr_settings_copy(sr_settings *d, const sr_settings *s) {
   d->lifecycle = sr_callback_ref(s->lifecycle);
   d->token_provider = sr_callback_ref(s->token_provider);
   d->retry_policy = sr_callback_ref(s->retry_policy);
+  d->raw_receive = sr_callback_ref(s->raw_receive);
   int rc = dup_opt(&d->engine.url, s->engine.url);
   if (!rc) rc = dup_opt(&d->access_token, s->access_token);
   if (!rc) rc = dup_opt(&d->ca_file, s->ca_file);
@@ -270,6 +272,26 @@ static int set_proxy(sr_settings *s, const char *v, char *err, size_t n) {
   static int fname(sr_settings *s, const char *v, char *err, size_t n) {              \
     return parse_bool(v, &s->field) ? fail(err, n, name " must be true or false") : 0; \
   }
+/* raw: text / binary (a raw connection with that transfer format), or off. A raw connection
+ * has no hub protocol, so no pings to keep the server timeout fed: both are turned off (set
+ * them after this option to have them anyway; the keep-alive sends nothing in raw mode). */
+static int set_raw(sr_settings *s, const char *v, char *err, size_t n) {
+  if (!strcasecmp(v, "text")) {
+    s->engine.protocol = SIGNALR_ENCODING_JSON;
+  } else if (!strcasecmp(v, "binary")) {
+    s->engine.protocol = SIGNALR_ENCODING_MSGPACK;
+  } else if (!*v || !strcasecmp(v, "off") || !strcasecmp(v, "false")) {
+    s->engine.raw = 0;
+    return 0;
+  } else {
+    return fail(err, n, "raw must be text, binary or off");
+  }
+  s->engine.raw = 1;
+  s->engine.server_timeout_ms = 0;
+  s->engine.keep_alive_interval_ms = 0;
+  return 0;
+}
+
 BOOL_SETTER(set_reconnect_on_start, engine.reconnect_on_start, "reconnect_on_start")
 BOOL_SETTER(set_stateful, engine.stateful_reconnect, "stateful_reconnect")
 
@@ -389,6 +411,11 @@ static const option OPTIONS[] = {
     {"tls_client_cert", "string", "", "PEM file of a client certificate for https/wss.", set_client_cert},
     {"tls_client_key", "string", "", "PEM file of the client certificate's private key.", set_client_key},
     {"proxy", "string", "", "HTTP proxy URL for every request (WebSockets tunnel through CONNECT).", set_proxy},
+    {"raw", "enum", "off",
+     "A raw connection (the official clients' HttpConnection, for an ASP.NET Core ConnectionHandler): "
+     "text or binary transfer format, no hub protocol; messages go through signalr_connection_send_raw "
+     "and signalr_builder_set_raw_receive. Turns server_timeout_ms and keep_alive_interval_ms off.",
+     set_raw},
     {"binding", "string", "C", "The language binding, reported in the User-Agent (e.g. 'Python 3.11').", set_binding},
     {"reconnect", "bool", "false",
      "Reconnect automatically when the connection is lost (delays 0, 2, 10, 30 s, then give up).", set_reconnect},
@@ -464,6 +491,11 @@ int signalr_builder_set_retry_policy(signalr_builder *b, signalr_retry_fn fn, vo
   int rc = set_cb(&b->s.retry_policy, (void (*)(void))fn, ud, free_ud);
   if (!rc && fn) b->s.engine.reconnect = 1;
   return rc;
+}
+
+int signalr_builder_set_raw_receive(signalr_builder *b, signalr_raw_fn fn, void *ud, void (*free_ud)(void *)) {
+  if (!b) return SIGNALR_EINVAL;
+  return set_cb(&b->s.raw_receive, (void (*)(void))fn, ud, free_ud);
 }
 
 int signalr_builder_set_lifecycle(signalr_builder *b, signalr_lifecycle_fn fn, void *ud, void (*free_ud)(void *)) {

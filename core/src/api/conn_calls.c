@@ -33,6 +33,8 @@ static int backpressure(signalr_connection *c) {
   return full(c) ? SIGNALR_EAGAIN : 0;
 }
 
+int sr_conn_backpressure(signalr_connection *c) { return backpressure(c); }
+
 /* Marks the uploads as attached to a call; SIGNALR_ESTATE for an unknown or attached one. */
 static int claim_uploads(signalr_connection *c, const uint64_t *uploads, size_t count, int claim) {
   int rc = 0;
@@ -58,6 +60,7 @@ static int call_ex(signalr_connection *c, int type, const char *method, const vo
   int rc = check_call(method, &args, &len, encoding);
   if (rc || !c || upload_count > SR_MAX_UPLOADS || (upload_count && !uploads)) return rc ? rc : SIGNALR_EINVAL;
   if (atomic_load(&c->freed)) return SIGNALR_ECLOSED;
+  if (c->s.engine.raw) return SIGNALR_EUNSUPPORTED; /* no hub protocol: signalr_connection_send_raw */
   /* Sends are refused, synchronously, when they cannot go out: not connected (the official
    * clients throw), or no room (EAGAIN). Invokes and streams are accepted and wait for room
    * on the I/O thread, as the official clients await; their completion reports the rest. */
@@ -71,7 +74,8 @@ static int call_ex(signalr_connection *c, int type, const char *method, const vo
     cmd->done_ud = ud;
     cmd->rec_internal = internal;
     cmd->item = item;
-    if (type == CMD_STREAM) cmd->handle = atomic_fetch_add(&c->next_stream_handle, 1) + 1;
+    /* streams (signalr_connection_stream_cancel) and invokes (signalr_call_cancel) */
+    if (type == CMD_STREAM || type == CMD_INVOKE) cmd->handle = atomic_fetch_add(&c->next_stream_handle, 1) + 1;
     if (handle) *handle = cmd->handle;
     cmd->upload_count = upload_count;
     if (upload_count) memcpy(cmd->uploads, uploads, upload_count * sizeof *uploads);
@@ -106,8 +110,8 @@ int signalr_connection_invoke(signalr_connection *c, const char *method, const v
 }
 
 int sr_conn_invoke_internal(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
-                            signalr_completion_fn cb, void *ud, int internal) {
-  return call_ex(c, CMD_INVOKE, method, args, len, encoding, NULL, 0, cb, ud, NULL, NULL, internal);
+                            signalr_completion_fn cb, void *ud, int internal, uint64_t *handle) {
+  return call_ex(c, CMD_INVOKE, method, args, len, encoding, NULL, 0, cb, ud, NULL, handle, internal);
 }
 
 int signalr_connection_send_with_uploads(signalr_connection *c, const char *method, const void *args, size_t len,
@@ -136,6 +140,14 @@ int signalr_connection_stream_cancel(signalr_connection *c, uint64_t handle) {
   if (!c || !handle) return SIGNALR_EINVAL;
   sr_app_event *cmd = atomic_load(&c->freed) ? NULL : sr_conn_command(c, CMD_CANCEL, NULL, NULL, 0, 0, NULL);
   if (!cmd) return atomic_load(&c->freed) ? SIGNALR_ECLOSED : SIGNALR_ENOMEM;
+  cmd->handle = handle;
+  return sr_conn_post_command(c, cmd);
+}
+
+int sr_conn_cancel_call(signalr_connection *c, uint64_t handle) {
+  if (!c || !handle) return SIGNALR_EINVAL;
+  sr_app_event *cmd = atomic_load(&c->freed) ? NULL : sr_conn_command(c, CMD_CANCEL_CALL, NULL, NULL, 0, 0, NULL);
+  if (!cmd) return atomic_load(&c->freed) ? 0 : SIGNALR_ENOMEM; /* (the free completes it: ECLOSED) */
   cmd->handle = handle;
   return sr_conn_post_command(c, cmd);
 }

@@ -157,6 +157,29 @@ static int run_cancel(signalr_connection *c, sr_app_event *cmd, int64_t now) {
   return token ? sr_engine_cancel(&c->engine, now, token) : 0; /* completes it: ECANCELED */
 }
 
+static int invoke_has_handle(void *ud, uint64_t token) { return stream_has_handle(ud, token); }
+
+/* signalr_call_cancel: the invoke completes now with SIGNALR_ECANCELED, whether it still waits
+ * for room (parked) or for the server's answer (then the engine forgets it: a late completion
+ * finds no call and is dropped). Nothing goes to the server: SignalR has no cancel for an
+ * invocation, as the official clients' canceled InvokeAsync. Done already: nothing. */
+static void run_cancel_call(signalr_connection *c, const sr_app_event *cancel) {
+  sr_error_info err;
+  sr_error_set(&err, SIGNALR_ECANCELED, 0, "The invocation was canceled; a result the server sends later is dropped.");
+  for (sr_app_event **at = &c->parked, *prev = NULL; *at; prev = *at, at = &(*at)->next) {
+    sr_app_event *cmd = *at;
+    if (cmd->kind != CMD_INVOKE || cmd->handle != cancel->handle) continue;
+    *at = cmd->next;
+    if (c->parked_tail == cmd) c->parked_tail = prev;
+    if (cmd->cost) atomic_fetch_sub(&c->out_pending, cmd->cost);
+    sr_conn_push_completion(c, record_of(cmd), &err, NULL);
+    sr_event_release(c->ctx, cmd);
+    return;
+  }
+  uint64_t token = sr_engine_find_call(&c->engine, SR_CALL_INVOKE, invoke_has_handle, (void *)&cancel->handle);
+  if (token) sr_engine_forget_call(&c->engine, token, &err); /* its SR_EV_COMPLETION completes it */
+}
+
 static void upload_failed(signalr_connection *c, const char *id, int rc, int item) {
   sr_error_info err;
   sr_error_set(&err, rc, 0, "upload stream %s: %s %s", id ? id : "(gone)",
@@ -228,11 +251,12 @@ static int run_stop(signalr_connection *c, sr_app_event *cmd, int64_t now) {
  * the outgoing side is full (the transport's queue, or the stateful-reconnect buffer). */
 static int is_message(int kind) {
   return kind == CMD_SEND || kind == CMD_INVOKE || kind == CMD_STREAM || kind == CMD_UPLOAD_BATCH ||
-         kind == CMD_UPLOAD_DONE || kind == CMD_RESULT || kind == CMD_CANCEL;
+         kind == CMD_UPLOAD_DONE || kind == CMD_RESULT || kind == CMD_CANCEL || kind == CMD_SEND_RAW;
 }
 
 static int needs_room(int kind) {
-  return kind == CMD_SEND || kind == CMD_INVOKE || kind == CMD_STREAM || kind == CMD_UPLOAD_BATCH;
+  return kind == CMD_SEND || kind == CMD_INVOKE || kind == CMD_STREAM || kind == CMD_UPLOAD_BATCH ||
+         kind == CMD_SEND_RAW;
 }
 
 static int has_room(signalr_connection *c) {
@@ -273,6 +297,22 @@ static void execute(signalr_connection *c, sr_app_event *cmd) {
         sr_conn_token_answered(c, cmd->target.len ? (const char *)cmd->target.data : NULL, cmd->u.token_rc);
         break;
       case CMD_RETRY: sr_engine_on_retry_delay(&c->engine, now, cmd->u.delay_ms); break;
+      case CMD_CANCEL_CALL: run_cancel_call(c, cmd); break;
+      case CMD_SEND_RAW: {
+        c->sending_app = 1;
+        rc = sr_engine_send_raw(&c->engine, now, cmd->value.data, cmd->value.len);
+        c->sending_app = 0;
+        if (rc) {
+          sr_error_info err;
+          sr_error_set(&err, rc, 0, "a raw message of %zu bytes was not sent: %s", cmd->value.len, signalr_strerror(rc));
+          sr_conn_push_lifecycle(c, SIGNALR_EVENT_SEND_FAILED, &err);
+        }
+        break;
+      }
+      case CMD_SET_URL: rc = sr_engine_set_url(&c->engine, (const char *)cmd->target.data); break;
+      case CMD_SET_TIMEOUTS:
+        sr_engine_set_timeouts(&c->engine, cmd->u.timeouts.server_timeout_ms, cmd->u.timeouts.keep_alive_ms);
+        break; /* (the settle after every command re-arms the engine's timer) */
       default: break;
     }
   }

@@ -80,6 +80,10 @@ void sr_connection_dispatch(sr_app_event *ev) {
     case SR_APP_RETRY:
       ask_retry(ev);
       break;
+    case SR_APP_RAW:
+      ((signalr_raw_fn)c->s.raw_receive->fn)(c->s.raw_receive->user_data, c, ev->value.data, ev->value.len,
+                                              ev->encoding == SIGNALR_ENCODING_MSGPACK);
+      break;
     case SR_APP_ITEM: {
       signalr_value v = {ev->value.data, ev->value.len, ev->encoding, SR_BUF_INIT};
       ev->item(ev->done_ud, c, &v);

@@ -73,7 +73,7 @@ void sr_conn_push_completion(signalr_connection *c, call_record rec, const sr_er
   ev->done_ud = rec.ud;
   if (err) {
     ev->has_error = 1;
-    ev->error = *err;
+    sr_error_assign(&ev->error, err);
   }
   if (result && result->data) {
     ev->has_value = 1;
@@ -81,6 +81,7 @@ void sr_conn_push_completion(signalr_connection *c, call_record rec, const sr_er
     if (sr_buf_append(&ev->value, result->data, result->len)) {
       ev->has_value = 0;
       ev->has_error = 1;
+      sr_error_release(&ev->error);
       sr_error_set(&ev->error, SIGNALR_ENOMEM, 0, "out of memory copying the result");
     }
   }
@@ -109,7 +110,7 @@ void sr_conn_push_lifecycle(signalr_connection *c, int what, const sr_error_info
   ev->lifecycle = what;
   if (err) {
     ev->has_error = 1;
-    ev->error = *err;
+    sr_error_assign(&ev->error, err);
   }
   conn_push(c, ev);
 }
@@ -135,6 +136,20 @@ void sr_conn_push_handler(signalr_connection *c, const sr_hub_message *m) {
   conn_push(c, ev);
 }
 
+void sr_conn_push_raw(signalr_connection *c, const sr_payload *data) {
+  if (!c->s.raw_receive) return; /* nobody listens: dropped, as a hub message without handler */
+  sr_app_event *ev = event_for(c, SR_APP_RAW);
+  if (!ev) return;
+  ev->has_value = 1;
+  ev->encoding = data->encoding;
+  if (sr_buf_append(&ev->value, data->data, data->len)) {
+    sr_event_release(c->ctx, ev);
+    sr_conn_log(c, SIGNALR_LOG_ERROR, "out of memory: dropped a received message of %zu bytes", data->len);
+    return;
+  }
+  conn_push(c, ev);
+}
+
 void sr_conn_push_token_request(signalr_connection *c) {
   sr_app_event *ev = event_for(c, SR_APP_TOKEN);
   if (!ev) {
@@ -154,6 +169,6 @@ void sr_conn_push_retry_request(signalr_connection *c, uint32_t attempt, int64_t
   ev->u.attempt = attempt;
   ev->elapsed = elapsed;
   ev->has_error = 1;
-  ev->error = *err;
+  sr_error_assign(&ev->error, err);
   conn_push(c, ev);
 }

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "api/connection_internal.h"
+#include "transport/cookie_jar.h"
 
 static void sent_trim(signalr_connection *c);
 static size_t sent_lost(signalr_connection *c, size_t unsent);
@@ -117,9 +118,12 @@ void sr_conn_record_free(signalr_connection *c, call_record *rec) {
   c->free_records = rec;
 }
 
-/* Headers for one request: the configured ones, the bearer token and the cookies. The
- * strings live in `store` until the request has been started. */
-static const char **request_headers(signalr_connection *c, const char *bearer, sr_buf *store, const char **list) {
+/* Headers for one request: the configured ones, the bearer token and, for a WebSocket
+ * upgrade (ws_url; it does not go through libcurl), the jar's cookies for that URL. HTTP
+ * requests get theirs from libcurl's cookie engine. The strings live in `store` until the
+ * request has been started. */
+static const char **request_headers(signalr_connection *c, const char *bearer, const char *ws_url, sr_buf *store,
+                                    const char **list) {
   size_t n = 0;
   for (size_t i = 0; i < c->s.header_count; i++) list[n++] = c->s.headers[i];
   const char *token = bearer ? bearer : c->token ? c->token : c->s.access_token;
@@ -132,44 +136,13 @@ static const char **request_headers(signalr_connection *c, const char *bearer, s
     sr_buf_puts(store, token);
     sr_buf_putc(store, 0);
   }
-  if (c->cookie_count) {
-    offsets[count++] = store->len;
-    sr_buf_puts(store, "Cookie: ");
-    for (size_t i = 0; i < c->cookie_count; i++) {
-      if (i) sr_buf_puts(store, "; ");
-      sr_buf_puts(store, c->cookies[i]);
-    }
-    sr_buf_putc(store, 0);
+  if (ws_url && c->jar) {
+    size_t at = store->len;
+    if (sr_cookie_jar_header(c->jar, ws_url, store) == 1) offsets[count++] = at;
   }
   for (int i = 0; i < count && store->data; i++) list[n++] = (const char *)store->data + offsets[i];
   list[n] = NULL;
   return list;
-}
-
-/* Keeps cookies the negotiate response set, replacing same-named ones and dropping those
- * the server expired (Max-Age=0 or a past Expires... a max-age of 0 is the common form). */
-static void remember_cookies(signalr_connection *c, const char *const *set_cookies) {
-  for (size_t i = 0; set_cookies && set_cookies[i]; i++) {
-    const char *sc = set_cookies[i];
-    size_t pair = strcspn(sc, ";");
-    const char *eq = memchr(sc, '=', pair);
-    if (!eq || eq == sc) continue;
-    size_t name_len = (size_t)(eq - sc);
-    int expired = strstr(sc, "Max-Age=0") || strstr(sc, "max-age=0") || strstr(sc, "Expires=Thu, 01 Jan 1970");
-    for (size_t j = 0; j < c->cookie_count; j++) {
-      if (!strncmp(c->cookies[j], sc, name_len) && c->cookies[j][name_len] == '=') {
-        free(c->cookies[j]);
-        c->cookies[j] = c->cookies[--c->cookie_count];
-        break;
-      }
-    }
-    if (expired) continue;
-    char **grown = realloc(c->cookies, (c->cookie_count + 1) * sizeof *grown);
-    if (!grown) continue;
-    c->cookies = grown;
-    char *cookie = strndup(sc, pair);
-    if (cookie) c->cookies[c->cookie_count++] = cookie;
-  }
 }
 
 /* ------------------------------------------------------------ negotiate */
@@ -183,7 +156,6 @@ static void on_negotiated(void *ud, const sr_http_response *resp) {
     sr_error_set(&err, resp->error_code, 0, "negotiate failed: %s", resp->error_text ? resp->error_text : "");
     sr_engine_on_negotiate(&c->engine, now, 0, NULL, 0, &err);
   } else {
-    remember_cookies(c, resp->set_cookies);
     sr_conn_log(c, SIGNALR_LOG_DEBUG, "negotiate answered %d", resp->status);
     sr_engine_on_negotiate(&c->engine, now, resp->status, (const char *)resp->body, resp->body_len, NULL);
   }
@@ -195,13 +167,9 @@ static void on_negotiated(void *ud, const sr_http_response *resp) {
 static void add_user_agent(signalr_connection *c, const char **list, char *buf, size_t len);
 
 static const char *user_agent(signalr_connection *c, char *buf, size_t len) {
-  /* sr_user_agent() is "libsignalr/<version> (<os>; <machine>)": the binding goes last. */
-  const char *ua = sr_user_agent();
-  size_t n = strlen(ua);
-  if (n && ua[n - 1] == ')')
-    snprintf(buf, len, "User-Agent: %.*s; %s)", (int)(n - 1), ua, c->s.binding ? c->s.binding : "C");
-  else
-    snprintf(buf, len, "User-Agent: %s", ua);
+  static const char name[] = "User-Agent: ";
+  memcpy(buf, name, sizeof name);
+  sr_format_user_agent(buf + sizeof name - 1, len - (sizeof name - 1), c->s.binding);
   return buf;
 }
 
@@ -223,12 +191,14 @@ typedef struct request_base {
   sr_buf store;
 } request_base;
 
-static int prepare_request(signalr_connection *c, const char *bearer, request_base *r) {
+static int prepare_request(signalr_connection *c, const char *bearer, const char *ws_url, request_base *r) {
   r->store = (sr_buf)SR_BUF_INIT;
+  /* one jar per connection, across negotiate, its redirects, every transport and restart */
+  if (!c->jar && !(c->jar = sr_cookie_jar_new())) return SIGNALR_ENOMEM;
   size_t need = c->s.header_count + 4; /* + Authorization, Cookie, User-Agent, NULL */
   r->list = need <= sizeof r->small / sizeof r->small[0] ? r->small : malloc(need * sizeof *r->list);
   if (!r->list) return SIGNALR_ENOMEM;
-  request_headers(c, bearer, &r->store, r->list);
+  request_headers(c, bearer, ws_url, &r->store, r->list);
   add_user_agent(c, r->list, r->ua, sizeof r->ua);
   return 0;
 }
@@ -247,12 +217,13 @@ static sr_net_options network_options(const signalr_connection *c, const request
                           .proxy = c->s.proxy,
                           .client_cert = c->s.client_cert,
                           .client_key = c->s.client_key,
-                          .connect_timeout_ms = connect_timeout_ms};
+                          .connect_timeout_ms = connect_timeout_ms,
+                          .cookies = c->jar};
 }
 
 static int start_negotiate(signalr_connection *c, const char *url, const char *bearer) {
   request_base base;
-  if (prepare_request(c, bearer, &base)) return SIGNALR_ENOMEM;
+  if (prepare_request(c, bearer, NULL, &base)) return SIGNALR_ENOMEM;
   sr_http_request_cfg cfg = {0};
   cfg.method = "POST";
   cfg.url = url;
@@ -319,7 +290,7 @@ static void t_on_close(void *ud, const sr_transport_close_info *info) {
 
 static int start_transport(signalr_connection *c, int kind, const char *url, const char *bearer, int binary) {
   request_base base;
-  if (prepare_request(c, bearer, &base)) return SIGNALR_ENOMEM;
+  if (prepare_request(c, bearer, kind == SR_TRANSPORT_WEBSOCKETS ? url : NULL, &base)) return SIGNALR_ENOMEM;
   sr_transport_config cfg = {0};
   cfg.kind = kind;
   cfg.url = url;
@@ -371,6 +342,7 @@ static void deliver_failure(void *arg) {
     sr_conn_settle(c);
   }
   sr_connection_unref(c);
+  sr_error_release(&f->err);
   free(f);
 }
 
@@ -379,10 +351,12 @@ static void fail_later(signalr_connection *c, int what, const sr_error_info *err
   if (!f) return; /* out of memory: the engine's handshake timeout is not armed; nothing better */
   f->c = c;
   f->what = what;
-  f->err = *err;
+  f->err.full = NULL;
+  sr_error_assign(&f->err, err);
   sr_conn_ref(c);
   if (sr_loop_post(c->ctx->loop, deliver_failure, f)) {
     sr_connection_unref(c);
+    sr_error_release(&f->err);
     free(f);
   }
 }
@@ -562,14 +536,18 @@ static void io_event(void *ud, const sr_engine_event *ev) {
         sr_conn_push_completion(c, *rec, ev->error, NULL);
       } else if (ev->msg->completion_kind == SR_COMPLETION_ERROR) {
         sr_error_info err;
-        sr_error_set(&err, SIGNALR_EHUB, 0, "%.*s", (int)ev->msg->error.len, ev->msg->error.ptr);
+        sr_error_set_long(&err, SIGNALR_EHUB, 0, "", ev->msg->error.ptr, ev->msg->error.len); /* whole */
         sr_conn_push_completion(c, *rec, &err, NULL);
+        sr_error_release(&err);
       } else {
         sr_conn_push_completion(c, *rec, NULL, ev->msg->completion_kind == SR_COMPLETION_RESULT ? &ev->msg->result : NULL);
       }
       sr_conn_record_free(c, rec);
       break;
     }
+    case SR_EV_RAW:
+      sr_conn_push_raw(c, &ev->msg->arguments);
+      break;
     case SR_EV_STREAM_ITEM: {
       const call_record *rec = (const call_record *)(uintptr_t)ev->call;
       if (rec->item) sr_conn_push_item(c, rec, &ev->msg->item);
@@ -644,10 +622,8 @@ void sr_conn_teardown(signalr_connection *c, sr_free_wait *w) {
   sr_engine_mute(&c->engine);
   sr_engine_free(&c->engine);
   c->engine_ready = 0;
-  for (size_t i = 0; i < c->cookie_count; i++) free(c->cookies[i]);
-  free(c->cookies);
-  c->cookies = NULL;
-  c->cookie_count = 0;
+  sr_cookie_jar_free(c->jar); /* after the transport and request that used it */
+  c->jar = NULL;
   for (call_record *r = c->free_records, *next; r; r = next) {
     next = r->next_free;
     free(r);

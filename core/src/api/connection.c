@@ -88,6 +88,7 @@ typedef struct waiter {
   int encoding;    /* the call's: the result is handed out in it */
   uint8_t *result; /* a copy of the invoke's result (malloc) */
   size_t result_len;
+  uint64_t handle; /* the invoke's, for signalr_call_cancel */
 } waiter;
 
 static void waiter_unref(waiter *w) {
@@ -275,7 +276,8 @@ static int invoke_into(signalr_connection *c, const char *method, const void *ar
   /* the caller waits running the loop next: a parked I/O thread need not take it back */
   int borrow = !(c->ctx->flags & SIGNALR_CONTEXT_DIRECT) && !sr_in_callback();
   if (borrow) sr_loop_post_then_borrow(c->ctx->loop, 1);
-  int rc = sr_conn_invoke_internal(c, method, args, len, encoding, waiter_done, w, ordered ? SR_REC_ORDERED : 1);
+  int rc = sr_conn_invoke_internal(c, method, args, len, encoding, waiter_done, w, ordered ? SR_REC_ORDERED : 1,
+                                   &w->handle);
   if (borrow) sr_loop_post_then_borrow(c->ctx->loop, 0);
   if (rc) {
     waiter_unref(w);
@@ -308,9 +310,10 @@ int signalr_connection_invoke_blocking(signalr_connection *c, const char *method
   waiter *w = NULL;
   int rc = invoke_into(c, method, args, len, encoding, result != NULL, 0, &w);
   if (rc) return rc;
-  wait_done(c, w, timeout_ms);
-  rc = waiter_take(w, err, result, result_len);
-  waiter_unref(w); /* on a timeout, the completion's reference keeps it until the call ends */
+  int done = wait_done(c, w, timeout_ms);
+  rc = waiter_take(w, err, result, result_len); /* the outcome first: the cancel would complete it */
+  if (!done) sr_conn_cancel_call(c, w->handle); /* timed out: the engine forgets the call */
+  waiter_unref(w); /* on a timeout, the completion's reference keeps it until the cancel ends it */
   return rc;
 }
 
@@ -351,8 +354,15 @@ int signalr_call_wait(signalr_call *call, int32_t timeout_ms, void **result, siz
   return waiter_take(call->w, err, result, result_len);
 }
 
+int signalr_call_cancel(signalr_call *call) {
+  if (!call) return SIGNALR_EINVAL;
+  if (atomic_load(&call->w->done)) return 0; /* it has its outcome: nothing to cancel */
+  return sr_conn_cancel_call(call->conn, call->w->handle);
+}
+
 void signalr_call_free(signalr_call *call) {
   if (!call) return;
+  if (!atomic_load(&call->w->done)) sr_conn_cancel_call(call->conn, call->w->handle); /* released, not left */
   waiter_unref(call->w); /* a pending completion keeps its own reference */
   sr_connection_unref(call->conn);
   free(call);

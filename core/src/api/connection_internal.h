@@ -97,8 +97,7 @@ struct signalr_connection {
   int start_waiting;
   call_record *stop_done; /* the completions of the stops waiting (any number of them) */
   int stop_waiting, stop_cap;
-  char **cookies; /* "name=value" from negotiate responses */
-  size_t cookie_count;
+  struct sr_cookie_jar *jar; /* the connection's cookies (libcurl's engine), made on first use */
   call_record *free_records;
   upload_slot *uploads;        /* attached uploads: handle -> the engine's stream id */
   size_t upload_count, upload_cap;
@@ -137,6 +136,10 @@ enum {
   CMD_RETRY,
   CMD_FREE,
   CMD_RESUME,                  /* the application drained: read again */
+  CMD_CANCEL_CALL,             /* signalr_call_cancel: handle names the invoke; never waits its turn */
+  CMD_SET_URL,                 /* signalr_connection_set_url: the URL in target */
+  CMD_SET_TIMEOUTS,            /* signalr_connection_set_timeouts: u.timeouts */
+  CMD_SEND_RAW,                /* signalr_connection_send_raw: the bytes in value */
 };
 
 /* What signalr_connection_free collects from the I/O thread: the completions of every pending
@@ -181,8 +184,12 @@ int sr_conn_post(signalr_connection *c, int type, const char *method, const void
 
 /* signalr_connection_invoke with an internal completion (a blocking invoke's waiter);
  * internal: 1 or SR_REC_ORDERED (see call_record). */
+/* SIGNALR_EAGAIN when sends are at their bound (and SIGNALR_EVENT_WRITABLE is then owed). */
+int sr_conn_backpressure(signalr_connection *c);
+/* Posts the cancel of the invoke with that handle (see signalr_call_cancel). */
+int sr_conn_cancel_call(signalr_connection *c, uint64_t handle);
 int sr_conn_invoke_internal(signalr_connection *c, const char *method, const void *args, size_t len, int encoding,
-                            signalr_completion_fn cb, void *ud, int internal);
+                            signalr_completion_fn cb, void *ud, int internal, uint64_t *handle);
 
 /* I/O thread. */
 void sr_conn_log(signalr_connection *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -190,6 +197,8 @@ void sr_conn_push_completion(signalr_connection *c, call_record rec, const sr_er
 void sr_conn_push_item(signalr_connection *c, const call_record *rec, const sr_payload *item);
 void sr_conn_push_lifecycle(signalr_connection *c, int what, const sr_error_info *err);
 void sr_conn_push_handler(signalr_connection *c, const sr_hub_message *m);
+/* Raw connection: one received message for the raw_receive callback. */
+void sr_conn_push_raw(signalr_connection *c, const sr_payload *data);
 /* Application thread: runs the handlers of a server call and answers it (conn_results.c). */
 void sr_conn_run_handlers(sr_app_event *ev);
 void sr_conn_push_token_request(signalr_connection *c);

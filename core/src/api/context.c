@@ -67,6 +67,7 @@ int signalr_context_new(signalr_context **out, int flags) {
 }
 
 static void free_event_memory(sr_app_event *ev) {
+  sr_error_release(&ev->error);
   sr_buf_free(&ev->value);
   sr_buf_free(&ev->target);
   sr_buf_free(&ev->invocation_id);
@@ -138,6 +139,7 @@ sr_app_event *sr_event_alloc(signalr_context *ctx) {
 
 /* Resets an event for the pool: drops its connection reference, shrinks big buffers. */
 static void recycle_prepare(sr_app_event *ev) {
+  sr_error_release(&ev->error); /* (sr_event_alloc zeroes the rest) */
   if (ev->conn) sr_connection_unref(ev->conn);
   ev->conn = NULL;
   shrink(&ev->value);

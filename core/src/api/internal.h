@@ -23,6 +23,10 @@ struct signalr_value {
 
 signalr_error *sr_error_new(const sr_error_info *info);
 
+/* The User-Agent value in the official clients' format (user_agent.c); binding is the
+ * builder's binding option ("Python 3.11.2"; NULL: the C library). */
+void sr_format_user_agent(char *buf, size_t len, const char *binding);
+
 /* A callback with its user_data, shared by a builder and the connections built from it:
  * free_user_data runs once, when the last holder lets go. */
 typedef struct sr_callback {
@@ -56,6 +60,7 @@ typedef struct sr_settings {
   sr_callback *lifecycle;
   sr_callback *token_provider;
   sr_callback *retry_policy;  /* set: the engine asks through sr_engine_io.retry */
+  sr_callback *raw_receive;   /* raw connection: each message the transport received */
 } sr_settings;
 
 void sr_settings_init(sr_settings *s);
@@ -81,6 +86,7 @@ enum {
   SR_APP_TOKEN,          /* ask the access-token provider */
   SR_APP_RETRY,          /* ask the retry policy (u.attempt, elapsed: ms) */
   SR_APP_FREED,          /* signalr_connection_free's wait for the I/O thread (internal) */
+  SR_APP_RAW,            /* raw connection: a received message (value, encoding) */
   SR_APP_COMMAND = 100,  /* from here on: commands for the I/O thread (connection module) */
 };
 
@@ -119,6 +125,9 @@ typedef struct sr_app_event {
     uint32_t attempt;           /* SR_APP_RETRY: the reconnect attempt to ask the policy about */
     int32_t delay_ms;           /* CMD_RETRY: the policy's answer (< 0: give up) */
     int token_rc;               /* CMD_TOKEN: the provider's code (0: the token in target) */
+    struct {                    /* CMD_SET_TIMEOUTS (< 0: unchanged) */
+      int32_t server_timeout_ms, keep_alive_ms;
+    } timeouts;
   } u;
   int64_t elapsed;              /* SR_APP_RETRY: ms since the connection was lost */
   size_t upload_count;

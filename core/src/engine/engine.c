@@ -68,6 +68,8 @@ void sr_engine_free(sr_engine *e) {
   sr_buf_free(&e->scratch);
   sr_buf_free(&e->failures);
   sr_diag_free(&e->diag);
+  sr_error_release(&e->close_reason);
+  sr_error_release(&e->last_failure);
   memset(e, 0, sizeof *e);
 }
 
@@ -78,7 +80,7 @@ void sr_engine_emit(sr_engine *e, int type, const sr_error_info *err, uint64_t c
 
 /* Records why the connection is going down; the first reason wins. */
 static void set_reason(sr_engine *e, const sr_error_info *why) {
-  if (!e->close_reason.code) e->close_reason = *why;
+  if (!e->close_reason.code) sr_error_assign(&e->close_reason, why);
 }
 
 size_t sr_engine_unacked_bytes(const sr_engine *e) { return e->stateful ? e->replay.bytes : 0; }
@@ -90,11 +92,51 @@ int sr_engine_is_stateful(const sr_engine *e) { return e->stateful; }
 const sr_diag *sr_engine_diag(const sr_engine *e) { return &e->diag; }
 
 uint64_t sr_engine_find_stream(const sr_engine *e, int (*match)(void *ud, uint64_t token), void *ud) {
+  return sr_engine_find_call(e, SR_CALL_STREAM, match, ud);
+}
+
+int sr_engine_send_raw(sr_engine *e, int64_t now, const uint8_t *data, size_t len) {
+  if (!e->cfg.raw) return SIGNALR_EINVAL;
+  if (!e->handshake_done || !e->transport_open || e->state != SR_STATE_CONNECTED) return SIGNALR_ESTATE;
+  int rc = e->io.send(e->io.ud, data, len);
+  if (!rc) e->last_sent = now;
+  return rc;
+}
+
+int sr_engine_set_url(sr_engine *e, const char *url) {
+  char *u = strdup(url);
+  if (!u) return SIGNALR_ENOMEM;
+  free(e->cfg.url);
+  e->cfg.url = u;
+  return 0;
+}
+
+void sr_engine_set_timeouts(sr_engine *e, int32_t server_timeout_ms, int32_t keep_alive_ms) {
+  if (server_timeout_ms >= 0) {
+    e->cfg.server_timeout_ms = server_timeout_ms;
+    e->slow_warned = 0; /* the warning at 2/3 is of the new timeout */
+  }
+  if (keep_alive_ms >= 0) e->cfg.keep_alive_interval_ms = keep_alive_ms;
+}
+
+uint64_t sr_engine_find_call(const sr_engine *e, int kind, int (*match)(void *ud, uint64_t token), void *ud) {
   for (size_t i = 0; i < e->calls.cap; i++) {
     const sr_call *call = &e->calls.slots[i];
-    if (call->id && call->kind == SR_CALL_STREAM && match(ud, call->token)) return call->token;
+    if (call->id && call->kind == kind && match(ud, call->token)) return call->token;
   }
   return 0;
+}
+
+int sr_engine_forget_call(sr_engine *e, uint64_t token, const sr_error_info *err) {
+  for (size_t i = 0; i < e->calls.cap; i++) {
+    sr_call *c = &e->calls.slots[i];
+    if (!c->id || c->token != token) continue;
+    sr_call call;
+    sr_call_table_take(&e->calls, c->id, &call);
+    sr_engine_emit(e, SR_EV_COMPLETION, err, call.token, NULL);
+    return 0;
+  }
+  return SIGNALR_EINVAL;
 }
 
 int sr_engine_take_call(sr_engine *e, uint64_t *token) {
@@ -130,6 +172,7 @@ int sr_engine_send_message(sr_engine *e, int64_t now, const sr_hub_message *m, i
 }
 
 static int send_control(sr_engine *e, int64_t now, int type, int64_t sequence_id) {
+  if (e->cfg.raw) return 0; /* no hub protocol: no Ping, Ack, Sequence */
   sr_hub_message m = {0};
   m.type = type;
   m.sequence_id = sequence_id;
@@ -230,6 +273,7 @@ static void begin_attempt(sr_engine *e, int64_t now) {
   e->transport = 0;
   e->handshake_done = 0;
   e->stateful = 0;
+  sr_error_release(&e->close_reason);
   memset(&e->close_reason, 0, sizeof e->close_reason);
   e->clean_close = 0;
   e->last_received = e->last_sent = now;
@@ -261,14 +305,20 @@ int sr_engine_start(sr_engine *e, int64_t now) {
 /* ---------------------------------------------------------------- retries */
 
 static void give_up(sr_engine *e, const sr_error_info *last) {
-  sr_error_info err = *last;
+  sr_error_info err = *last; /* borrowed, unless rewritten below */
+  int own = 0;
   if (e->attempt > 1 || e->state == SR_STATE_RECONNECTING) {
-    char what[400];
-    snprintf(what, sizeof what, "%.399s", last->message);
-    snprintf(err.message, sizeof err.message, "Reconnect gave up after %u attempt%s; the last failure: %.400s",
-             e->attempt - 1, e->attempt == 2 ? "" : "s", what);
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "Reconnect gave up after %u attempt%s; the last failure: ", e->attempt - 1,
+             e->attempt == 2 ? "" : "s");
+    const char *what = sr_error_text(last);
+    sr_error_set_long(&err, last->code, last->http_status, prefix, what, strlen(what));
+    err.allow_reconnect = last->allow_reconnect;
+    err.hint = last->hint;
+    own = 1;
   }
   closed(e, &err);
+  if (own) sr_error_release(&err);
 }
 
 static void apply_delay(sr_engine *e, int64_t now, int32_t delay) {
@@ -282,7 +332,7 @@ static void apply_delay(sr_engine *e, int64_t now, int32_t delay) {
 
 /* Asks the policy when to try again after `err`. */
 static void schedule_retry(sr_engine *e, int64_t now, const sr_error_info *err) {
-  e->last_failure = *err;
+  sr_error_assign(&e->last_failure, err);
   e->attempt++;
   if (e->cfg.custom_retry) {
     e->awaiting_retry = 1;
@@ -348,6 +398,7 @@ static int pick_transport(const sr_engine *e, const sr_negotiate_response *r) {
  * and hint of the last. */
 static void aggregate_error(sr_engine *e, sr_error_info *err) {
   *err = e->last_failure;
+  err->full = NULL; /* the message is rewritten: (each transport's text is in it, cut) */
   snprintf(err->message, sizeof err->message,
            "Unable to connect to the server with any of the available transports. %.*s", (int)e->failures.len,
            e->failures.data ? (const char *)e->failures.data : "");
@@ -413,7 +464,7 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
     return;
   }
   if (r.kind == SR_NEGOTIATE_SERVER_ERROR) {
-    sr_error_set(&err, SIGNALR_ENEGOTIATE, status, "%s", r.error);
+    sr_error_set_long(&err, SIGNALR_ENEGOTIATE, status, "", r.error, strlen(r.error));
   } else if (r.kind == SR_NEGOTIATE_REDIRECT) {
     if (++e->redirects > SR_MAX_NEGOTIATE_REDIRECTS) {
       sr_error_set(&err, SIGNALR_EREDIRECT, 0, "Negotiate redirection limit exceeded.");
@@ -447,7 +498,7 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
     if (t) {
       set_str(&e->connection_id, r.connection_id);
       set_str(&e->connection_token, r.connection_token);
-      e->stateful = r.use_stateful_reconnect && t == SR_TRANSPORT_WEBSOCKETS;
+      e->stateful = r.use_stateful_reconnect && t == SR_TRANSPORT_WEBSOCKETS && !e->cfg.raw;
       sr_negotiate_response_clear(&r);
       open_transport(e, now, t, e->connection_token);
       return;
@@ -460,6 +511,7 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
   }
   sr_negotiate_response_clear(&r);
   negotiate_failed(e, now, &err);
+  sr_error_release(&err); /* the server's error text, when it was long */
 }
 
 /* The transport failed to connect: with negotiation, try the next one after a fresh negotiate
@@ -467,7 +519,7 @@ void sr_engine_on_negotiate(sr_engine *e, int64_t now, int status, const char *b
 static int fall_back(sr_engine *e, int64_t now, const sr_error_info *why) {
   if (e->cfg.skip_negotiation || e->stopping || !e->transport) return 0;
   e->tried |= e->transport;
-  e->last_failure = *why;
+  sr_error_assign(&e->last_failure, why);
   char line[sizeof why->message + 48];
   int n = snprintf(line, sizeof line, "%s%s failed: %s", e->failures.len ? " " : "",
                    sr_transport_name(e->transport), why->message);
@@ -488,6 +540,8 @@ static int fall_back(sr_engine *e, int64_t now, const sr_error_info *why) {
 
 /* ---------------------------------------------------------------- transport open, handshake */
 
+static void connected(sr_engine *e, int64_t now);
+
 void sr_engine_on_open(sr_engine *e, int64_t now) {
   if (!e->transport_active) return;
   e->transport_open = 1;
@@ -505,6 +559,9 @@ void sr_engine_on_open(sr_engine *e, int64_t now) {
     const uint8_t *msg;
     size_t len;
     while (!rc && sr_replay_next(&e->replay, &cursor, &msg, &len)) rc = e->io.send(e->io.ud, msg, len);
+  } else if (e->cfg.raw) {
+    connected(e, now); /* nothing to agree on: open is connected */
+    return;
   } else {
     e->out.len = 0;
     rc = sr_handshake_write_request(&e->out, e->binary ? "messagepack" : "json", e->stateful ? 2 : 1);
@@ -552,6 +609,12 @@ static int handle_handshake(sr_engine *e, int64_t now, const uint8_t *rec, size_
     e->io.close(e->io.ud);
     return -1;
   }
+  connected(e, now);
+  return 0;
+}
+
+/* The connection is up (handshake answered, or a raw transport open). */
+static void connected(sr_engine *e, int64_t now) {
   int reconnected = e->state == SR_STATE_RECONNECTING;
   e->handshake_done = 1;
   sr_diag_phase(&e->diag, SR_PHASE_CONNECTED, now);
@@ -570,7 +633,6 @@ static int handle_handshake(sr_engine *e, int64_t now, const uint8_t *rec, size_
   if (e->transport != SR_TRANSPORT_LONG_POLLING) send_control(e, now, SR_MSG_PING, 0);
   if (reconnected) sr_engine_emit(e, SR_EV_RECONNECTED, NULL, 0, NULL);
   else finish_start(e, NULL);
-  return 0;
 }
 
 /* ---------------------------------------------------------------- receiving */
@@ -638,14 +700,15 @@ static void handle_message(sr_engine *e, int64_t now, const sr_hub_message *m) {
     case SR_MSG_CLOSE: {
       sr_error_info err;
       if (m->error.ptr)
-        sr_error_set(&err, SIGNALR_ECLOSED, 0, "The server closed the connection with the following error: %.*s",
-                     (int)m->error.len, m->error.ptr);
+        sr_error_set_long(&err, SIGNALR_ECLOSED, 0, "The server closed the connection with the following error: ",
+                          m->error.ptr, m->error.len);
       else
         sr_error_set(&err, SIGNALR_ECLOSED, 0, "The server closed the connection.");
       err.allow_reconnect = m->allow_reconnect;
       e->server_closed = !m->allow_reconnect;
       if (!e->close_reason.code) e->clean_close = !m->error.ptr;
       set_reason(e, &err);
+      sr_error_release(&err);
       e->io.close(e->io.ud);
       break;
     }
@@ -661,6 +724,13 @@ void sr_engine_on_data(sr_engine *e, int64_t now, const uint8_t *data, size_t le
   if (!e->transport_open || e->close_reason.code) return;
   e->last_received = now;
   e->slow_warned = 0;
+  if (e->cfg.raw) { /* no framing, no hub messages: the transport's message as it is */
+    if (!e->handshake_done) return;
+    sr_hub_message m = {0};
+    m.arguments = (sr_payload){data, len, e->binary ? SIGNALR_ENCODING_MSGPACK : SIGNALR_ENCODING_JSON};
+    sr_engine_emit(e, SR_EV_RAW, NULL, 0, &m);
+    return;
+  }
   sr_framer_feed(&e->framer, data, len);
   const uint8_t *msg;
   size_t n;
@@ -720,42 +790,52 @@ static int redial_later(sr_engine *e, int64_t now, const sr_error_info *why) {
   return 1;
 }
 
+static void on_closed(sr_engine *e, int64_t now, const sr_error_info *failure, int was_open, sr_error_info *reason);
+
 void sr_engine_on_closed(sr_engine *e, int64_t now, const sr_error_info *failure) {
   int was_open = e->transport_open;
   e->transport_open = 0;
   e->transport_active = 0;
   if (e->state == SR_STATE_DISCONNECTED) return;
-  sr_error_info reason = e->close_reason;
-  if (!reason.code && failure && !e->stopping) {
-    reason = *failure;
-    if (!reason.hint)
-      reason.hint = sr_error_hint_for(was_open                   ? SR_STAGE_CONNECTED
+  /* reason holds its own reference to a long text: the close reason may be reset (a new
+   * attempt) while it is still being reported */
+  sr_error_info reason = {0};
+  sr_error_assign(&reason, &e->close_reason);
+  on_closed(e, now, failure, was_open, &reason);
+  sr_error_release(&reason);
+}
+
+static void on_closed(sr_engine *e, int64_t now, const sr_error_info *failure, int was_open, sr_error_info *reason) {
+  if (!reason->code && failure && !e->stopping) {
+    sr_error_assign(reason, failure);
+    if (!reason->hint)
+      reason->hint = sr_error_hint_for(was_open                   ? SR_STAGE_CONNECTED
                                       : e->cfg.skip_negotiation ? SR_STAGE_DIRECT
                                                                 : SR_STAGE_TRANSPORT,
-                                      &reason);
+                                      reason);
   }
   if (e->stopping) {
     closed(e, e->start_pending ? &e->close_reason : NULL);
     return;
   }
   if (e->redialing) { /* the re-dial failed */
-    if (redial_later(e, now, &reason)) return;
+    if (redial_later(e, now, reason)) return;
     e->redialing = 0;
-    if (!reason.code) sr_error_set(&reason, SIGNALR_ECLOSED, 0, "Unable to reconnect to server.");
-    connection_lost(e, now, &reason);
+    if (!reason->code) sr_error_set(reason, SIGNALR_ECLOSED, 0, "Unable to reconnect to server.");
+    connection_lost(e, now, reason);
     return;
   }
   if (!e->handshake_done) {
-    if (!reason.code)
-      sr_error_set(&reason, SIGNALR_ECLOSED, 0,
+    if (!reason->code)
+      sr_error_set(reason, SIGNALR_ECLOSED, 0,
                    "The underlying connection was closed before the hub handshake could complete.");
-    if (!was_open && fall_back(e, now, &reason)) return;
-    attempt_failed(e, now, &reason);
+    if (!was_open && fall_back(e, now, reason)) return;
+    attempt_failed(e, now, reason);
     return;
   }
   if (redial(e, now, failure)) return;
-  if (!reason.code) sr_error_set(&reason, SIGNALR_ECLOSED, 0, "The server closed the connection.");
-  connection_lost(e, now, &reason);
+  if (!reason->code) sr_error_set(reason, SIGNALR_ECLOSED, 0, "The server closed the connection.");
+  connection_lost(e, now, reason);
 }
 
 int sr_engine_stop(sr_engine *e, int64_t now) {
@@ -784,7 +864,7 @@ int sr_engine_stop(sr_engine *e, int64_t now) {
     default: {
       sr_hub_message m = {0};
       m.type = SR_MSG_CLOSE;
-      if (e->transport_open) sr_engine_send_message(e, now, &m, 0); /* best effort */
+      if (e->transport_open && !e->cfg.raw) sr_engine_send_message(e, now, &m, 0); /* best effort */
       e->stopping = 1;
       e->state = SR_STATE_DISCONNECTING;
       if (e->transport_active) e->io.close(e->io.ud);

@@ -46,6 +46,10 @@ typedef struct sr_engine_config {
   int stateful_reconnect;
   size_t stateful_buffer_size; /* bytes of unacknowledged messages kept for replay */
   uint64_t random_seed;        /* for jitter; any value */
+  /* A raw connection (the official clients' HttpConnection): negotiate and a transport, no hub
+   * protocol. No handshake, pings, acks or Close message; each transport message is handed
+   * over as it came (SR_EV_RAW); protocol MSGPACK means the binary transfer format. */
+  int raw;
 } sr_engine_config;
 
 void sr_engine_config_defaults(sr_engine_config *c);
@@ -59,6 +63,7 @@ enum {
   SR_EV_STREAM_ITEM,         /* msg->item for the stream `call` */
   SR_EV_RECONNECTING,        /* error: why the connection was lost; retries begin */
   SR_EV_RECONNECTED,         /* connected again (a new connection id) */
+  SR_EV_RAW,                 /* raw connection: msg->arguments holds the bytes of one transport message */
 };
 
 typedef struct sr_engine_event {
@@ -179,6 +184,20 @@ int sr_engine_is_stateful(const sr_engine *e);           /* stateful reconnect w
 const sr_diag *sr_engine_diag(const sr_engine *e);       /* what the last connect attempt saw */
 /* The token of the pending server stream that match(ud, token) picks, or 0. */
 uint64_t sr_engine_find_stream(const sr_engine *e, int (*match)(void *ud, uint64_t token), void *ud);
+/* The URL the next connect attempt starts from (the start, or a reconnect attempt not yet
+ * begun); a negotiate redirect chain starts over from it. 0 or SIGNALR_ENOMEM. */
+int sr_engine_set_url(sr_engine *e, const char *url);
+/* Changes the server timeout and keep-alive interval (< 0: unchanged, 0: off) at once: the
+ * deadlines count from the last message received and sent, as sr_engine_deadline tells. */
+void sr_engine_set_timeouts(sr_engine *e, int32_t server_timeout_ms, int32_t keep_alive_ms);
+/* Raw connection: writes bytes to the transport as they are. SIGNALR_ESTATE when not connected. */
+int sr_engine_send_raw(sr_engine *e, int64_t now, const uint8_t *data, size_t len);
+/* The same for calls of kind (SR_CALL_INVOKE, SR_CALL_STREAM). */
+uint64_t sr_engine_find_call(const sr_engine *e, int kind, int (*match)(void *ud, uint64_t token), void *ud);
+/* Takes the call out of the table and completes it with err (SR_EV_COMPLETION): the server's
+ * answer, if it comes, finds no call and is dropped. Nothing is sent. SIGNALR_EINVAL: no such
+ * call (it completed already). */
+int sr_engine_forget_call(sr_engine *e, uint64_t token, const sr_error_info *err);
 /* Takes the pending calls one by one (a teardown completes them); 0 when none is left. */
 int sr_engine_take_call(sr_engine *e, uint64_t *token);
 /* The engine reports no more events (a teardown: they would reach a connection being freed). */

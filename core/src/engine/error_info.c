@@ -1,7 +1,9 @@
 #include "engine/error_info.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "signalr/signalr.h"
@@ -46,6 +48,43 @@ const char *sr_error_hint_for(int stage, const sr_error_info *e) {
     return "What answers at this address does not speak HTTP (another service on this port?), or it "
            "hung up at once: check the URL's port, and that it points at the ASP.NET Core server.";
   return sr_error_hint(stage, e->code, e->http_status);
+}
+
+struct sr_text {
+  atomic_int refs;
+  char text[]; /* NUL-terminated */
+};
+
+void sr_error_set_long(sr_error_info *e, int code, int http_status, const char *prefix, const char *text, size_t len) {
+  if (len > (size_t)INT32_MAX) len = (size_t)INT32_MAX;
+  sr_error_set(e, code, http_status, "%s%.*s", prefix, (int)len, text);
+  size_t plen = strlen(prefix);
+  if (plen + len < sizeof e->message) return;
+  sr_text *t = malloc(sizeof *t + plen + len + 1);
+  if (!t) return; /* the cut text in message is what there is */
+  atomic_init(&t->refs, 1);
+  memcpy(t->text, prefix, plen);
+  memcpy(t->text + plen, text, len);
+  t->text[plen + len] = 0;
+  e->full = t;
+}
+
+const char *sr_error_text(const sr_error_info *e) { return e->full ? e->full->text : e->message; }
+
+void sr_error_assign(sr_error_info *dst, const sr_error_info *src) {
+  sr_text *old = dst->full;
+  if (src->full) atomic_fetch_add_explicit(&src->full->refs, 1, memory_order_relaxed);
+  *dst = *src;
+  if (old) {
+    sr_error_info gone = {.full = old};
+    sr_error_release(&gone);
+  }
+}
+
+void sr_error_release(sr_error_info *e) {
+  sr_text *t = e->full;
+  e->full = NULL;
+  if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) free(t);
 }
 
 int sr_error_code_for_http(int s) {

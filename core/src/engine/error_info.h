@@ -5,12 +5,21 @@
 
 #include <stddef.h>
 
+/* A text too long for sr_error_info.message, shared by the copies of one error (immutable,
+ * reference-counted: the copies travel through events to other threads). */
+typedef struct sr_text sr_text;
+
+/* Copying the struct (=) borrows `full`: the copy is valid while the original is. The holders
+ * that outlive the call that gave them the error (queued events, signalr_error, the engine's
+ * close reason and last failure, deferred failures) take their own reference with
+ * sr_error_assign and drop it with sr_error_release. */
 typedef struct sr_error_info {
   int code;            /* SIGNALR_E* (0: no error) */
   int http_status;     /* 0 when no HTTP status was involved */
   int allow_reconnect; /* a server Close message allowed reconnecting */
   const char *hint;    /* static text, or NULL */
-  char message[512];
+  char message[512];   /* the text, cut to fit when longer (then `full` has all of it) */
+  sr_text *full;       /* the whole text when it did not fit in message, or NULL */
 } sr_error_info;
 
 /* Where a failure happened, for choosing the hint. */
@@ -24,6 +33,21 @@ enum {
 
 void sr_error_set(sr_error_info *e, int code, int http_status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* sr_error_set with the message prefix followed by text[0, len) (a server's text: hub error,
+ * Close error, negotiate error), kept whole however long: the caller owns a reference then
+ * (sr_error_release). Out of memory: cut to fit in message, as sr_error_set does. */
+void sr_error_set_long(sr_error_info *e, int code, int http_status, const char *prefix, const char *text, size_t len);
+
+/* The whole message (full when there is one, else message). Valid while e is. */
+const char *sr_error_text(const sr_error_info *e);
+
+/* dst becomes a copy of src holding its own reference to src's long text; dst's previous
+ * long text is released (dst must be zeroed or an owned error). dst == src is allowed. */
+void sr_error_assign(sr_error_info *dst, const sr_error_info *src);
+
+/* Drops an owned error's reference to its long text (none: nothing). The rest stays. */
+void sr_error_release(sr_error_info *e);
 
 /* The troubleshooting hint for a failure (seeds 000/001 of the product docs), or NULL. */
 const char *sr_error_hint(int stage, int code, int http_status);

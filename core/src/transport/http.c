@@ -13,6 +13,7 @@
 #include <sys/utsname.h>
 
 #include "signalr/signalr.h"
+#include "transport/cookie_jar.h"
 #include "util/buf.h"
 
 #define HTTP_DEFAULT_MAX_BODY (1u << 20)
@@ -506,6 +507,7 @@ int sr_http_start(sr_loop *loop, const sr_http_request_cfg *cfg,
     bad |= curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->net.client_key) != CURLE_OK;
     curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
   }
+  if (cfg->net.cookies) bad |= sr_cookie_jar_attach(cfg->net.cookies, e) != 0;
   if (cfg->net.proxy && *cfg->net.proxy) {
     bad |= curl_easy_setopt(e, CURLOPT_PROXY, cfg->net.proxy) != CURLE_OK;
     /* the proxy's answer to CONNECT is not the server's response: keep it out of on_header */
@@ -600,6 +602,7 @@ int sr_http_target_init(sr_http_target *t, const char *url, const sr_net_options
   memset(t, 0, sizeof(*t));
   t->net.insecure = net->insecure;
   t->net.connect_timeout_ms = net->connect_timeout_ms;
+  t->net.cookies = net->cookies; /* borrowed: the connection's jar outlives its transports */
   const char *const *headers = net->headers;
   size_t n = 0;
   while (headers && headers[n]) n++;

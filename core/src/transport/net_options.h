@@ -25,6 +25,9 @@ typedef struct sr_net_options {
   const char *client_key;     /* PEM private key file; NULL: the key is in client_cert */
   int32_t connect_timeout_ms; /* TCP + TLS (+ proxy) connect, and for a transport until it is
                                * open; <= 0: the layer's default (see there) */
+  struct sr_cookie_jar *cookies; /* HTTP requests store and send cookies through this jar
+                                  * (cookie_jar.h); borrowed; NULL: no cookie engine. The
+                                  * WebSocket client ignores it (its caller adds the header). */
 } sr_net_options;
 
 #ifdef __cplusplus

@@ -66,7 +66,7 @@ EVENT_SEND_FAILED = _ll.SIGNALR_EVENT_SEND_FAILED
 _SHIFT = 32 if struct.calcsize("P") >= 8 else 16
 _MASK = (1 << _SHIFT) - 1
 # Fixed operation ids of a connection's long-lived targets; calls count up from _FIRST_OP.
-_OP_LIFECYCLE, _OP_LOG, _OP_TOKEN, _OP_RETRY = 1, 2, 3, 4
+_OP_LIFECYCLE, _OP_LOG, _OP_TOKEN, _OP_RETRY, _OP_RAW = 1, 2, 3, 4, 5
 _FIRST_OP = 16
 
 _conn_ids = itertools.count(1)
@@ -618,6 +618,8 @@ class BaseConnection:
         self._ops[_OP_LOG] = self._on_log
         self._ops[_OP_TOKEN] = self._on_token
         self._ops[_OP_RETRY] = self._on_retry
+        self._ops[_OP_RAW] = self._on_raw
+        self._receive_callbacks: List[Callable] = []
 
     # ------------------------------------------------------------ public, both APIs
 
@@ -625,6 +627,59 @@ class BaseConnection:
     def url(self) -> str:
         """The hub URL."""
         return self._url
+
+    @url.setter
+    def url(self, value: str) -> None:
+        """Changes the hub URL for the next connect attempt, as the official clients' ``baseUrl``:
+        allowed while disconnected and while reconnecting (typically from an
+        :meth:`on_reconnecting` callback: the reconnect goes there); InvalidStateError otherwise,
+        ValueError for a URL that is not http(s):// or ws(s)://. With the default reconnect
+        delays the first attempt starts at once and may keep the old URL; a retry policy is asked
+        after the callback, so its first attempt has the new one."""
+        if not isinstance(value, str) or not value.lower().startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError("url must start with http://, https://, ws:// or wss://")
+        native = self._native
+        with native.lock:
+            if native.ptr is not None:
+                check(_ll.signalr_connection_set_url(native.ptr, value), "set url")
+            self._settings.url = self._url = value  # (a native connection made later gets it too)
+
+    def _set_timeout(self, key: str, ms: str, server: bool) -> None:
+        native = self._native
+        with native.lock:
+            if native.ptr is not None:
+                v = int(ms)
+                check(_ll.signalr_connection_set_timeouts(native.ptr, v if server else -1, -1 if server else v),
+                      "set " + key)
+            self._settings.options = [(k, v) for k, v in self._settings.options if k != key] + [(key, ms)]
+
+    def _timeout(self, key: str, default_ms: int) -> float:
+        ms = default_ms
+        for k, v in self._settings.options:
+            if k == key:
+                ms = int(v)
+        return ms / 1000.0
+
+    @property
+    def server_timeout(self) -> float:
+        """Seconds without a message from the server before the connection closes (0: never).
+        Settable on a live connection, as the official clients' serverTimeoutInMilliseconds: in
+        effect at once, counted from the last message received."""
+        return self._timeout("server_timeout_ms", 30000)
+
+    @server_timeout.setter
+    def server_timeout(self, seconds: Union[float, timedelta]) -> None:
+        self._set_timeout("server_timeout_ms", _seconds_to_ms(seconds, "server timeout"), True)
+
+    @property
+    def keep_alive_interval(self) -> float:
+        """Seconds without sending before a Ping goes to the server (0: never). Settable on a
+        live connection (keepAliveIntervalInMilliseconds of the official clients)."""
+        return self._timeout("keep_alive_interval_ms", 15000)
+
+    @keep_alive_interval.setter
+    def keep_alive_interval(self, seconds: Union[float, timedelta]) -> None:
+        self._set_timeout("keep_alive_interval_ms", _seconds_to_ms(seconds, "keep-alive interval"), False)
 
     @property
     def protocol(self) -> str:
@@ -805,6 +860,8 @@ class BaseConnection:
                 check(_ll.pysr_builder_set_token_provider(b, base | _OP_TOKEN), "token provider")
             if s.retry_policy is not None:
                 check(_ll.pysr_builder_set_retry_policy(b, base | _OP_RETRY), "retry policy")
+            if s.raw:
+                check(_ll.pysr_builder_set_raw_receive(b, base | _OP_RAW), "raw receive")
             rc, ptr, err = _ll.signalr_builder_build(b, core.ptr)
             if rc:
                 raise error_from_code(rc, err or _ll.signalr_strerror(rc))
@@ -928,6 +985,29 @@ class BaseConnection:
                 self._writable_waiters.remove(wake)
             except ValueError:
                 pass
+
+    def _on_raw(self, kind: int, data: bytes, binary: int, _c: Any) -> None:
+        for cb in list(self._receive_callbacks):
+            self._call_user(cb, data)
+
+    def on_receive(self, callback: Callable[[bytes], Any]) -> Callable:
+        """Raw connections (:meth:`HubConnectionBuilder.with_raw`): ``callback(data: bytes)`` for
+        each message the transport received, on the event thread / the event loop. A byte stream:
+        what the server wrote in one piece may arrive in several, and the other way round."""
+        self._receive_callbacks.append(callback)
+        return callback
+
+    def send_raw(self, data: Union[bytes, bytearray, memoryview, str]) -> None:
+        """Raw connections: sends ``data`` (str as UTF-8) as it is. WouldBlockError at the send
+        bound (SIGNALR_EAGAIN), InvalidStateError when not connected, ValueError on a hub
+        connection."""
+        if not self._settings.raw:
+            raise ValueError("send_raw is for raw connections (HubConnectionBuilder.with_raw)")
+        native = self._native
+        with native.lock:
+            ptr = _started(native)
+            rc = _ll.signalr_connection_send_raw(ptr, data)
+        check(rc, "send_raw")
 
     def _on_lifecycle(self, kind: int, event: int, _b: Any, err: Any) -> None:
         exc = error_from_tuple(err)
@@ -1112,8 +1192,8 @@ class BaseConnection:
 
     def _wait_call(self, call: Any, timeout: Optional[float], what: str) -> Any:
         """The outcome of an :meth:`_invoke_call`, waited for in slices without the GIL (Ctrl-C
-        is seen between them); TimeoutError after ``timeout`` seconds (the call goes on, its
-        result is dropped). Frees the call."""
+        is seen between them); TimeoutError after ``timeout`` seconds (freeing the call cancels
+        it in the library: released, a late result dropped). Frees the call."""
         wait = _ll.pysr_call_wait
         again = _ll.SIGNALR_EAGAIN
         try:
@@ -1226,6 +1306,7 @@ class _Settings:
         self.token_factory: Optional[Callable[[], Any]] = None
         self.retry_policy: Optional[RetryPolicy] = None
         self.log_level: str = "information"
+        self.raw: bool = False
 
     def copy(self) -> "_Settings":
         s = _Settings()
@@ -1339,6 +1420,19 @@ class HubConnectionBuilder:
             if not delays:
                 raise ValueError("give at least one delay (or use with_automatic_reconnect())")
             self._set("reconnect_delays_ms", ",".join(delays))
+        return self
+
+    def with_raw(self, transfer_format: str = "text") -> "HubConnectionBuilder":
+        """A raw connection (the official clients' HttpConnection) to an ASP.NET Core
+        ConnectionHandler instead of a hub: negotiate and the transport, no hub protocol.
+        ``transfer_format``: ``"text"`` or ``"binary"`` (not over Server-Sent Events). Bytes go
+        out with :meth:`send_raw` and arrive at :meth:`on_receive` callbacks; invoke, send and
+        streams are refused. Server timeout and keep-alive are off (set them after this to
+        have a server timeout)."""
+        if transfer_format not in ("text", "binary"):
+            raise ValueError("transfer_format must be 'text' or 'binary'")
+        self._set("raw", transfer_format)
+        self._s.raw = True
         return self
 
     def with_stateful_reconnect(self, buffer_size: Optional[int] = None) -> "HubConnectionBuilder":

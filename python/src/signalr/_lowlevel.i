@@ -18,6 +18,7 @@
  *   PYSR_HANDLER     a: arguments bytes        b: encoding      c: None
  *                    returns None, (result bytes, encoding), or an error message (str)
  *   PYSR_LIFECYCLE   a: SIGNALR_EVENT_*        b: None          c: error tuple or None
+ *                    (a raw connection's received message, to its raw op: a: bytes, b: binary 0/1)
  *   PYSR_LOG         a: level                  b: message str   c: None
  *   PYSR_TOKEN       returns a token str, None (no token), or a negative code (EAGAIN: later)
  *   PYSR_RETRY       a: attempt                b: elapsed ms    c: error tuple or None
@@ -138,6 +139,16 @@ static void pysr_on_item(void *ud, signalr_connection *conn, const signalr_value
   PyGILState_STATE g = PyGILState_Ensure();
   PyObject *r = pysr_call(PYSR_ITEM, ud, pysr_value_bytes(item), PyLong_FromLong(signalr_value_encoding(item)),
                           pysr_none());
+  Py_XDECREF(r);
+  PyGILState_Release(g);
+}
+
+/* A raw connection's received message (bytes, binary) to the connection's raw op (routed like lifecycle events). */
+static void pysr_on_raw(void *ud, signalr_connection *conn, const uint8_t *data, size_t len, int binary) {
+  (void)conn;
+  PyGILState_STATE g = PyGILState_Ensure();
+  PyObject *r = pysr_call(PYSR_LIFECYCLE, ud, PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len),
+                          PyLong_FromLong(binary), pysr_none());
   Py_XDECREF(r);
   PyGILState_Release(g);
 }
@@ -275,6 +286,7 @@ static int32_t pysr_on_retry(void *ud, uint32_t attempt, int64_t elapsed_ms, con
 %typemap(typecheck) (const void *DATA, size_t LEN) { $1 = 1; }
 %apply (const void *DATA, size_t LEN) { (const void *args, size_t args_len) };
 %apply (const void *DATA, size_t LEN) { (const void *item, size_t item_len) };
+%apply (const void *DATA, size_t LEN) { (const void *data, size_t len) };
 %apply (const void *DATA, size_t LEN) { (const void *result, size_t result_len) };
 %apply (const void *DATA, size_t LEN) { (const char *json, size_t json_len) };
 %apply (const void *DATA, size_t LEN) { (const uint8_t *msgpack, size_t msgpack_len) };
@@ -381,6 +393,7 @@ PYSR_OUT_PTR(signalr_call)
 %ignore signalr_connection_free;
 %ignore signalr_connection_invoke_blocking;
 %ignore signalr_call_wait;
+%ignore signalr_builder_set_raw_receive;
 
 #define SIGNALR_API
 %include "signalr/signalr.h"
@@ -499,6 +512,9 @@ int pysr_builder_set_lifecycle(signalr_builder *b, unsigned long long key) {
 }
 int pysr_builder_set_token_provider(signalr_builder *b, unsigned long long key) {
   return signalr_builder_set_token_provider(b, pysr_on_token, PYSR_KEY(key), NULL);
+}
+int pysr_builder_set_raw_receive(signalr_builder *b, unsigned long long key) {
+  return signalr_builder_set_raw_receive(b, pysr_on_raw, PYSR_KEY(key), NULL);
 }
 int pysr_builder_set_retry_policy(signalr_builder *b, unsigned long long key) {
   return signalr_builder_set_retry_policy(b, pysr_on_retry, PYSR_KEY(key), NULL);

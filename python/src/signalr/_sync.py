@@ -112,7 +112,8 @@ class HubConnection(BaseConnection):
         """Calls a hub method and returns its result.
 
         Raises :class:`HubError` when the hub method threw, :class:`TimeoutError` after
-        ``timeout`` seconds (the call itself is not withdrawn; its result is dropped),
+        ``timeout`` seconds (the call is canceled: the library forgets it and drops a late result;
+        the hub method itself runs on, SignalR has no cancel for it),
         :class:`ConnectionClosedError` when the connection closed first.
         """
         if in_event_thread():
