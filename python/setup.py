@@ -111,6 +111,10 @@ class BuildExt(build_ext):
         ext.extra_objects = [str(lib)]
         ext.depends = [str(lib), str(INTERFACE), str(include / "signalr" / "signalr.h")]
         libs = _pkg_config("--libs")
+        # what libsignalr.a needs beyond those (libev, when the core was built with it)
+        extra = lib.parent / "libsignalr-extra-libs.txt"
+        if extra.is_file():
+            libs += extra.read_text().split()
         ext.libraries = [a[2:] for a in libs if a.startswith("-l")] + ["m"]
         ext.library_dirs = [a[2:] for a in libs if a.startswith("-L")]
         ext.extra_link_args = [a for a in libs if not a.startswith(("-l", "-L"))] + [

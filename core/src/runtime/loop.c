@@ -185,8 +185,13 @@ static int sr_lws_dispatch(struct lws *wsi, enum lws_callback_reasons reason, vo
  * that the block is 2 KiB with malloc's header. The price: lws reads at most this much per
  * read(), so a 100 KB message takes ~50 reads (what an idle connection saves: 2 KiB each). */
 #define SR_LWS_RX_BUFFER (2048 - 32)
+/* lws writes at most tx_packet_size (0: rx_buffer_size) + LWS_PRE + 4 bytes per write and keeps
+ * the rest in a copy of its own, written on POLLOUT: with the small receive buffer, every send
+ * over 2 KiB would be split and copied, and bytes in that copy count as written for the send
+ * queue. 96 KiB per write, as before the receive buffer was made small (no allocation). */
+#define SR_LWS_TX_PACKET (96 * 1024)
 static const struct lws_protocols sr_protocols[] = {
-    {SR_LWS_PROTOCOL, sr_lws_dispatch, 0, SR_LWS_RX_BUFFER, 0, NULL, 0},
+    {SR_LWS_PROTOCOL, sr_lws_dispatch, 0, SR_LWS_RX_BUFFER, 0, NULL, SR_LWS_TX_PACKET},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
