@@ -38,7 +38,7 @@ interop_tests=(tests/test_connection tests/test_connection_network tests/test_li
 die() { echo "*** trixie: $* ***" >&2; exit 1; }
 log() { echo "[trixie $(date +%T)] $*"; }
 [[ $(id -u) -eq 0 ]] || die "needs root (debootstrap, chroot, mount); run it as root or under sudo"
-for tool in unshare chroot mount; do command -v $tool >/dev/null || die "$tool not found (util-linux/coreutils)"; done
+for tool in unshare chroot mount flock; do command -v $tool >/dev/null || die "$tool not found (util-linux/coreutils)"; done
 if ! command -v debootstrap >/dev/null; then
   log "installing debootstrap"
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; } ||
@@ -46,6 +46,11 @@ if ! command -v debootstrap >/dev/null; then
 fi
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [[ -r $keyring ]] || die "$keyring missing: apt-get install debian-archive-keyring"
+
+# One run at a time per cache: two CI runs on one machine share the root and its /build.
+mkdir -p "$cache"
+exec 9>"$cache/trixie.lock"
+flock 9 || die "cannot lock $cache/trixie.lock"
 
 # What the root was made from; a different one means a new root.
 want_stamp="trixie $mirror minbase ${pkgs[*]}"
