@@ -3,12 +3,12 @@
 #include "transport/ws_frame.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h> /* lws 4.3's connect error text carries errno */
 #include <unistd.h>
 
 #include "signalr/signalr.h"
