@@ -29,8 +29,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # trixie's names: msgpack-c 6 is libmsgpack-c-dev; libssl-dev for the in-test TLS server.
 pkgs=(cmake make gcc g++ pkg-config ccache ca-certificates python3
       libwebsockets-dev libcurl4-openssl-dev libcjson-dev libmsgpack-c-dev libssl-dev libgtest-dev)
-# The interop binaries that talk to one shared server (tools/test.sh's api_tests list).
-# (paths in the build tree) plus the C++ API's tests.
+# The interop binaries that talk to one shared server (paths in the build tree): tools/test.sh's
+# api_tests list plus the C++ API's tests.
 interop_tests=(tests/test_connection tests/test_connection_network tests/test_lifetime tests/test_transports
                tests/test_flow_control tests/test_poll_lending tests/runtime/test_transport_interop
                tests/runtime/test_sse_lp_interop bindings/cpp/test_cpp_api)
@@ -105,7 +105,7 @@ if [[ $run_interop == 1 ]]; then
   else
     server_state=$(mktemp)
     python3 tests/harness/testserver.py start --build-dir "$host_build/tests/server-bin" --state "$server_state" \
-      --log "$cache/trixie-server.log" --parent-pid $$ >/dev/null || die "the test server did not start ($cache/trixie-server.log)"
+      --log "$cache/trixie-server.log" --parent-pid $$ >/dev/null 9>&- || die "the test server did not start ($cache/trixie-server.log)"
     # The same state, with the server's certificate copied where the chroot sees it.
     python3 - "$server_state" "$root/run/signalr-server.json" "$root" <<'EOF'
 import json, shutil, sys
