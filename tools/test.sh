@@ -2,8 +2,8 @@
 # Runs every test of libsignalr from a fresh clone: installs what is missing, builds,
 # then runs the unit, vector, oracle, packaging and interop tests (CTest, against the real
 # ASP.NET Core server in tests/server), the pytest suite, the Go and Rust bindings' suites,
-# an ASan+UBSan build of the unit tests, valgrind over them, and each libFuzzer target for a
-# bounded time.
+# the same build and tests inside a Debian 13 root (tools/ci/trixie.sh), an ASan+UBSan build
+# of the unit tests, valgrind over them, and each libFuzzer target for a bounded time.
 #
 #   tools/test.sh            everything (what CI runs)
 #   FUZZ_SECONDS=60 tools/test.sh   longer fuzzing
@@ -22,7 +22,7 @@ trap 'rm -f "$failures"' EXIT
 # note_failures STAGE LOG: copies the failure lines of a test log (gtest, sanitizers, pytest,
 # go test, cargo) into the summary.
 note_failures() {
-  grep -E '^\*\*\* .* failed$|^\[  FAILED  \]|^FAILED |^--- FAIL|^    --- FAIL|panicked at|WARNING: ThreadSanitizer|SUMMARY: [A-Za-z]+Sanitizer|ERROR: (Address|Leak)Sanitizer|runtime error:|^==[0-9]+== (Invalid|Conditional|Syscall|Mismatched|.*definitely lost)|Failure$| \((Failed|Timeout|SEGFAULT|Subprocess aborted|Child aborted)\)$|_test.go:[0-9]+:' \
+  grep -E '^\*\*\* .* failed$|^\*\*\* trixie: |^\[  FAILED  \]|^FAILED |^--- FAIL|^    --- FAIL|panicked at|WARNING: ThreadSanitizer|SUMMARY: [A-Za-z]+Sanitizer|ERROR: (Address|Leak)Sanitizer|runtime error:|^==[0-9]+== (Invalid|Conditional|Syscall|Mismatched|.*definitely lost)|Failure$| \((Failed|Timeout|SEGFAULT|Subprocess aborted|Child aborted)\)$|_test.go:[0-9]+:' \
     "$2" 2>/dev/null | head -n 40 | sed "s/^/[$1] /" >>"$failures" || true
 }
 # run NAME CMD...: a stage that fails is recorded and the others still run.
@@ -84,12 +84,34 @@ if [[ -x bindings/rust/test.sh ]]; then
   run rust env SIGNALR_BUILD_DIR="$root/build" bindings/rust/test.sh "$root/build"
 fi
 
+# Debian 13 (trixie): libwebsockets 4.3, msgpack-c 6, curl 8, gcc 14, in a debootstrap'd root
+# cached in /var/cache/libsignalr (the first run makes it: minutes; later runs re-use it).
+stage "Debian 13 (trixie) root: build, unit and packaging tests, public-API tests against build/'s server"
+run trixie tools/ci/trixie.sh build
+
+# clang/clang++ (the rest is built with gcc): the library and the unit tests with warnings as
+# errors, the C++ API's header-alone check, example and tests (-Wall -Wextra -Werror, theirs),
+# and those tests against the real server. Only these targets, in a build tree of their own.
+stage "clang: library, unit tests, C++ API (header alone, example, tests against the server)"
+clang_build() {
+  CC=clang CXX=clang++ cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIGNALR_BUILD_TOOLS=OFF \
+    -DCMAKE_COMPILE_WARNING_AS_ERROR=ON >/dev/null &&
+    cmake --build build-clang -j"$jobs" --target signalr signalr_unit_tests signalr_cpp_header_alone \
+      signalr_cpp_echo test_cpp_api
+}
+run clang-build clang_build
+if [[ " ${failed_stages[*]} " != *" clang-build "* ]]; then
+  run clang-unit build-clang/tests/signalr_unit_tests --gtest_brief=1
+  API_TESTS=../bindings/cpp/test_cpp_api run clang-cpp-api api_tests clang build-clang
+fi
+
 stage "unit tests under valgrind"
 run valgrind valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
   build/tests/signalr_unit_tests --gtest_brief=1
 
 # api_tests NAME BUILD_DIR [WRAPPER...]: the public API and the transports against one test
-# server, each test binary of BUILD_DIR run under WRAPPER (valgrind) or as built (sanitizers).
+# server, each test binary of BUILD_DIR run under WRAPPER (valgrind) or as built (sanitizers);
+# API_TESTS (paths under BUILD_DIR/tests) replaces the list.
 # The fault tests stay out: they start and stop servers of their own on real time. The
 # flow-control tests use the fault proxy against the shared server: they are in.
 api_tests() {
@@ -103,8 +125,8 @@ api_tests() {
   state=$(mktemp)
   python3 tests/harness/testserver.py start --build-dir build/tests/server-bin --state "$state" \
     --log "$dir/tests/$name-server.log" --parent-pid $$ >/dev/null || return 1
-  for t in test_connection test_connection_network test_lifetime test_transports test_flow_control \
-           test_poll_lending runtime/test_transport_interop runtime/test_sse_lp_interop; do
+  for t in ${API_TESTS:-test_connection test_connection_network test_lifetime test_transports test_flow_control \
+           test_poll_lending runtime/test_transport_interop runtime/test_sse_lp_interop}; do
     [[ -x "$dir/tests/$t" ]] || continue
     # (the transport tests time their faults in real time: too slow under valgrind)
     [[ $name == valgrind && $t == runtime/* ]] && continue

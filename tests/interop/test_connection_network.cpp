@@ -61,7 +61,27 @@ struct Result {
   }
 };
 
+// A callback ran: what a direct-mode Client::until waits for (callbacks run on the I/O thread
+// there, so nothing is polled). Each callback records its state first, then calls this.
+std::mutex g_ran_mu;
+std::condition_variable g_ran_cv;
+uint64_t g_ran = 0;
+void callback_ran() {
+  {
+    std::lock_guard<std::mutex> l(g_ran_mu);
+    g_ran++;
+  }
+  g_ran_cv.notify_all();
+}
+uint64_t callbacks_so_far() {
+  std::lock_guard<std::mutex> l(g_ran_mu);
+  return g_ran;
+}
+
 void on_done(void *ud, signalr_connection *, const signalr_value *v, const signalr_error *e) {
+  struct Ran {
+    ~Ran() { callback_ran(); }  // after r->mu is released
+  } ran;
   auto *r = static_cast<Result *>(ud);
   std::lock_guard<std::mutex> l(r->mu);
   r->calls++;
@@ -104,13 +124,19 @@ struct Client {
     le.message = e ? str(signalr_error_message(e)) : "";
     le.hint = e ? str(signalr_error_hint(e)) : "";
     le.thread = std::this_thread::get_id();
-    std::lock_guard<std::mutex> l(c->mu);
-    c->life.push_back(le);
+    {
+      std::lock_guard<std::mutex> l(c->mu);
+      c->life.push_back(le);
+    }
+    callback_ran();
   }
   static void on_log(void *ud, int level, const char *msg) {
     auto *c = static_cast<Client *>(ud);
-    std::lock_guard<std::mutex> l(c->mu);
-    c->logs.push_back(std::to_string(level) + " " + msg);
+    {
+      std::lock_guard<std::mutex> l(c->mu);
+      c->logs.push_back(std::to_string(level) + " " + msg);
+    }
+    callback_ran();
   }
 
   explicit Client(const std::string &path, const Options &opts = {}, int ctx_flags = 0) : flags(ctx_flags) {
@@ -131,15 +157,21 @@ struct Client {
     EXPECT_EQ(signalr_context_free(ctx), 0);
   }
 
-  // Runs queued events (queued mode) or just waits (direct mode) until pred or timeout_ms.
+  // Runs queued events (queued mode) or, in direct mode, waits for the callbacks that run on
+  // the I/O thread (callback_ran), until pred or timeout_ms.
   bool until(const std::function<bool()> &pred, int timeout_ms = 10000) {
     auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (!pred()) {
+    for (;;) {
+      uint64_t seen = callbacks_so_far();  // before pred: a callback after it changes the count
+      if (pred()) return true;
       if (std::chrono::steady_clock::now() >= end) return false;
-      if (flags & SIGNALR_CONTEXT_DIRECT) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      else signalr_context_poll(ctx, 20);
+      if (flags & SIGNALR_CONTEXT_DIRECT) {
+        std::unique_lock<std::mutex> l(g_ran_mu);
+        g_ran_cv.wait_until(l, end, [&] { return g_ran != seen; });
+      } else {
+        signalr_context_poll(ctx, 20);
+      }
     }
-    return true;
   }
   // Keeps running events for ms.
   void pump(int ms) {
@@ -785,7 +817,7 @@ TEST(Network, DirectModeRunsCallbacksOnTheIoThreadWithoutPolling) {
   ASSERT_EQ(signalr_connection_on(c.conn, "Callback", direct_handler, &d, nullptr, &h), 0);
   const char *args = "[\"direct\"]";
   ASSERT_EQ(signalr_connection_invoke(c.conn, "Callback", args, strlen(args), SIGNALR_ENCODING_JSON, direct_done, &d), 0);
-  // Nobody polls: Client::until only sleeps in direct mode.
+  // Nobody polls: in direct mode Client::until only waits for the callbacks to run.
   ASSERT_TRUE(c.until([&] { return d.callback_done.done() && d.echo_from_handler.done(); }));
   EXPECT_EQ(signalr_context_poll(c.ctx, 0), 0);  // nothing was queued
 
@@ -833,6 +865,33 @@ TEST(Network, FreeFromInsideAHandler) {
   EXPECT_EQ(r.code, SIGNALR_ECLOSED);
 }
 
+// Starts another connection on ctx, calls Echo("after") through it and frees it: its result.
+static std::string round_trip_on(signalr_context *ctx) {
+  signalr_builder *b;
+  signalr_connection *conn = nullptr;
+  char err[256];
+  if (signalr_builder_new(&b) != 0) return "no builder";
+  signalr_builder_set(b, "url", url_of("/hubs/test").c_str(), err, sizeof err);
+  signalr_builder_set(b, "transports", "websockets", err, sizeof err);
+  int rc = signalr_builder_build(b, ctx, &conn, err, sizeof err);
+  signalr_builder_free(b);
+  if (rc != 0) return std::string("build: ") + err;
+  std::string out;
+  if ((rc = signalr_connection_start_blocking(conn, 10000, nullptr)) != 0) {
+    out = "start: " + std::to_string(rc);
+  } else {
+    void *res = nullptr;
+    size_t len = 0;
+    const char *a = "[\"after\"]";
+    rc = signalr_connection_invoke_blocking(conn, "Echo", a, strlen(a), SIGNALR_ENCODING_JSON, 10000, &res, &len,
+                                            nullptr);
+    out = rc ? "invoke: " + std::to_string(rc) : std::string(static_cast<const char *>(res), len);
+    signalr_free(res);
+  }
+  signalr_connection_free(conn);
+  return out;
+}
+
 TEST(Network, FreeFromInsideADirectModeCompletion) {
   SIGNALR_NEED_SERVER();
   Client c("/hubs/test", {}, SIGNALR_CONTEXT_DIRECT);
@@ -852,6 +911,7 @@ TEST(Network, FreeFromInsideADirectModeCompletion) {
     }
     signalr_connection_free(conn);
     freed++;
+    callback_ran();
   };
   // Echo completes first (the server runs one invocation at a time); DelayedEcho is still
   // pending when the completion frees the connection: it completes once, closed (on the I/O
@@ -867,11 +927,13 @@ TEST(Network, FreeFromInsideADirectModeCompletion) {
     both_sent = true;
   }
   sent_cv.notify_all();
-  ASSERT_TRUE(c.until([&] { return freed > 0; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  EXPECT_EQ(freed, 1);
-  ASSERT_EQ(pending.count(), 1);
+  ASSERT_TRUE(c.until([&] { return freed > 0 && pending.done(); }));
   EXPECT_EQ(pending.code, SIGNALR_ECLOSED);
+  // Never again: a round trip of another connection on the same I/O thread completes after
+  // anything the freed one could still have had queued there.
+  EXPECT_EQ(round_trip_on(c.ctx), "\"after\"");
+  EXPECT_EQ(freed, 1);
+  EXPECT_EQ(pending.count(), 1);
 }
 
 TEST(Network, FreeFromInsideTheClosedEvent) {

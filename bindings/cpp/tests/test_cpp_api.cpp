@@ -78,12 +78,50 @@ TEST_P(Invoke, FutureLambdaAndBlocking) {
   EXPECT_EQ(f.conn.state(), signalr::connection_state::disconnected);
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, Invoke,
-                         ::testing::Values(Transport{"websockets", false}, Transport{"websockets", true},
-                                           Transport{"serversentevents", false}, Transport{"longpolling", false}),
-                         [](const auto &info) {
-                           return std::string(info.param.transport) + (info.param.msgpack ? "_msgpack" : "_json");
+// Every transport × protocol cell there is (Server-Sent Events carries text only: no MessagePack).
+const auto kCells = ::testing::Values(Transport{"websockets", false}, Transport{"websockets", true},
+                                      Transport{"serversentevents", false}, Transport{"longpolling", false},
+                                      Transport{"longpolling", true});
+std::string cell_name(const ::testing::TestParamInfo<Transport> &info) {
+  return std::string(info.param.transport) + (info.param.msgpack ? "_msgpack" : "_json");
+}
+INSTANTIATE_TEST_SUITE_P(Transports, Invoke, kCells, cell_name);
+
+// Handlers (and their unregistering), a stream and a client result on every cell.
+class Cells : public ::testing::TestWithParam<Transport> {};
+
+TEST_P(Cells, HandlerStreamAndClientResult) {
+  SIGNALR_NEED_SERVER();
+  Fixture f(GetParam().transport, GetParam().msgpack);
+  std::atomic<int> calls{0};
+  std::promise<std::string> got;
+  auto sub = f.conn.on("Callback", [&](const signalr::value &args) {
+    if (calls++ == 0) got.set_value(args.json());
+  });
+  f.conn.send("Callback", R"(["one"])");
+  EXPECT_EQ(wait(got.get_future()), R"(["one"])");
+  sub.reset();
+  wait(f.conn.invoke("Callback", R"(["two"])"));  // the server's call reached the client before this
+  EXPECT_EQ(calls.load(), 1) << "an unregistered handler ran";
+
+  std::vector<std::string> items;
+  std::promise<void> done;
+  auto h = f.conn.stream("Counter", "[3, 0]", [&](const signalr::value &v) { items.push_back(v.json()); },
+                         [&](std::exception_ptr e) {
+                           if (e) done.set_exception(e);
+                           else done.set_value();
                          });
+  wait(done.get_future());
+  EXPECT_EQ(items, (std::vector<std::string>{"0", "1", "2"}));
+
+  auto dbl = f.conn.on("Double", [](const signalr::value &args) -> std::optional<signalr::value> {
+    std::string j = args.json();  // [21]
+    return signalr::value::from_json(std::to_string(2 * std::stol(j.substr(1, j.size() - 2))));
+  });
+  EXPECT_EQ(wait(f.conn.invoke("GetClientResult", R"(["Double", 21])")).json(), "42");
+  wait(f.conn.stop());
+}
+INSTANTIATE_TEST_SUITE_P(Transports, Cells, kCells, cell_name);
 
 TEST(CppApi, HubErrorIsSignalrError) {
   SIGNALR_NEED_SERVER();

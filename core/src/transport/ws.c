@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h> /* lws 4.3's connect error text carries errno */
 #include <unistd.h>
 
 #include "signalr/signalr.h"
@@ -222,6 +223,13 @@ static int classify_error_text(const char *t) {
    * so errno is lost. Its own connect timeout is set far beyond ours (loop.c), so this text means
    * the attempt was actively rejected: RST (refused) or ICMP unreachable. */
   if (strstr(low, "refused") || strstr(low, "unable to connect")) return SIGNALR_ECONNREFUSED;
+  /* lws 4.3 names the connect's errno instead: "conn fail: 111". */
+  const char *cf = strstr(low, "conn fail: ");
+  if (cf) {
+    int en = atoi(cf + strlen("conn fail: "));
+    if (en == ECONNREFUSED || en == EHOSTUNREACH || en == ENETUNREACH) return SIGNALR_ECONNREFUSED;
+    if (en == ETIMEDOUT) return SIGNALR_ETIMEOUT;
+  }
   if (strstr(low, "tls") || strstr(low, "ssl") || strstr(low, "cert") || strstr(low, "x509"))
     return SIGNALR_ETLS;
   if (strstr(low, "timed out") || strstr(low, "timeout")) return SIGNALR_ETIMEOUT;
