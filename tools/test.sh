@@ -126,7 +126,7 @@ api_tests() {
   python3 tests/harness/testserver.py start --build-dir build/tests/server-bin --state "$state" \
     --log "$dir/tests/$name-server.log" --parent-pid $$ >/dev/null || return 1
   for t in ${API_TESTS:-test_connection test_connection_network test_lifetime test_transports test_flow_control \
-           test_poll_lending runtime/test_transport_interop runtime/test_sse_lp_interop}; do
+           test_poll_lending test_api runtime/test_transport_interop runtime/test_sse_lp_interop}; do
     [[ -x "$dir/tests/$t" ]] || continue
     # (the transport tests time their faults in real time: too slow under valgrind)
     [[ $name == valgrind && $t == runtime/* ]] && continue

@@ -28,7 +28,8 @@ max_age_days=${SIGNALR_TRIXIE_MAX_AGE_DAYS:-30}
 jobs=$(nproc 2>/dev/null || echo 2)
 # trixie's names: msgpack-c 6 is libmsgpack-c-dev; libssl-dev for the in-test TLS server.
 pkgs=(cmake make gcc g++ pkg-config ccache ca-certificates python3
-      libwebsockets-dev libcurl4-openssl-dev libcjson-dev libmsgpack-c-dev libssl-dev libgtest-dev)
+      libwebsockets-dev libcurl4-openssl-dev libcjson-dev libmsgpack-c-dev libssl-dev libgtest-dev
+      libev-dev libwebsockets-evlib-ev)  # lws on libev (epoll), as on the host
 # The interop binaries that talk to one shared server (paths in the build tree): tools/test.sh's
 # api_tests list plus the C++ API's tests.
 interop_tests=(tests/test_connection tests/test_connection_network tests/test_lifetime tests/test_transports
