@@ -149,6 +149,11 @@ def test_bench_spreads_over_urls_and_echoes_beside_idle_connections(cli, tmp_pat
     assert fig["senders"] == 10
     assert m["sent"] > 10 * 50 * DURATION, m  # ~100 a second each, allow a loaded machine half
     assert m["received"] == m["sent"] == m["expected"] and m["lost"] == 0, m
+    per = fig["per_url"]  # the same figures per URL
+    assert [p["connections"] for p in per] == [N // 2, N // 2], per
+    assert sum(p["sent"] for p in per) == m["sent"]
+    assert all(p["received"] == p["expected"] == p["sent"] == p["latency_us"]["count"] and p["lost"] == 0
+               for p in per), per
 
 
 def test_bench_large_echo_then_memory_again(cli, tmp_path, bench_hub):

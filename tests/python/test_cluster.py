@@ -3,12 +3,15 @@ three ASP.NET Core servers on one redis-server backplane, a round-robin proxy an
 
 Exact delivery counts across nodes on every transport; the missing-stickiness error; a node
 killed under load (clients reconnect to another node, pending invokes fail, nothing twice),
-with and without stateful reconnect. The failover figures (time to reconnect p50/p99, messages
-lost) are printed and written to <build>/tests/cluster-failover.json."""
+with and without stateful reconnect; `signalr bench` broadcasting over the nodes' own URLs,
+with each node's deliveries and latency (<build>/tests/cluster-bench.json). The failover
+figures (time to reconnect p50/p99, messages lost) are printed and written to
+<build>/tests/cluster-failover.json."""
 
 import json
 import os
 import statistics
+import subprocess
 import threading
 import time
 import urllib.request
@@ -162,6 +165,60 @@ def test_websockets_skip_negotiation_through_round_robin(cluster, conns):
         c.start(timeout=T)
         seen.add(c.invoke("GetNode", timeout=T))
     assert len(seen) == len(cluster.nodes)
+
+
+# ------------------------------------------------------------------ signalr bench across the nodes
+
+BENCH_N = 60        # connections, round-robin over the nodes' own URLs
+BENCH_DURATION = 3  # seconds of broadcasting
+
+
+def test_bench_broadcast_across_nodes_reports_each_node(cluster, tmp_path):
+    """`signalr bench` with one URL per node: one sender (on node0) broadcasts, the backplane
+    carries it to every node, and the report gives each node's deliveries, loss and latency."""
+    exe = _build_dir() / "tools" / "signalr"
+    if not exe.exists():
+        _skip_or_fail(f"the signalr CLI is not built ({exe})")
+    urls = [n.http + "/hubs/bench" for n in cluster.nodes]
+    out = tmp_path / "bench.json"
+    r = subprocess.run([str(exe), "bench", *urls, "--scenario", "broadcast", "--connections", str(BENCH_N),
+                        "--duration", str(BENCH_DURATION), "--interval", "50", "--json", str(out)],
+                       capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    fig = json.loads(out.read_text())
+    assert fig["urls"] == urls
+    assert fig["connected"] == BENCH_N and fig["failed"] == 0 and fig["closed"] == 0, fig
+    assert fig["errors"] == [] and fig["ok"] is True, fig["errors"]
+    m = fig["messages"]
+    assert m["receivers"] == BENCH_N
+    assert m["acked"] == m["sent"] >= BENCH_DURATION * 10, m  # ~20 a second from one sender
+    assert m["received"] == m["expected"] == m["acked"] * BENCH_N, m
+    assert m["lost"] == 0 and m["connections_missing"] == 0 and m["call_failed"] == 0, m
+
+    per = fig["per_url"]
+    assert [p["url"] for p in per] == urls
+    per_node = BENCH_N // len(urls)
+    for p in per:
+        assert p["connections"] == p["connected"] == p["receivers"] == per_node, p
+        assert p["received"] == p["expected"] == m["acked"] * per_node, p
+        assert p["lost"] == 0 and p["connections_missing"] == 0, p
+        lat = p["latency_us"]
+        assert lat["count"] == p["received"], p
+        assert 0 < lat["p50"] <= lat["p99"] <= lat["max"], p
+    assert sum(p["connections"] for p in per) == BENCH_N
+    assert sum(p["received"] for p in per) == m["received"]
+    assert sum(p["latency_us"]["count"] for p in per) == fig["latency_us"]["count"]
+    assert sum(p["sent"] for p in per) == m["sent"] and per[0]["sent"] == m["sent"]  # the sender is on node0
+    assert "per URL:" in r.stdout
+
+    summary = [{"node": f"node{i}", "url": p["url"], "connections": p["connections"], "received": p["received"],
+                "lost": p["lost"], "p50_ms": p["latency_us"]["p50"] / 1000, "p99_ms": p["latency_us"]["p99"] / 1000,
+                "max_ms": p["latency_us"]["max"] / 1000} for i, p in enumerate(per)]
+    print(f"\n[cluster] bench broadcast: {m['acked']} broadcasts to {BENCH_N} connections on {len(urls)} nodes, "
+          f"{m['received']} deliveries, {m['lost']} lost; per node: {json.dumps(summary)}")
+    dest = _build_dir() / "tests" / "cluster-bench.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps({"figures": summary, "bench": fig}, indent=2) + "\n")
 
 
 # ------------------------------------------------------------------ the Azure-style flow

@@ -16,7 +16,8 @@
  * Phases: ramp (start N connections at R/s, at most --max-connecting at once, until each has
  * connected or failed), run (--duration seconds of the scenario), drain (up to --drain seconds
  * for what is still in flight), report. Several URLs spread the connections round-robin (other
- * server ports or addresses), past the ~28k ephemeral ports of one address pair. */
+ * server ports or addresses), past the ~28k ephemeral ports of one address pair, or the nodes of
+ * a scale-out cluster; the report then breaks deliveries, loss and latency down per URL. */
 #define _GNU_SOURCE /* mallinfo2, clock_gettime */
 #include <errno.h>
 #include <inttypes.h>
@@ -173,6 +174,7 @@ typedef struct bconn {
   int64_t start_us;
   _Atomic int state;             /* CS_*; written by the callbacks, read by the send loop */
   int receiver;                  /* connected when the run began: its deliveries count */
+  int url;                       /* index of its URL (round-robin): the per-URL figures */
   _Atomic uint64_t received;     /* echo replies, broadcasts or stream items */
   int64_t next_item;             /* stream: the item expected next */
 } bconn;
@@ -207,6 +209,12 @@ typedef struct bench {
   int receivers;
   _Atomic int stopping;
   hist latency, connect;
+  /* Per URL ("per node" when the URLs are a cluster's nodes): latency of what connections of
+   * that URL received, and the echoes they sent (main thread). */
+  int nurls;
+  char **urls;
+  hist *url_latency;
+  uint64_t *url_sent;
   pthread_mutex_t err_lock;
   err_group errors[MAX_CODES];
 } bench;
@@ -428,7 +436,9 @@ static int on_echo(void *ud, signalr_connection *c, const signalr_value *args, c
   }
   int64_t ts;
   if (read_ints(args, 1, &ts, 1) != 1) return 0;
-  h_record(&bc->b->latency, now_us() - ts);
+  int64_t lat = now_us() - ts;
+  h_record(&bc->b->latency, lat);
+  h_record(&bc->b->url_latency[bc->url], lat);
   atomic_fetch_add_explicit(&bc->received, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&bc->b->received, 1, memory_order_relaxed);
   return 0;
@@ -449,7 +459,9 @@ static int on_broadcast(void *ud, signalr_connection *c, const signalr_value *ar
     atomic_fetch_add_explicit(&b->late, 1, memory_order_relaxed);
     return 0;
   }
-  h_record(&b->latency, now_us() - v[1]);
+  int64_t lat = now_us() - v[1];
+  h_record(&b->latency, lat);
+  h_record(&b->url_latency[bc->url], lat);
   atomic_fetch_add_explicit(&bc->received, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&b->received, 1, memory_order_relaxed);
   return 0;
@@ -536,6 +548,12 @@ static void json_str(FILE *f, const char *s) {
   fputc('"', f);
 }
 
+/* One URL's share: its connections, and what they were sent and received. */
+typedef struct url_fig {
+  int connections, connected, receivers, missing_connections;
+  uint64_t sent, received, expected, lost;
+} url_fig;
+
 typedef struct figures {
   int64_t rss0, heap0, rss1, heap1, rss2, heap2, rss_large, heap_large;
   int64_t cpu_ramp, cpu_run, ramp_us, run_us;
@@ -543,6 +561,7 @@ typedef struct figures {
   int missing_connections;
   double msgs_per_s;
   int ok;
+  url_fig *per_url; /* b->nurls of them */
 } figures;
 
 static void print_hist_pct(FILE *f, const char *name, hist *h, double scale, const char *unit) {
@@ -583,14 +602,19 @@ static void print_hist_rows(FILE *f, hist *h) {
   }
 }
 
-static void json_hist(FILE *f, hist *h, double scale) {
+static void json_hist_b(FILE *f, hist *h, double scale, int buckets) {
   uint64_t counts[H_BUCKETS];
   h_snapshot(h, counts);
   uint64_t max = atomic_load(&h->max), total = atomic_load(&h->total);
-  fprintf(f, "{\"count\":%" PRIu64 ",\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f,\"mean\":%.3f,\"buckets\":[",
+  fprintf(f, "{\"count\":%" PRIu64 ",\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f,\"mean\":%.3f",
           total, h_quantile(counts, 0.5, max) / scale, h_quantile(counts, 0.9, max) / scale,
           h_quantile(counts, 0.99, max) / scale, h_quantile(counts, 0.999, max) / scale, max / scale,
           total ? (double)atomic_load(&h->sum) / (double)total / scale : 0.0);
+  if (!buckets) {
+    fputc('}', f);
+    return;
+  }
+  fprintf(f, ",\"buckets\":[");
   int first = 1;
   for (int i = 0; i < H_BUCKETS; i++) {
     if (!counts[i]) continue;
@@ -599,6 +623,8 @@ static void json_hist(FILE *f, hist *h, double scale) {
   }
   fprintf(f, "]}");
 }
+
+static void json_hist(FILE *f, hist *h, double scale) { json_hist_b(f, h, scale, 1); }
 
 static void write_report(bench *b, const figures *fg, FILE *f) {
   int connected = atomic_load(&b->connected);
@@ -634,6 +660,24 @@ static void write_report(bench *b, const figures *fg, FILE *f) {
   if (b->scenario == SC_ECHO || b->scenario == SC_BROADCAST) {
     print_hist_pct(f, "latency", &b->latency, 1000.0, "ms");
     print_hist_rows(f, &b->latency);
+  }
+  if (b->nurls > 1 && fg->per_url) {
+    /* Per URL: with a cluster's nodes as the URLs, what each node's connections got. */
+    fprintf(f, "per URL:\n");
+    for (int u = 0; u < b->nurls; u++) {
+      const url_fig *uf = &fg->per_url[u];
+      fprintf(f, "  [%d] %s: connections %d, connected %d", u, b->urls[u], uf->connections, uf->connected);
+      if (b->scenario != SC_IDLE)
+        fprintf(f, "; received %" PRIu64 " of %" PRIu64 ", lost %" PRIu64, uf->received, uf->expected, uf->lost);
+      if (b->scenario == SC_ECHO || b->scenario == SC_BROADCAST) {
+        hist *h = &b->url_latency[u];
+        uint64_t counts[H_BUCKETS], max = atomic_load(&h->max);
+        h_snapshot(h, counts);
+        fprintf(f, "; latency (%" PRIu64 ") p50 %.3f  p99 %.3f  max %.3f ms", (uint64_t)atomic_load(&h->total),
+                h_quantile(counts, 0.5, max) / 1000.0, h_quantile(counts, 0.99, max) / 1000.0, max / 1000.0);
+      }
+      fprintf(f, "\n");
+    }
   }
   if (atomic_load(&b->send_failed)) fprintf(f, "send failures: %" PRIu64 "\n", (uint64_t)atomic_load(&b->send_failed));
   int any = 0;
@@ -698,6 +742,19 @@ static void write_json(bench *b, const figures *fg, FILE *f, const char *transpo
   json_hist(f, &b->latency, 1.0);
   fprintf(f, ",\"connect_ms\":");
   json_hist(f, &b->connect, 1000.0);
+  fprintf(f, ",\"per_url\":[");
+  for (int u = 0; fg->per_url && u < nurls; u++) {
+    const url_fig *uf = &fg->per_url[u];
+    fprintf(f, "%s{\"url\":", u ? "," : "");
+    json_str(f, urls[u]);
+    fprintf(f, ",\"connections\":%d,\"connected\":%d,\"receivers\":%d,\"sent\":%" PRIu64 ",\"received\":%" PRIu64
+               ",\"expected\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"connections_missing\":%d,\"latency_us\":",
+            uf->connections, uf->connected, uf->receivers, uf->sent, uf->received, uf->expected, uf->lost,
+            uf->missing_connections);
+    json_hist_b(f, &b->url_latency[u], 1.0, 0);
+    fputc('}', f);
+  }
+  fputc(']', f);
   fprintf(f, ",\"errors\":[");
   int first = 1;
   for (int i = 0; i < MAX_CODES; i++) {
@@ -760,7 +817,8 @@ static void bench_usage(FILE *to) {
           "             --interval ms; the hub fans it out to all: delivered = acknowledged x receivers\n"
           "  stream     every connection reads Stream(count, --interval): count = duration / interval items\n"
           "Several URLs (other ports or 127.0.0.x addresses of the same hub) share the connections\n"
-          "round-robin: one address pair has ~28k ephemeral ports.\n"
+          "round-robin: one address pair has ~28k ephemeral ports. The report then gives each URL's\n"
+          "deliveries, loss and latency too (a cluster's nodes as the URLs: per node).\n"
           "flags:\n"
           "  --connections N      connections to hold (default 100)\n"
           "  --ramp R             connections started per second (default 1000; 0: all at once)\n"
@@ -890,6 +948,11 @@ int signalr_cli_bench(int argc, char **argv) {
   if (b->senders < 0) b->senders = b->scenario == SC_ECHO ? b->connections : 1;
   if (b->senders > b->connections) b->senders = b->connections;
   b->msgpack = protocol && !strcmp(protocol, "messagepack");
+  b->nurls = nurls;
+  b->urls = urls;
+  b->url_latency = calloc((size_t)nurls, sizeof *b->url_latency);
+  b->url_sent = calloc((size_t)nurls, sizeof *b->url_sent);
+  if (!b->url_latency || !b->url_sent) return 1;
 
   /* One builder per URL, all options checked before anything connects. */
   signalr_builder **builders = calloc((size_t)nurls, sizeof *builders);
@@ -975,6 +1038,7 @@ int signalr_cli_bench(int argc, char **argv) {
     while (started < target && atomic_load(&b->connecting) < b->max_connecting) {
       bconn *bc = &b->c[started];
       bc->b = b;
+      bc->url = started % nurls;
       /* The built connection copies the builder's options, this lifecycle callback with them. */
       signalr_builder_set_lifecycle(builders[started % nurls], on_life, bc, NULL);
       rc = signalr_builder_build(builders[started % nurls], ctx, &bc->conn, err, sizeof err);
@@ -1084,7 +1148,10 @@ int signalr_cli_bench(int argc, char **argv) {
                                      b->msgpack ? SIGNALR_ENCODING_MSGPACK : SIGNALR_ENCODING_JSON, on_item,
                                      on_stream_done, &b->c[i], NULL);
       if (rc) record_error(b, "stream", rc, NULL);
-      else b->sent++;
+      else {
+        b->sent++;
+        b->url_sent[b->c[i].url]++;
+      }
     }
     free(a.p);
   }
@@ -1120,8 +1187,10 @@ int signalr_cli_bench(int argc, char **argv) {
           rc = signalr_connection_invoke(bc->conn, "Broadcast", a.p, a.len, enc, on_bcast_done, b);
           if (rc == 0) seq++;
         }
-        if (rc == 0) b->sent++;
-        else if (rc == SIGNALR_EAGAIN) b->eagain++;
+        if (rc == 0) {
+          b->sent++;
+          b->url_sent[bc->url]++;
+        } else if (rc == SIGNALR_EAGAIN) b->eagain++;
         else if (rc == SIGNALR_ESTATE) b->skipped++;
         else record_error(b, b->scenario == SC_ECHO ? "send" : "broadcast", rc, NULL);
       }
@@ -1173,6 +1242,30 @@ int signalr_cli_bench(int argc, char **argv) {
     if (b->scenario == SC_BROADCAST && got_i != atomic_load(&b->acked)) fg.missing_connections++;
     if (b->scenario == SC_STREAM && got_i != (uint64_t)stream_count) fg.missing_connections++;
   }
+  /* The same figures per URL. Broadcast: each receiver of a URL should get every acknowledged
+   * broadcast; echo: each echo sent from a URL's connections comes back on it. */
+  fg.per_url = calloc((size_t)nurls, sizeof *fg.per_url);
+  if (!fg.per_url) return 1;
+  for (int i = 0; i < started; i++) {
+    bconn *bc = &b->c[i];
+    url_fig *uf = &fg.per_url[bc->url];
+    uf->connections++;
+    uf->connected += atomic_load(&bc->state) == CS_CONNECTED;
+    if (!bc->receiver) continue;
+    uf->receivers++;
+    uint64_t got_i = atomic_load(&bc->received);
+    uf->received += got_i;
+    if (b->scenario == SC_BROADCAST && got_i != atomic_load(&b->acked)) uf->missing_connections++;
+    if (b->scenario == SC_STREAM && got_i != (uint64_t)stream_count) uf->missing_connections++;
+  }
+  for (int u = 0; u < nurls; u++) {
+    url_fig *uf = &fg.per_url[u];
+    uf->sent = b->url_sent[u]; /* echoes, broadcasts or streams its connections started */
+    if (b->scenario == SC_ECHO) uf->expected = uf->sent;
+    if (b->scenario == SC_BROADCAST) uf->expected = atomic_load(&b->acked) * (uint64_t)uf->receivers;
+    if (b->scenario == SC_STREAM) uf->expected = uf->sent * (uint64_t)stream_count;
+    uf->lost = uf->expected > uf->received ? uf->expected - uf->received : 0;
+  }
   double secs = (double)(t_end - t_run0) / 1e6;
   fg.msgs_per_s = secs > 0 ? (double)fg.received / secs : 0;
   int any_error = 0;
@@ -1216,6 +1309,9 @@ int signalr_cli_bench(int argc, char **argv) {
   free(pr.cur);
   free(pr.diff);
   free(b->c);
+  free(fg.per_url);
+  free(b->url_latency);
+  free(b->url_sent);
   free(urls);
   free(opts);
   pthread_mutex_destroy(&b->err_lock);
