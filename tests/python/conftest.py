@@ -54,6 +54,16 @@ def signalr_server():
         srv.stop()
 
 
+@pytest.fixture(scope="session")
+def cli():
+    """The path of the built `signalr` command-line tool ($SIGNALR_BUILD_DIR/tools/signalr), for
+    the tests that run it as a user does (test_cli, test_bench, test_doctor, ...)."""
+    exe = _build_dir() / "tools" / "signalr"
+    if not exe.exists():
+        _skip_or_fail(f"the signalr CLI is not built ({exe})")
+    return str(exe)
+
+
 # ------------------------------------------------------------------ the Python binding
 #
 # The tests of the `signalr` package (test_binding_*.py) import the installed package
