@@ -30,28 +30,49 @@ def _skip_or_fail(reason):
     pytest.skip(msg)
 
 
-@pytest.fixture(scope="session")
-def signalr_server():
-    if testserver.find_dotnet() is None:
-        _skip_or_fail("dotnet not found")
-    build_dir = _build_dir()
+def _built_server(build_dir):
+    """Publishes tests/server into build_dir/tests/server-bin if it is not up to date; returns
+    that directory (skips or fails the test when that cannot be done)."""
     outdir = build_dir / "tests" / "server-bin"
-    log = build_dir / "tests" / "server-pytest.log"
     try:
         testserver.build(outdir)
     except testserver.DotnetMissing as e:
         _skip_or_fail(str(e))
     except testserver.ServerError as e:
         pytest.fail(f"building the SignalR test server failed: {e}", pytrace=False)
-    srv = testserver.TestServer(outdir, log)
+    return outdir
+
+
+def _running(srv, what):
+    """For a fixture's `yield from`: starts srv (a TestServer or a cluster), yields it, stops it."""
     try:
         srv.start()
     except testserver.ServerError as e:
-        pytest.fail(f"starting the SignalR test server failed: {e}", pytrace=False)
+        pytest.fail(f"starting {what} failed: {e}", pytrace=False)
     try:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def signalr_server():
+    if testserver.find_dotnet() is None:
+        _skip_or_fail("dotnet not found")
+    build_dir = _build_dir()
+    outdir = _built_server(build_dir)
+    yield from _running(testserver.TestServer(outdir, build_dir / "tests" / "server-pytest.log"),
+                        "the SignalR test server")
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """The path of the built `signalr` command-line tool ($SIGNALR_BUILD_DIR/tools/signalr), for
+    the tests that run it as a user does (test_cli, test_bench, test_doctor, ...)."""
+    exe = _build_dir() / "tools" / "signalr"
+    if not exe.exists():
+        _skip_or_fail(f"the signalr CLI is not built ({exe})")
+    return str(exe)
 
 
 # ------------------------------------------------------------------ the Python binding
@@ -63,6 +84,7 @@ import asyncio  # noqa: E402
 import functools  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
+import time  # noqa: E402
 
 VECTORS_DIR = REPO_ROOT / "tests" / "vectors"
 
@@ -113,6 +135,29 @@ def run_async(fn):
     return wrapper
 
 
+def poll(pred, timeout, interval=0.01):
+    """Calls pred every `interval` s until it is true or `timeout` s have passed; returns its
+    last value (for the binding tests' wait_for: they wait on what the hub reports, which no
+    event announces)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(interval)
+    return pred()
+
+
+def stop_and_close(conns, timeout):
+    """A test's teardown of the connections it made: stop each (an error is ignored: the test may
+    have ended it already) and free it."""
+    for conn in conns:
+        try:
+            conn.stop(timeout=timeout)
+        except Exception:
+            pass
+        conn.close()
+
+
 def load_vectors(name):
     with open(VECTORS_DIR / name, encoding="utf-8") as f:
         return json.load(f)
@@ -132,7 +177,6 @@ def signalr_logs(caplog):
 # (see tests/faults/fault_proxy_main.c); each answer comes once the command is in effect.
 
 import subprocess  # noqa: E402
-import time  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
 

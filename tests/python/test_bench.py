@@ -8,19 +8,9 @@ import subprocess
 
 import pytest
 
-from conftest import _build_dir, _skip_or_fail
-
 N = 200        # connections per run
 DURATION = 3   # seconds of scenario after the ramp
 LIMIT = 90     # seconds any one run may take (ramp + duration + drain + teardown)
-
-
-@pytest.fixture(scope="module")
-def cli():
-    exe = _build_dir() / "tools" / "signalr"
-    if not exe.exists():
-        _skip_or_fail(f"the signalr CLI is not built ({exe})")
-    return str(exe)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import _import_signalr
+from conftest import _import_signalr, poll, stop_and_close
 
 signalr = _import_signalr()
 
@@ -31,12 +31,7 @@ def build(signalr_server):
         return conn
 
     yield make
-    for conn in made:
-        try:
-            conn.stop(timeout=T)
-        except Exception:
-            pass
-        conn.close()
+    stop_and_close(made, T)
 
 
 def key(prefix):
@@ -44,12 +39,7 @@ def key(prefix):
 
 
 def wait_for(pred, timeout=T):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return pred()
+    return poll(pred, timeout)
 
 
 def test_user_agent_names_python_on_every_request(build, transport):

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import (TRANSPORT_NAMES, _import_signalr)
+from conftest import TRANSPORT_NAMES, _import_signalr, poll, stop_and_close
 
 signalr = _import_signalr()
 
@@ -42,21 +42,11 @@ def connect(signalr_server):
         return conn
 
     yield make
-    for conn in made:
-        try:
-            conn.stop(timeout=T)
-        except Exception:
-            pass
-        conn.close()
+    stop_and_close(made, T)
 
 
 def wait_for(pred, timeout=T):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return pred()
+    return poll(pred, timeout)
 
 
 def fetch_token(server, user="alice"):

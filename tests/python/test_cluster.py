@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import _build_dir, _import_signalr, _skip_or_fail
+from conftest import _build_dir, _built_server, _import_signalr, _running, _skip_or_fail, poll, stop_and_close
 
 import cluster as cluster_harness  # tests/harness, on sys.path through conftest
 import testserver
@@ -37,29 +37,13 @@ def cluster():
     if cluster_harness.find_redis() is None:
         _skip_or_fail("redis-server not found (tools/bootstrap.sh installs it)")
     build_dir = _build_dir()
-    outdir = build_dir / "tests" / "server-bin"
-    try:
-        testserver.build(outdir)
-    except testserver.ServerError as e:
-        pytest.fail(f"building the SignalR test server failed: {e}", pytrace=False)
+    outdir = _built_server(build_dir)
     c = cluster_harness.Cluster(outdir, build_dir / "tests" / "cluster-pytest", nodes=3, app=True)
-    try:
-        c.start()
-    except testserver.ServerError as e:
-        pytest.fail(f"starting the cluster failed: {e}", pytrace=False)
-    try:
-        yield c
-    finally:
-        c.stop()
+    yield from _running(c, "the cluster")
 
 
 def wait_for(pred, timeout=T):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.005)
-    return pred()
+    return poll(pred, timeout, 0.005)
 
 
 class Counter:
@@ -95,12 +79,7 @@ def build(url, transport="websockets", reconnect=None, stateful=False):
 def conns():
     made = []
     yield made
-    for c in made:
-        try:
-            c.stop(timeout=T)
-        except Exception:
-            pass
-        c.close()
+    stop_and_close(made, T)
 
 
 # ------------------------------------------------------------------ delivery
@@ -388,12 +367,7 @@ def test_node_killed_under_load(cluster, transport, stateful):
         try:
             rounds.append(_failover_round(cluster, made, stateful, victim, transport))
         finally:
-            for c in made:
-                try:
-                    c.stop(timeout=T)
-                except Exception:
-                    pass
-                c.close()
+            stop_and_close(made, T)
             cluster.restart_node(victim)
     fig = _report(("stateful_reconnect_" if stateful else "automatic_reconnect_") + transport, rounds)
     assert fig["duplicates"] == 0 and fig["lost_on_surviving_nodes"] == 0

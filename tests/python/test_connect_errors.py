@@ -10,17 +10,7 @@ import threading
 
 import pytest
 
-from conftest import _build_dir, _skip_or_fail
-
 LIMIT = 30
-
-
-@pytest.fixture(scope="module")
-def cli():
-    exe = _build_dir() / "tools" / "signalr"
-    if not exe.exists():
-        _skip_or_fail(f"the signalr CLI is not built ({exe})")
-    return str(exe)
 
 
 class Peer:

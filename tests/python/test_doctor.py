@@ -10,19 +10,9 @@ import subprocess
 
 import pytest
 
-from conftest import _build_dir, _skip_or_fail
-
 LIMIT = 90  # seconds one doctor run may take (each run makes up to ~10 connections)
 PASS, FAIL, SKIP = "\u2714", "\u2718", "\u2013"
 QUICK = ["--keepalive-wait", "0", "--sticky", "1", "--timeout", "10000"]
-
-
-@pytest.fixture(scope="module")
-def cli():
-    exe = _build_dir() / "tools" / "signalr"
-    if not exe.exists():
-        _skip_or_fail(f"the signalr CLI is not built ({exe})")
-    return str(exe)
 
 
 def doctor(cli, url, *args):

@@ -12,17 +12,7 @@ import urllib.request
 
 import pytest
 
-from conftest import _build_dir, _skip_or_fail
-
 LIMIT = 30
-
-
-@pytest.fixture(scope="module")
-def cli():
-    exe = _build_dir() / "tools" / "signalr"
-    if not exe.exists():
-        _skip_or_fail(f"the signalr CLI is not built ({exe})")
-    return str(exe)
 
 
 @pytest.fixture(scope="module")

@@ -14,25 +14,8 @@ set(SIGNALR_CLUSTER_HARNESS "${SIGNALR_SOURCE_DIR}/tests/harness/cluster.py")
 set(SIGNALR_CLUSTER_STATE   "${CMAKE_BINARY_DIR}/tests/cluster-state.json")
 set(SIGNALR_CLUSTER_LOGS    "${CMAKE_BINARY_DIR}/tests/cluster-logs")
 
-add_test(NAME cluster_start
-  COMMAND ${Python3_EXECUTABLE} "${SIGNALR_CLUSTER_HARNESS}" start
-          --build-dir "${SIGNALR_SERVER_BIN}" --state "${SIGNALR_CLUSTER_STATE}"
-          --log-dir "${SIGNALR_CLUSTER_LOGS}")
-set_tests_properties(cluster_start PROPERTIES
-  FIXTURES_SETUP signalr_cluster
-  LABELS cluster
-  TIMEOUT 300
-  ENVIRONMENT "SIGNALR_REQUIRE_SERVER=$ENV{SIGNALR_REQUIRE_SERVER}")
-if(DOTNET)
-  set_property(TEST cluster_start APPEND PROPERTY ENVIRONMENT "DOTNET=${DOTNET}")
-endif()
-
-add_test(NAME cluster_stop
-  COMMAND ${Python3_EXECUTABLE} "${SIGNALR_CLUSTER_HARNESS}" stop --state "${SIGNALR_CLUSTER_STATE}")
-set_tests_properties(cluster_stop PROPERTIES
-  FIXTURES_CLEANUP signalr_cluster
-  LABELS cluster
-  TIMEOUT 60)
+signalr_add_harness_fixture(cluster signalr_cluster cluster 60
+  "${SIGNALR_CLUSTER_HARNESS}" "${SIGNALR_CLUSTER_STATE}" --log-dir "${SIGNALR_CLUSTER_LOGS}")
 
 function(signalr_add_cluster_test name target)
   add_test(NAME ${name} COMMAND ${target})

@@ -63,26 +63,32 @@ else()
 endif()
 
 # ---------------------------------------------------------------- fixture
-add_test(NAME server_start
-  COMMAND ${Python3_EXECUTABLE} "${SIGNALR_SERVER_HARNESS}" start
-          --build-dir "${SIGNALR_SERVER_BIN}"
-          --state "${SIGNALR_SERVER_STATE}"
-          --log "${SIGNALR_SERVER_LOG}")
-set_tests_properties(server_start PROPERTIES
-  FIXTURES_SETUP signalr_server
-  LABELS interop
-  TIMEOUT 300
-  ENVIRONMENT "SIGNALR_REQUIRE_SERVER=$ENV{SIGNALR_REQUIRE_SERVER}")
-if(DOTNET)
-  set_property(TEST server_start APPEND PROPERTY ENVIRONMENT "DOTNET=${DOTNET}")
-endif()
+# signalr_add_harness_fixture(<prefix> <fixture> <labels> <stop timeout> <harness> <state> <start args>...)
+# The tests <prefix>_start / <prefix>_stop (FIXTURES_SETUP / FIXTURES_CLEANUP <fixture>): a
+# tests/harness script's start (on the built server, writing <state>) and stop. cluster.cmake
+# uses it too.
+function(signalr_add_harness_fixture prefix fixture labels stop_timeout harness state)
+  add_test(NAME ${prefix}_start
+    COMMAND ${Python3_EXECUTABLE} "${harness}" start
+            --build-dir "${SIGNALR_SERVER_BIN}" --state "${state}" ${ARGN})
+  set_tests_properties(${prefix}_start PROPERTIES
+    FIXTURES_SETUP ${fixture}
+    LABELS ${labels}
+    TIMEOUT 300
+    ENVIRONMENT "SIGNALR_REQUIRE_SERVER=$ENV{SIGNALR_REQUIRE_SERVER}")
+  if(DOTNET)
+    set_property(TEST ${prefix}_start APPEND PROPERTY ENVIRONMENT "DOTNET=${DOTNET}")
+  endif()
+  add_test(NAME ${prefix}_stop
+    COMMAND ${Python3_EXECUTABLE} "${harness}" stop --state "${state}")
+  set_tests_properties(${prefix}_stop PROPERTIES
+    FIXTURES_CLEANUP ${fixture}
+    LABELS ${labels}
+    TIMEOUT ${stop_timeout})
+endfunction()
 
-add_test(NAME server_stop
-  COMMAND ${Python3_EXECUTABLE} "${SIGNALR_SERVER_HARNESS}" stop --state "${SIGNALR_SERVER_STATE}")
-set_tests_properties(server_stop PROPERTIES
-  FIXTURES_CLEANUP signalr_server
-  LABELS interop
-  TIMEOUT 30)
+signalr_add_harness_fixture(server signalr_server interop 30
+  "${SIGNALR_SERVER_HARNESS}" "${SIGNALR_SERVER_STATE}" --log "${SIGNALR_SERVER_LOG}")
 
 # signalr_add_interop_test(<test name> <executable target>)
 function(signalr_add_interop_test name target)

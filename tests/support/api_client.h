@@ -26,6 +26,13 @@ struct CallResult {
   std::string json, message, hint;
 };
 
+// A value's JSON text ("" when it has none).
+inline std::string value_json(const signalr_value *v) {
+  const char *j;
+  size_t n;
+  return v && signalr_value_json(v, &j, &n) == 0 ? std::string(j, n) : std::string();
+}
+
 inline void record_result(void *ud, signalr_connection *, const signalr_value *v, const signalr_error *e) {
   auto *r = static_cast<CallResult *>(ud);
   r->done = true;
@@ -36,9 +43,7 @@ inline void record_result(void *ud, signalr_connection *, const signalr_value *v
     r->http = signalr_error_http_status(e);
     r->allow_reconnect = signalr_error_allow_reconnect(e);
   }
-  const char *j;
-  size_t n;
-  if (v && signalr_value_json(v, &j, &n) == 0) r->json.assign(j, n);
+  r->json = value_json(v);
 }
 
 struct ApiClient {
@@ -113,10 +118,7 @@ struct ApiClient {
   static int record_call(void *ud, signalr_connection *, const signalr_value *args, const void **, size_t *, int *,
                          const char **) {
     auto *self = static_cast<ApiClient *>(ud);
-    const char *j;
-    size_t n;
-    signalr_value_json(args, &j, &n);
-    self->calls.emplace_back(self->current, std::string(j, n));
+    self->calls.emplace_back(self->current, value_json(args));
     return 0;
   }
   std::string current;

@@ -528,16 +528,21 @@ static void report_keepalive(doctor *d, probe *first, double connected_at) {
   cJSON_Delete(j);
 }
 
+/* A sticky-sessions failure: the connect's HTTP 404, as the library reports it, with its hint. */
+static void not_found(check *c, const char *hint) {
+  c->http_status = 404;
+  c->code = "SIGNALR_ENOTFOUND";
+  snprintf(c->hint, sizeof c->hint, "%s", hint);
+}
+
 static void report_sticky(doctor *d, int good, int after404, int tried, int negotiated) {
   if (after404) {
     check *c = add(d, FAIL, "sticky sessions", "%d of %d connect%s after a successful negotiate got HTTP 404",
                    after404, tried, tried == 1 ? "" : "s");
-    c->http_status = 404;
-    c->code = "SIGNALR_ENOTFOUND";
-    snprintf(c->hint, sizeof c->hint,
-             "The transport reached a server that does not know the negotiated connection: several server "
-             "instances run without sticky sessions (or a proxy balances each request). Enable sticky sessions "
-             "(session affinity), use Azure SignalR Service, or use WebSockets with skip_negotiation.");
+    not_found(c,
+              "The transport reached a server that does not know the negotiated connection: several server "
+              "instances run without sticky sessions (or a proxy balances each request). Enable sticky sessions "
+              "(session affinity), use Azure SignalR Service, or use WebSockets with skip_negotiation.");
     return;
   }
   if (!negotiated) { /* skip_negotiation: no connection id to lose between servers */
@@ -559,12 +564,10 @@ static void report_sticky(doctor *d, int good, int after404, int tried, int nego
   if (lost) {
     check *c = add(d, FAIL, "sticky sessions", "%d of %ld new negotiate + connect rounds got HTTP 404 at the connect",
                    lost, d->sticky_rounds);
-    c->http_status = 404;
-    c->code = "SIGNALR_ENOTFOUND";
-    snprintf(c->hint, sizeof c->hint,
-             "Some connects reach a server that did not negotiate the connection: several server instances run "
-             "without sticky sessions. Enable sticky sessions (session affinity), or use WebSockets with "
-             "skip_negotiation.");
+    not_found(c,
+              "Some connects reach a server that did not negotiate the connection: several server instances run "
+              "without sticky sessions. Enable sticky sessions (session affinity), or use WebSockets with "
+              "skip_negotiation.");
   } else {
     add(d, ok == d->sticky_rounds ? PASS : SKIP, "sticky sessions",
         "%d of %ld new negotiate + connect rounds reached the server that negotiated them", ok, d->sticky_rounds);

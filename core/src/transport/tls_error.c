@@ -56,30 +56,23 @@ int sr_tls_kind_lws(int cert_seen, int cert_rejected) {
   return cert_seen ? SR_TLS_FAILED : SR_TLS_NOT_TLS;
 }
 
+/* The message's words for each kind but SR_TLS_UNTRUSTED (which also names the CA store). */
+static const char *tls_text(int kind) {
+  switch (kind) {
+    case SR_TLS_HOSTNAME: return SR_TLS_TEXT_HOSTNAME;
+    case SR_TLS_EXPIRED: return SR_TLS_TEXT_EXPIRED;
+    case SR_TLS_NOT_TLS: return SR_TLS_TEXT_NOT_TLS;
+    case SR_TLS_REJECTED: return SR_TLS_TEXT_REJECTED;
+    case SR_TLS_CA_FILE: return SR_TLS_TEXT_CA_FILE;
+    default: return "TLS handshake failed";
+  }
+}
+
 void sr_tls_message(char *out, size_t n, int kind, int have_ca_file, const char *detail) {
   const char *d = detail && *detail ? detail : "no detail";
-  switch (kind) {
-    case SR_TLS_UNTRUSTED:
-      snprintf(out, n, SR_TLS_TEXT_UNTRUSTED " by %s (%s)",
-               have_ca_file ? "the CA file given (tls_ca_file)" : "this system's CA store", d);
-      break;
-    case SR_TLS_HOSTNAME:
-      snprintf(out, n, SR_TLS_TEXT_HOSTNAME " (%s)", d);
-      break;
-    case SR_TLS_EXPIRED:
-      snprintf(out, n, SR_TLS_TEXT_EXPIRED " (%s)", d);
-      break;
-    case SR_TLS_NOT_TLS:
-      snprintf(out, n, SR_TLS_TEXT_NOT_TLS " (%s)", d);
-      break;
-    case SR_TLS_REJECTED:
-      snprintf(out, n, SR_TLS_TEXT_REJECTED " (%s)", d);
-      break;
-    case SR_TLS_CA_FILE:
-      snprintf(out, n, SR_TLS_TEXT_CA_FILE " (%s)", d);
-      break;
-    default:
-      snprintf(out, n, "TLS handshake failed (%s)", d);
-      break;
-  }
+  if (kind == SR_TLS_UNTRUSTED)
+    snprintf(out, n, SR_TLS_TEXT_UNTRUSTED " by %s (%s)",
+             have_ca_file ? "the CA file given (tls_ca_file)" : "this system's CA store", d);
+  else
+    snprintf(out, n, "%s (%s)", tls_text(kind), d);
 }

@@ -8,11 +8,9 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,27 +32,12 @@ struct ClusterState {
 const ClusterState &cluster() {
   static ClusterState s = [] {
     ClusterState r;
-    const char *path = std::getenv("SIGNALR_CLUSTER_STATE");
-    if (!path || !*path) {
-      r.error = "SIGNALR_CLUSTER_STATE is not set (run through ctest: the cluster_start fixture)";
-      return r;
-    }
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    cJSON *doc = cJSON_Parse(ss.str().c_str());
-    if (!doc) {
-      r.error = std::string("cannot read the cluster state file ") + path;
-      return r;
-    }
-    auto str = [&](const char *k) {
-      const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, k);
-      return cJSON_IsString(v) ? std::string(v->valuestring) : std::string();
-    };
-    if (cJSON_HasObjectItem(doc, "skipped")) r.skipped = str("skipped").empty() ? "skipped" : str("skipped");
-    r.proxy = str("proxy");
-    r.sticky = str("sticky_proxy");
-    r.app = str("app");
+    cJSON *doc = srtest::read_state_file("SIGNALR_CLUSTER_STATE", "cluster_start", "cluster", r.error);
+    if (!doc) return r;
+    r.skipped = srtest::state_skipped(doc);
+    r.proxy = srtest::state_str(doc, "proxy");
+    r.sticky = srtest::state_str(doc, "sticky_proxy");
+    r.app = srtest::state_str(doc, "app");
     const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(doc, "nodes");
     const cJSON *n;
     cJSON_ArrayForEach(n, nodes) {
@@ -68,15 +51,7 @@ const ClusterState &cluster() {
   return s;
 }
 
-#define SIGNALR_NEED_CLUSTER()                                                                       \
-  do {                                                                                               \
-    const auto &c_ = cluster();                                                                      \
-    if (!c_.ok()) {                                                                                  \
-      std::string why_ = c_.error.empty() ? c_.skipped : c_.error;                                  \
-      if (srtest::server_required() || !c_.error.empty()) FAIL() << "no test cluster: " << why_;    \
-      GTEST_SKIP() << "*** SKIPPED: no Redis-backed test cluster (" << why_ << ") ***";            \
-    }                                                                                                \
-  } while (0)
+#define SIGNALR_NEED_CLUSTER() SIGNALR_NEED_STATE(cluster(), "no test cluster", "no Redis-backed test cluster")
 
 // A unique tag per test run, so concurrent runs on one cluster never count each other's messages.
 std::string unique_tag(const char *what) {
@@ -98,10 +73,7 @@ struct Member {
   static int on_msg(void *ud, signalr_connection *, const signalr_value *args, const void **, size_t *, int *,
                     const char **) {
     auto *s = static_cast<Sink *>(ud);
-    const char *j;
-    size_t n;
-    signalr_value_json(args, &j, &n);
-    s->m->got[s->method][std::string(j, n)]++;
+    s->m->got[s->method][srtest::value_json(args)]++;
     return 0;
   }
   void listen(const char *method) {
