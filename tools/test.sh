@@ -40,6 +40,35 @@ run() {
   rm -f "$log"
 }
 
+# api_tests NAME BUILD_DIR [WRAPPER...]: the public API and the transports against one test
+# server, each test binary of BUILD_DIR run under WRAPPER (valgrind) or as built (sanitizers);
+# API_TESTS (paths under BUILD_DIR/tests) replaces the list.
+# The fault tests stay out: they start and stop servers of their own on real time. The
+# flow-control tests use the fault proxy against the shared server: they are in.
+api_tests() {
+  local name=$1 dir=$2 state rc=0 t
+  shift 2
+  if ! command -v dotnet >/dev/null; then
+    echo "*** SKIPPING the public API tests ($name): dotnet not found (the test server needs the .NET SDK 10) ***"
+    [[ "${SIGNALR_REQUIRE_SERVER:-}" != 1 ]]
+    return
+  fi
+  state=$(mktemp)
+  python3 tests/harness/testserver.py start --build-dir build/tests/server-bin --state "$state" \
+    --log "$dir/tests/$name-server.log" --parent-pid $$ >/dev/null || return 1
+  for t in ${API_TESTS:-test_connection test_connection_network test_lifetime test_transports test_flow_control \
+           test_poll_lending test_api runtime/test_transport_interop runtime/test_sse_lp_interop}; do
+    [[ -x "$dir/tests/$t" ]] || continue
+    # (the transport tests time their faults in real time: too slow under valgrind)
+    [[ $name == valgrind && $t == runtime/* ]] && continue
+    echo "--- $t"
+    SIGNALR_SERVER_STATE=$state "$@" "$dir/tests/$t" --gtest_brief=1 || { rc=1; echo "*** $t failed"; }
+  done
+  python3 tests/harness/testserver.py stop --state "$state" >/dev/null 2>&1 || true
+  rm -f "$state"
+  return $rc
+}
+
 stage "bootstrap"
 bash tools/bootstrap.sh
 
@@ -109,34 +138,6 @@ stage "unit tests under valgrind"
 run valgrind valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
   build/tests/signalr_unit_tests --gtest_brief=1
 
-# api_tests NAME BUILD_DIR [WRAPPER...]: the public API and the transports against one test
-# server, each test binary of BUILD_DIR run under WRAPPER (valgrind) or as built (sanitizers);
-# API_TESTS (paths under BUILD_DIR/tests) replaces the list.
-# The fault tests stay out: they start and stop servers of their own on real time. The
-# flow-control tests use the fault proxy against the shared server: they are in.
-api_tests() {
-  local name=$1 dir=$2 state rc=0 t
-  shift 2
-  if ! command -v dotnet >/dev/null; then
-    echo "*** SKIPPING the public API tests ($name): dotnet not found (the test server needs the .NET SDK 10) ***"
-    [[ "${SIGNALR_REQUIRE_SERVER:-}" != 1 ]]
-    return
-  fi
-  state=$(mktemp)
-  python3 tests/harness/testserver.py start --build-dir build/tests/server-bin --state "$state" \
-    --log "$dir/tests/$name-server.log" --parent-pid $$ >/dev/null || return 1
-  for t in ${API_TESTS:-test_connection test_connection_network test_lifetime test_transports test_flow_control \
-           test_poll_lending test_api runtime/test_transport_interop runtime/test_sse_lp_interop}; do
-    [[ -x "$dir/tests/$t" ]] || continue
-    # (the transport tests time their faults in real time: too slow under valgrind)
-    [[ $name == valgrind && $t == runtime/* ]] && continue
-    echo "--- $t"
-    SIGNALR_SERVER_STATE=$state "$@" "$dir/tests/$t" --gtest_brief=1 || { rc=1; echo "*** $t failed"; }
-  done
-  python3 tests/harness/testserver.py stop --state "$state" >/dev/null 2>&1 || true
-  rm -f "$state"
-  return $rc
-}
 
 stage "public API against the real server, under valgrind"
 run valgrind-api api_tests valgrind build valgrind --quiet --error-exitcode=1 --leak-check=full \
