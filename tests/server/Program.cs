@@ -399,7 +399,11 @@ namespace SignalRTestServer
                     var close = text.LastIndexOf(')');
                     return close < 0 || close + 2 >= text.Length || text[close + 2] != 'Z';
                 }
-                catch (IOException) { return false; }
+                // Gone is "no such file"; any other failure (EMFILE when a scale test holds every
+                // descriptor this process may have) says nothing about the parent.
+                catch (FileNotFoundException) { return false; }
+                catch (DirectoryNotFoundException) { return false; }
+                catch (IOException) { return true; }
                 catch (UnauthorizedAccessException) { return true; }
             }
             try
